@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what Podium needs into .venv (and, for the test suite, the Debian packages the
+# integration tests drive). Idempotent: a second run only checks stamps.
+#   scripts/bootstrap.sh runtime   # the server, the worker, the demo
+#   scripts/bootstrap.sh test      # + reference libraries, podman, chromium
+set -euo pipefail
+profile=${1:-runtime}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+# Python 3.11: Django 5.2 LTS supports it, and the CPU torch wheel MONAI needs for the metric
+# reference tests is built for it. PODIUM_PYTHON overrides.
+find_python() {
+    if [ -n "${PODIUM_PYTHON:-}" ]; then echo "$PODIUM_PYTHON"; return; fi
+    for candidate in python3.11 "$(pyenv root 2>/dev/null)/versions/3.11"*/bin/python3.11; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+           "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+            command -v "$candidate"; return
+        fi
+    done
+    echo "bootstrap: Python 3.11 not found (set PODIUM_PYTHON)" >&2; exit 1
+}
+
+if ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    rm -rf .venv
+    "$(find_python)" -m venv .venv
+    .venv/bin/python -m pip install --quiet --upgrade pip
+fi
+
+case "$profile" in
+    runtime) reqs=requirements.txt ;;
+    test) reqs=requirements-test.txt ;;
+    *) echo "bootstrap: unknown profile '$profile' (runtime|test)" >&2; exit 2 ;;
+esac
+stamp=.venv/.podium-$profile-$(cat requirements*.txt | sha256sum | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+    echo "bootstrap: installing $reqs into .venv"
+    .venv/bin/python -m pip install --quiet -r "$reqs"
+    touch "$stamp"
+fi
+
+if [ "$profile" = test ]; then
+    # Debian packages for the integration tests: the container engine (podman serving the
+    # Docker API; runc because crun fails on hybrid cgroups), a tiny static rootfs for test
+    # images, and the browser.
+    need=()
+    command -v podman >/dev/null || need+=(podman)
+    command -v runc >/dev/null || need+=(runc)
+    dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+    command -v chromium >/dev/null || need+=(chromium)
+    command -v chromedriver >/dev/null || need+=(chromium-driver)
+    if [ ${#need[@]} -gt 0 ]; then
+        echo "bootstrap: installing Debian packages: ${need[*]}"
+        sudo_cmd=(); [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+        "${sudo_cmd[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+    fi
+fi
