@@ -97,19 +97,18 @@ TEMPLATES = [
 if env("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=60)}
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "podium.sqlite3",
-            "OPTIONS": {
-                # The web process and a worker write concurrently: WAL lets readers go on, and
-                # IMMEDIATE transactions take the write lock up front instead of failing midway.
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-        }
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "podium.sqlite3"}}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # The web process and workers write concurrently: WAL lets readers go on, and IMMEDIATE
+        # transactions take the write lock up front instead of failing midway.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # A file, not memory, so a worker process started by a test can open the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -129,13 +128,13 @@ USE_TZ = True
 
 # --- files ----------------------------------------------------------------------------------
 # Three locations, all through Django's storage API so S3 is a setting: public static files;
-# participant uploads (never served by URL either: pages stream what a participant may see);
-# and the hidden ground truth, in its own location that no URL pattern serves.
+# participant uploads (served by no URL); and the private store of hidden ground truth and test
+# images, in its own location (bucket) that no URL pattern serves.
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env("PODIUM_STATIC_ROOT", str(DATA_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 UPLOADS_DIR = DATA_DIR / "uploads"
-GROUND_TRUTH_DIR = DATA_DIR / "private" / "groundtruth"
+PRIVATE_DIR = DATA_DIR / "private"
 WORK_DIR = Path(env("PODIUM_WORK_DIR", str(DATA_DIR / "work")))
 
 if env("PODIUM_STORAGE") == "s3":
@@ -150,23 +149,23 @@ if env("PODIUM_STORAGE") == "s3":
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {**_s3_common, "bucket_name": env("PODIUM_S3_UPLOADS_BUCKET")},
     }
-    _ground_truth = {
+    _private = {
         "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {**_s3_common, "bucket_name": env("PODIUM_S3_GROUND_TRUTH_BUCKET")},
+        "OPTIONS": {**_s3_common, "bucket_name": env("PODIUM_S3_PRIVATE_BUCKET")},
     }
 else:
     _uploads = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": UPLOADS_DIR, "base_url": None},
     }
-    _ground_truth = {
+    _private = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": GROUND_TRUTH_DIR, "base_url": None},
+        "OPTIONS": {"location": PRIVATE_DIR, "base_url": None},
     }
 
 STORAGES = {
     "default": _uploads,
-    "groundtruth": _ground_truth,
+    "private": _private,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 FILE_UPLOAD_PERMISSIONS = 0o600
@@ -217,3 +216,17 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("PODIUM_LOG_LEVEL", "INFO")},
 }
+
+# --- Podium ---------------------------------------------------------------------------------
+# Upload caps: a prediction archive is hostile until validated (evaluation/archives.py).
+PODIUM_UPLOAD_MAX_BYTES = env_int("PODIUM_UPLOAD_MAX_BYTES", 4 * 1024**3)
+PODIUM_ARCHIVE_MAX_MEMBERS = env_int("PODIUM_ARCHIVE_MAX_MEMBERS", 5000)
+PODIUM_ARCHIVE_MAX_TOTAL_BYTES = env_int("PODIUM_ARCHIVE_MAX_TOTAL_BYTES", 8 * 1024**3)
+# Deflate cannot exceed about 1032:1, so a higher ratio can only come from a crafted archive.
+PODIUM_ARCHIVE_MAX_RATIO = env_int("PODIUM_ARCHIVE_MAX_RATIO", 1100)
+# Worker liveness: a running evaluation writes a heartbeat after every case; the reaper re-queues
+# (up to PODIUM_MAX_ATTEMPTS) or fails evaluations whose heartbeat is older than the timeout.
+PODIUM_HEARTBEAT_TIMEOUT_S = env_int("PODIUM_HEARTBEAT_TIMEOUT_S", 300)
+PODIUM_REAPER_INTERVAL_S = env_int("PODIUM_REAPER_INTERVAL_S", 60)
+PODIUM_MAX_ATTEMPTS = env_int("PODIUM_MAX_ATTEMPTS", 3)
+PODIUM_REQUEUE_QUEUED_AFTER_S = env_int("PODIUM_REQUEUE_QUEUED_AFTER_S", 1800)

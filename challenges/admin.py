@@ -1,0 +1,134 @@
+"""Organizer console: challenges, tasks, ground-truth versions, phases, participants."""
+
+from django.contrib import admin, messages
+
+from evaluation.services.reevaluation import activate_ground_truth
+from leaderboard.services import request_refresh
+
+from .models import Challenge, GroundTruth, Participation, Phase, Task, Team
+from .services.participation import approve
+
+
+@admin.register(Challenge)
+class ChallengeAdmin(admin.ModelAdmin):
+    list_display = ["title", "slug", "is_published", "requires_approval", "created"]
+    list_filter = ["is_published", "requires_approval"]
+    search_fields = ["title", "slug", "description"]
+    prepopulated_fields = {"slug": ["title"]}
+    filter_horizontal = ["organizers"]
+    actions = ["publish", "unpublish"]
+
+    @admin.action(description="Publish the selected challenges")
+    def publish(self, request, queryset):
+        self.message_user(request, f"{queryset.update(is_published=True)} published.")
+
+    @admin.action(description="Unpublish the selected challenges")
+    def unpublish(self, request, queryset):
+        self.message_user(request, f"{queryset.update(is_published=False)} unpublished.")
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = ["key", "name", "challenge", "kind", "case_count", "created"]
+    list_filter = ["challenge", "kind"]
+    search_fields = ["key", "name", "description"]
+    readonly_fields = ["cases", "images", "labels", "kind", "key", "created"]
+
+    @admin.display(description="test cases")
+    def case_count(self, task: Task) -> int:
+        return len(task.cases)
+
+
+@admin.register(GroundTruth)
+class GroundTruthAdmin(admin.ModelAdmin):
+    """Versions are immutable: created by import_msd_task, only activated here."""
+
+    list_display = ["task", "version", "short_hash", "note", "active_in", "created"]
+    list_filter = ["task__challenge", "task"]
+    search_fields = ["task__key", "content_sha256", "note"]
+    readonly_fields = ["task", "version", "content_sha256", "note", "created"]
+    exclude = ["files"]
+    actions = ["activate"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="hash")
+    def short_hash(self, gt: GroundTruth) -> str:
+        return gt.content_sha256[:12]
+
+    @admin.display(description="active in phases")
+    def active_in(self, gt: GroundTruth) -> str:
+        return ", ".join(p.name for p in Phase.objects.filter(active_ground_truth=gt)) or "—"
+
+    @admin.action(description="Activate for every phase of its task (re-queues submissions)")
+    def activate(self, request, queryset):
+        if queryset.values("task").distinct().count() != queryset.count():
+            self.message_user(request, "Choose at most one version per task.", messages.ERROR)
+            return
+        for ground_truth in queryset:
+            for phase in ground_truth.task.phases.all():
+                queued = activate_ground_truth(phase, ground_truth)
+                self.message_user(request, f"{phase}: v{ground_truth.version} active, "
+                                           f"{queued} evaluations queued.")
+
+
+@admin.register(Phase)
+class PhaseAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "submission_kind", "primary_metric", "is_public", "show_scores",
+                    "opens_at", "closes_at"]
+    list_filter = ["task__challenge", "submission_kind", "is_public", "show_scores"]
+    search_fields = ["name", "task__key", "task__name"]
+    readonly_fields = ["active_ground_truth"]
+    fieldsets = [
+        (None, {"fields": ["task", "name", "submission_kind", "active_ground_truth"]}),
+        ("Scoring", {"fields": ["metrics", "primary_metric", "nsd_tolerance_mm",
+                                "default_tolerance_mm", "surface", "worst_distance_mm",
+                                "allow_partial", "iou_threshold", "voc2007", "plus_one"]}),
+        ("Limits and dates", {"fields": ["submission_limit", "limit_period", "count_failed",
+                                         "opens_at", "closes_at"]}),
+        ("Visibility", {"fields": ["is_public", "show_scores", "show_case_results",
+                                   "leaderboard_selection"]}),
+    ]
+    actions = ["publish", "unpublish", "recompute"]
+
+    @admin.action(description="Publish the leaderboards")
+    def publish(self, request, queryset):
+        self.message_user(request, f"{queryset.update(is_public=True)} leaderboards published.")
+
+    @admin.action(description="Unpublish the leaderboards")
+    def unpublish(self, request, queryset):
+        self.message_user(request, f"{queryset.update(is_public=False)} leaderboards hidden.")
+
+    @admin.action(description="Recompute the leaderboards")
+    def recompute(self, request, queryset):
+        for phase in queryset:
+            request_refresh(phase.id)
+        self.message_user(request, f"{queryset.count()} leaderboards will be recomputed.")
+
+
+@admin.register(Participation)
+class ParticipationAdmin(admin.ModelAdmin):
+    list_display = ["user", "challenge", "status", "team", "terms_accepted_at"]
+    list_filter = ["status", "challenge"]
+    search_fields = ["user__username", "user__email", "team__name"]
+    actions = ["approve_selected", "reject_selected"]
+
+    @admin.action(description="Approve the selected participants")
+    def approve_selected(self, request, queryset):
+        self.message_user(request, f"{approve(queryset)} participants approved.")
+
+    @admin.action(description="Reject the selected participants")
+    def reject_selected(self, request, queryset):
+        count = queryset.update(status=Participation.REJECTED)
+        self.message_user(request, f"{count} participants rejected.")
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "challenge", "created"]
+    list_filter = ["challenge"]
+    search_fields = ["name"]

@@ -1,0 +1,130 @@
+"""REST API: challenges, phases, joining."""
+
+import uuid
+
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+
+from .models import Challenge, Participation, Phase
+from .services.participation import join
+
+
+class PhaseSummarySerializer(serializers.ModelSerializer):
+    task = serializers.CharField(source="task.key")
+    task_id = serializers.UUIDField(source="task.id")
+    open = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Phase
+        fields = ["id", "task", "task_id", "name", "submission_kind", "open", "status"]
+
+    def get_open(self, phase: Phase) -> bool:
+        return phase.is_open()
+
+    def get_status(self, phase: Phase) -> str:
+        return "open" if phase.is_open() else "closed"
+
+
+class ChallengeSerializer(serializers.ModelSerializer):
+    phases = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Challenge
+        fields = ["id", "slug", "title", "description", "terms", "requires_approval", "phases"]
+
+    def get_phases(self, challenge: Challenge) -> list:
+        phases = Phase.objects.filter(task__challenge=challenge).select_related("task")
+        return PhaseSummarySerializer(phases, many=True).data
+
+
+class PhaseSerializer(PhaseSummarySerializer):
+    challenge = serializers.UUIDField(source="task.challenge_id")
+    task_detail = serializers.SerializerMethodField()
+    ground_truth_version = serializers.IntegerField(
+        source="active_ground_truth.version", default=None
+    )
+    metrics = serializers.SerializerMethodField()
+
+    class Meta(PhaseSummarySerializer.Meta):
+        fields = PhaseSummarySerializer.Meta.fields + [
+            "challenge", "task_detail", "opens_at", "closes_at", "metrics", "primary_metric",
+            "nsd_tolerance_mm", "default_tolerance_mm", "surface", "allow_partial",
+            "submission_limit", "limit_period", "count_failed", "show_scores",
+            "show_case_results", "is_public", "ground_truth_version",
+        ]
+
+    def get_metrics(self, phase: Phase) -> list[str]:
+        return phase.scored_metrics()
+
+    def get_task_detail(self, phase: Phase) -> dict:
+        task = phase.task
+        return {
+            "id": str(task.id), "key": task.key, "name": task.name, "kind": task.kind,
+            "description": task.description, "modality": task.modality, "labels": task.labels,
+            "tensor_image_size": task.tensor_image_size, "cases": task.case_names,
+        }
+
+
+class ParticipationSerializer(serializers.ModelSerializer):
+    challenge = serializers.UUIDField(source="challenge_id")
+    team = serializers.CharField(source="team.name", default=None)
+
+    class Meta:
+        model = Participation
+        fields = ["id", "challenge", "status", "terms_accepted_at", "team"]
+
+
+def visible_challenges(user):
+    if user.is_authenticated and user.is_staff:
+        return Challenge.objects.all()
+    if user.is_authenticated:
+        return Challenge.objects.filter(Q(is_published=True) | Q(organizers=user)).distinct()
+    return Challenge.objects.filter(is_published=True)
+
+
+def challenge_by_key(user, key: str) -> Challenge:
+    """A visible challenge by UUID or slug, else 404."""
+    challenges = visible_challenges(user)
+    try:
+        return get_object_or_404(challenges, pk=uuid.UUID(key))
+    except ValueError:
+        return get_object_or_404(challenges, slug=key)
+
+
+def visible_phase(user, phase_id) -> Phase:
+    phase = get_object_or_404(Phase.objects.select_related("task__challenge"), pk=phase_id)
+    challenge_by_key(user, str(phase.task.challenge_id))
+    return phase
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def challenge_list(request):
+    return Response(ChallengeSerializer(visible_challenges(request.user), many=True).data)
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def challenge_detail(request, key: str):
+    return Response(ChallengeSerializer(challenge_by_key(request.user, key)).data)
+
+
+@api_view(["POST"])
+@permission_classes([IsAuthenticated])
+def challenge_join(request, key: str):
+    challenge = challenge_by_key(request.user, key)
+    accept = request.data.get("accept_terms", True)
+    accept = accept if isinstance(accept, bool) else str(accept).lower() in ("1", "true", "yes")
+    participation, created = join(challenge, request.user, accept_terms=accept)
+    return Response(ParticipationSerializer(participation).data, status=201 if created else 200)
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def phase_detail(request, phase_id):
+    return Response(PhaseSerializer(visible_phase(request.user, phase_id)).data)

@@ -1,0 +1,46 @@
+"""python manage.py import_msd_task PATH --challenge SLUG"""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from scorers.errors import InputError
+
+from ...models import Task
+from ...services.importing import import_task
+
+
+class Command(BaseCommand):
+    help = ("Import an MSD-format task (folder or tar) with its hidden test labels: creates the "
+            "challenge if missing, the task, a ground-truth version, and an open phase.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", type=Path, help="task folder or .tar/.tar.gz")
+        parser.add_argument("--challenge", required=True, help="challenge slug")
+        parser.add_argument("--kind", choices=[Task.SEGMENTATION, Task.DETECTION],
+                            help="default: detection if labelsTs/ holds VOC XML files")
+        parser.add_argument("--note", default="", help="ground-truth version note")
+        parser.add_argument("--activate", action="store_true",
+                            help="activate a new ground-truth version and re-queue submissions")
+
+    def handle(self, *args, path, challenge, kind, note, activate, **options):
+        verbose = options["verbosity"] > 1
+        try:
+            result = import_task(
+                path, challenge_slug=challenge, kind=kind, note=note, activate=activate,
+                progress=(lambda message: self.stdout.write(message)) if verbose else (lambda m: None),
+            )
+        except InputError as exc:
+            raise CommandError(str(exc)) from None
+        gt = result.ground_truth
+        self.stdout.write(
+            f"task {result.task.key} ({len(result.task.cases)} test cases): "
+            f"{'created' if result.task_created else 'unchanged'}; "
+            f"ground truth v{gt.version} {gt.content_sha256[:12]}: "
+            f"{'created' if result.ground_truth_created else 'unchanged'}; "
+            f"phase {result.phase.id} ({result.phase.name})"
+        )
+        if result.queued:
+            self.stdout.write(f"{result.queued} evaluations queued against v{gt.version}")
+        for note_line in result.notes:
+            self.stdout.write(self.style.WARNING(note_line))

@@ -1,0 +1,284 @@
+"""Challenges, their tasks and phases, hidden ground truth, and who takes part."""
+
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+SEGMENTATION_METRICS = ("dice", "nsd", "hd", "hd95", "assd")
+DISTANCE_METRICS = ("hd", "hd95", "assd")
+DETECTION_METRICS = ("mAP", "AP", "AP50", "AP75")
+
+
+class Challenge(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    terms = models.TextField(blank=True, help_text="Participants accept these terms to join.")
+    requires_approval = models.BooleanField(
+        default=False, help_text="New participants wait for an organizer's approval."
+    )
+    is_published = models.BooleanField(default=True, help_text="Listed and visible to everyone.")
+    organizers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="organized_challenges"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def is_organizer(self, user) -> bool:
+        if not user.is_authenticated:
+            return False
+        return user.is_staff or self.organizers.filter(pk=user.pk).exists()
+
+
+class Task(models.Model):
+    """One MSD-style task: its dataset.json fields and its test cases (never their labels)."""
+
+    SEGMENTATION = "segmentation"
+    DETECTION = "detection"
+    KINDS = [(SEGMENTATION, "Segmentation"), (DETECTION, "Detection")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="tasks")
+    key = models.CharField(max_length=100, help_text='Folder name, e.g. "Task03_Liver".')
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=KINDS, default=SEGMENTATION)
+    description = models.TextField(blank=True)
+    reference = models.TextField(blank=True)
+    licence = models.CharField(max_length=200, blank=True)
+    release = models.CharField(max_length=100, blank=True)
+    modality = models.JSONField(default=dict, blank=True)
+    labels = models.JSONField(
+        default=dict, help_text='Segmentation: {"0": "background", "1": "liver"}; detection: class names.'
+    )
+    tensor_image_size = models.CharField(max_length=10, blank=True)
+    cases = models.JSONField(
+        default=list,
+        help_text="Test cases: [{name, image, geometry}] (geometry of the test image, public).",
+    )
+    images = models.JSONField(
+        default=dict, blank=True, help_text="Private storage paths of the test images, by case."
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["challenge", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["challenge", "key"], name="unique_task_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.challenge.slug})"
+
+    @property
+    def case_names(self) -> list[str]:
+        return [case["name"] for case in self.cases]
+
+    @property
+    def foreground_labels(self) -> list[int]:
+        """Integer label values scored for a segmentation task (every label but 0)."""
+        return sorted(int(value) for value in self.labels if int(value) != 0)
+
+    @property
+    def class_names(self) -> list[str]:
+        return sorted(self.labels.values())
+
+    def geometry_of(self, case: str) -> dict:
+        for entry in self.cases:
+            if entry["name"] == case:
+                return entry["geometry"]
+        raise KeyError(case)
+
+
+class GroundTruth(models.Model):
+    """An immutable, content-hashed version of a task's hidden labels (in private storage)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="ground_truths")
+    version = models.PositiveIntegerField()
+    content_sha256 = models.CharField(max_length=64)
+    files = models.JSONField(help_text="{case: {path, sha256, size}} in private storage.")
+    note = models.CharField(max_length=300, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["task", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "version"], name="unique_gt_version"),
+            models.UniqueConstraint(fields=["task", "content_sha256"], name="unique_gt_content"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task.key} ground truth v{self.version} ({self.content_sha256[:12]})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValidationError("A ground-truth version is immutable; import a new version.")
+        super().save(*args, **kwargs)
+
+
+class Phase(models.Model):
+    """Where submissions for one task go, and how they are scored, limited and shown."""
+
+    PREDICTIONS = "predictions"
+    ALGORITHM = "algorithm"
+    SUBMISSION_KINDS = [(PREDICTIONS, "Predictions archive"), (ALGORITHM, "Algorithm container")]
+    PERIODS = [("day", "per day"), ("week", "per week"), ("phase", "for the whole phase")]
+    SURFACES = [("surfel", "Surfels (DeepMind surface-distance, as MSD)"),
+                ("voxel", "Voxel borders (MONAI, MetricsReloaded)")]
+    SELECTIONS = [("latest", "latest successful submission"), ("best", "best submission")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="phases")
+    name = models.CharField(max_length=100, default="Test")
+    submission_kind = models.CharField(max_length=20, choices=SUBMISSION_KINDS, default=PREDICTIONS)
+    active_ground_truth = models.ForeignKey(
+        GroundTruth, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Scoring
+    metrics = models.JSONField(default=list, blank=True, help_text="Segmentation metrics to compute.")
+    nsd_tolerance_mm = models.JSONField(
+        default=dict, blank=True, help_text='NSD tolerance per label in mm, e.g. {"1": 2.0}.'
+    )
+    default_tolerance_mm = models.FloatField(default=1.0)
+    surface = models.CharField(max_length=10, choices=SURFACES, default="surfel")
+    primary_metric = models.CharField(max_length=10, default="dice")
+    worst_distance_mm = models.FloatField(
+        null=True, blank=True,
+        help_text="Value for an undefined distance; empty = the case's image diagonal in mm.",
+    )
+    allow_partial = models.BooleanField(
+        default=False, help_text="Accept archives with missing cases (scored as the worst value)."
+    )
+    iou_threshold = models.FloatField(default=0.5)
+    voc2007 = models.BooleanField(default=False, help_text="11-point interpolated AP.")
+    plus_one = models.BooleanField(default=True, help_text="VOC devkit +1-pixel convention.")
+    # Limits and dates
+    submission_limit = models.PositiveIntegerField(null=True, blank=True)
+    limit_period = models.CharField(max_length=10, choices=PERIODS, default="day")
+    count_failed = models.BooleanField(
+        default=False, help_text="Failed and cancelled submissions count against the limit."
+    )
+    opens_at = models.DateTimeField(null=True, blank=True)
+    closes_at = models.DateTimeField(null=True, blank=True)
+    # Visibility
+    is_public = models.BooleanField(default=True, help_text="Leaderboard visible to everyone.")
+    show_scores = models.BooleanField(default=True)
+    show_case_results = models.BooleanField(default=True)
+    leaderboard_selection = models.CharField(max_length=10, choices=SELECTIONS, default="latest")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["task", "created"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "name"], name="unique_phase_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task.key} / {self.name}"
+
+    @property
+    def challenge(self) -> Challenge:
+        return self.task.challenge
+
+    def is_open(self, now=None) -> bool:
+        now = now or timezone.now()
+        if self.opens_at and now < self.opens_at:
+            return False
+        return not (self.closes_at and now >= self.closes_at)
+
+    def scored_metrics(self) -> list[str]:
+        if self.task.kind == Task.DETECTION:
+            return ["mAP", "AP", "AP50", "AP75"]
+        return [m for m in SEGMENTATION_METRICS if m in (self.metrics or SEGMENTATION_METRICS)]
+
+    def tolerance_for(self, label: int) -> float:
+        return float(self.nsd_tolerance_mm.get(str(label), self.default_tolerance_mm))
+
+    def metric_config(self) -> dict:
+        """The scoring configuration an evaluation records, so a score can be reproduced."""
+        if self.task.kind == Task.DETECTION:
+            return {
+                "kind": Task.DETECTION,
+                "iou_threshold": self.iou_threshold,
+                "voc2007": self.voc2007,
+                "plus_one": self.plus_one,
+            }
+        labels = self.task.foreground_labels
+        return {
+            "kind": Task.SEGMENTATION,
+            "metrics": self.scored_metrics(),
+            "labels": labels,
+            "nsd_tolerance_mm": {str(label): self.tolerance_for(label) for label in labels},
+            "surface": self.surface,
+            "worst_distance_mm": self.worst_distance_mm,
+        }
+
+    def larger_is_better(self, metric: str | None = None) -> bool:
+        return (metric or self.primary_metric) not in DISTANCE_METRICS
+
+    def clean(self):
+        allowed = DETECTION_METRICS if self.task.kind == Task.DETECTION else SEGMENTATION_METRICS
+        if self.primary_metric not in allowed:
+            raise ValidationError({"primary_metric": f"choose one of {', '.join(allowed)}"})
+        unknown = set(self.metrics or []) - set(SEGMENTATION_METRICS)
+        if unknown:
+            raise ValidationError({"metrics": f"unknown metrics: {', '.join(sorted(unknown))}"})
+        if self.active_ground_truth and self.active_ground_truth.task_id != self.task_id:
+            raise ValidationError({"active_ground_truth": "belongs to another task"})
+
+
+class Team(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="teams")
+    name = models.CharField(max_length=100)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["challenge", "name"], name="unique_team_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Participation(models.Model):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    STATUSES = [(PENDING, "Pending approval"), (ACCEPTED, "Accepted"), (REJECTED, "Rejected")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    challenge = models.ForeignKey(
+        Challenge, on_delete=models.CASCADE, related_name="participations"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations"
+    )
+    status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
+    terms_accepted_at = models.DateTimeField()
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["challenge", "user"], name="unique_participation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.challenge.slug} ({self.status})"
+
+    def clean(self):
+        if self.team and self.team.challenge_id != self.challenge_id:
+            raise ValidationError({"team": "belongs to another challenge"})

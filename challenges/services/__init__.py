@@ -1,0 +1,1 @@
+"""Workflows of the challenges app: importing tasks, joining, the demo challenge."""

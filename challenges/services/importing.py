@@ -1,0 +1,280 @@
+"""Importing an MSD-format task (folder or tar) with its hidden test labels.
+
+Segmentation: ``dataset.json``, ``imagesTs/`` and ``labelsTs/`` (one label map per test image,
+same name, same geometry). Detection: ``dataset.json`` (optional) and ``labelsTs/`` holding one
+PASCAL VOC XML file per test image (Lung-PET-CT-Dx style). Labels go to private storage, files
+named by content; the task, a ground-truth version and (first time) an open phase are created.
+Importing the same content twice changes nothing; changed labels make a new version.
+"""
+
+import hashlib
+import json
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.core.files import File
+from django.db import transaction
+
+from evaluation.archives import ArchiveLimits, extract, list_members
+from evaluation.predictions import case_name
+from evaluation.services.reevaluation import activate_ground_truth
+from evaluation.storage import private_storage
+from scorers.errors import InputError
+from scorers.nifti import ReadLimits, check_geometry, read_geometry, read_label_map
+from scorers.voc import read_voc_xml
+
+from ..models import Challenge, GroundTruth, Phase, Task
+
+log = logging.getLogger(__name__)
+
+# An organizer's task archive is trusted more than an upload but still read safely.
+_TASK_ARCHIVE_LIMITS = ArchiveLimits(
+    max_members=200_000, max_total_bytes=2 * 1024**4, max_ratio=1100
+)
+_DATASET_JSON_MAX_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class ImportResult:
+    task: Task
+    ground_truth: GroundTruth
+    task_created: bool
+    ground_truth_created: bool
+    phase: Phase | None
+    queued: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def import_task(
+    path: Path,
+    *,
+    challenge_slug: str,
+    kind: str | None = None,
+    note: str = "",
+    activate: bool = False,
+    progress: Callable[[str], None] = lambda message: None,
+) -> ImportResult:
+    """Import the task at ``path`` (folder or .tar/.tar.gz) into the challenge ``challenge_slug``."""
+    path = Path(path)
+    if path.is_file():
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = _unpack(path, Path(tmp))
+            return import_task(folder, challenge_slug=challenge_slug, kind=kind, note=note,
+                               activate=activate, progress=progress)
+    if not path.is_dir():
+        raise InputError(f"{path}: no such folder or archive")
+    dataset = _read_dataset_json(path)
+    kind = kind or dataset.get("task_type") or (
+        Task.DETECTION if _has_xml_labels(path) else Task.SEGMENTATION
+    )
+    if kind == Task.DETECTION:
+        definition, label_files = _detection_definition(path, dataset, progress)
+        images = {}
+    else:
+        definition, label_files, images = _segmentation_definition(path, dataset, progress)
+    return _save(path.name, definition, label_files, images, challenge_slug=challenge_slug,
+                 note=note, activate=activate)
+
+
+def _unpack(archive: Path, dest: Path) -> Path:
+    members = list_members(archive, _TASK_ARCHIVE_LIMITS, flat=False)
+    extract(archive, members, dest, _TASK_ARCHIVE_LIMITS, keep_folders=True)
+    found = sorted(p.parent for p in dest.rglob("dataset.json"))
+    if not found:
+        labels = sorted(p.parent.parent for p in dest.rglob("labelsTs/*"))
+        if labels:
+            return labels[0]
+        raise InputError(f"{archive.name}: no dataset.json inside")
+    return found[0]
+
+
+def _read_dataset_json(folder: Path) -> dict:
+    path = folder / "dataset.json"
+    if not path.exists():
+        return {}
+    if path.stat().st_size > _DATASET_JSON_MAX_BYTES:
+        raise InputError("dataset.json is implausibly large")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"dataset.json is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError("dataset.json must hold a JSON object")
+    return data
+
+
+def _has_xml_labels(folder: Path) -> bool:
+    return any((folder / "labelsTs").glob("*.xml"))
+
+
+def _text(dataset: dict, key: str, limit: int = 10_000) -> str:
+    value = dataset.get(key, "")
+    return value[:limit] if isinstance(value, str) else json.dumps(value)[:limit]
+
+
+def _common_fields(folder: Path, dataset: dict) -> dict:
+    return {
+        "name": _text(dataset, "name", 200) or folder.name,
+        "description": _text(dataset, "description"),
+        "reference": _text(dataset, "reference"),
+        "licence": _text(dataset, "licence", 200),
+        "release": _text(dataset, "release", 100),
+        "modality": dataset.get("modality") if isinstance(dataset.get("modality"), dict) else {},
+        "tensor_image_size": _text(dataset, "tensorImageSize", 10),
+    }
+
+
+def _segmentation_definition(folder: Path, dataset: dict, progress):
+    if not dataset:
+        raise InputError(f"{folder.name}: dataset.json is missing")
+    labels = dataset.get("labels")
+    if not isinstance(labels, dict) or not labels:
+        raise InputError('dataset.json: "labels" must map label values to names')
+    try:
+        label_values = sorted(int(value) for value in labels)
+    except ValueError:
+        raise InputError('dataset.json: "labels" keys must be integers') from None
+    if 0 not in label_values:
+        raise InputError('dataset.json: "labels" must include "0" (background)')
+    test = dataset.get("test")
+    if not isinstance(test, list) or not test:
+        raise InputError('dataset.json: "test" must list the test images')
+    cases, label_files, images, missing = [], {}, {}, []
+    limits = ReadLimits()
+    for index, entry in enumerate(test, start=1):
+        relative = entry.get("image") if isinstance(entry, dict) else entry
+        if not isinstance(relative, str):
+            raise InputError(f'dataset.json: test entry {index} is not a file name')
+        image_path = _inside(folder, relative)
+        file_name = image_path.name
+        case = case_name(file_name)
+        if case is None:
+            raise InputError(f"dataset.json: test image '{relative}' is not a NIfTI file")
+        if not image_path.is_file():
+            raise InputError(f"test image {file_name} listed in dataset.json is missing")
+        label_path = folder / "labelsTs" / file_name
+        if not label_path.is_file():
+            missing.append(file_name)
+            continue
+        image_geometry = read_geometry(image_path, name=f"test image {case}", limits=limits)
+        _, label_geometry = read_label_map(label_path, name=f"label {case}", labels=label_values,
+                                           limits=limits)
+        check_geometry(label_geometry, image_geometry, name=f"label {case}")
+        cases.append({"name": case, "image": f"imagesTs/{file_name}",
+                      "geometry": image_geometry.to_dict()})
+        label_files[case] = label_path
+        images[case] = image_path
+        progress(f"checked case {case} ({index}/{len(test)})")
+    if missing:
+        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+        raise InputError(f"labelsTs/ has no label for {len(missing)} test image(s): {shown}")
+    if len({case["name"] for case in cases}) != len(cases):
+        raise InputError("dataset.json lists a test image twice")
+    definition = {**_common_fields(folder, dataset), "kind": Task.SEGMENTATION,
+                  "labels": {str(k): str(v) for k, v in labels.items()}, "cases": cases}
+    return definition, label_files, images
+
+
+def _detection_definition(folder: Path, dataset: dict, progress):
+    label_folder = folder / "labelsTs" if (folder / "labelsTs").is_dir() else folder
+    classes = None
+    if isinstance(dataset.get("labels"), dict):
+        classes = sorted(str(name) for name in dataset["labels"].values())
+    xml_files = sorted(label_folder.glob("*.xml"))
+    if not xml_files:
+        raise InputError(f"{folder.name}: no PASCAL VOC XML files in labelsTs/")
+    cases, label_files, seen_classes = [], {}, set()
+    for index, xml_path in enumerate(xml_files, start=1):
+        image = read_voc_xml(xml_path, name=xml_path.name, classes=classes)
+        seen_classes.update(box.label for box in image.boxes)
+        cases.append({"name": image.image_id, "image": None,
+                      "geometry": {"width": image.width, "height": image.height}})
+        label_files[image.image_id] = xml_path
+        if index % 100 == 0:
+            progress(f"read {index}/{len(xml_files)} annotation files")
+    classes = classes or sorted(seen_classes)
+    definition = {**_common_fields(folder, dataset), "kind": Task.DETECTION,
+                  "labels": {str(i): name for i, name in enumerate(classes)}, "cases": cases}
+    return definition, label_files
+
+
+def _save(key: str, definition: dict, label_files: dict, images: dict, *, challenge_slug: str,
+          note: str, activate: bool) -> ImportResult:
+    storage = private_storage()
+    hashes = {case: _sha256(path) for case, path in label_files.items()}
+    content = hashlib.sha256(
+        "".join(f"{case}:{digest}\n" for case, digest in sorted(hashes.items())).encode()
+    ).hexdigest()
+    with transaction.atomic():
+        challenge, _ = Challenge.objects.get_or_create(
+            slug=challenge_slug, defaults={"title": challenge_slug.replace("-", " ").title()}
+        )
+        task = Task.objects.select_for_update().filter(challenge=challenge, key=key).first()
+        task_created = task is None
+        if task_created:
+            task = Task.objects.create(challenge=challenge, key=key, **definition)
+            task.images = {case: _store(storage, f"images/{task.id}", path, _sha256(path))
+                           for case, path in images.items()}
+            task.save(update_fields=["images"])
+        else:
+            _check_same_definition(task, definition)
+        files = {case: {"path": _store(storage, f"groundtruth/{task.id}", path, hashes[case]),
+                        "sha256": hashes[case], "size": path.stat().st_size}
+                 for case, path in label_files.items()}
+        existing = GroundTruth.objects.filter(task=task, content_sha256=content).first()
+        result = ImportResult(task=task, ground_truth=existing, task_created=task_created,
+                              ground_truth_created=existing is None, phase=task.phases.first())
+        if existing is None:
+            latest = task.ground_truths.order_by("-version").first()
+            result.ground_truth = GroundTruth.objects.create(
+                task=task, version=(latest.version + 1) if latest else 1,
+                content_sha256=content, files=files, note=note[:300],
+            )
+        if result.phase is None:
+            result.phase = Phase.objects.create(task=task, name="Test",
+                                                active_ground_truth=result.ground_truth)
+        elif activate and result.phase.active_ground_truth_id != result.ground_truth.id:
+            result.queued = activate_ground_truth(result.phase, result.ground_truth)
+        elif result.ground_truth_created:
+            result.notes.append(
+                f"ground truth v{result.ground_truth.version} created but not active; "
+                "activate it in the admin or import again with --activate"
+            )
+    return result
+
+
+def _check_same_definition(task: Task, definition: dict) -> None:
+    for field_name in ("kind", "labels"):
+        if getattr(task, field_name) != definition[field_name]:
+            raise InputError(f"task {task.key} already exists with different {field_name}")
+    if task.case_names != [case["name"] for case in definition["cases"]]:
+        raise InputError(f"task {task.key} already exists with a different list of test cases")
+
+
+def _store(storage, prefix: str, path: Path, digest: str) -> str:
+    suffix = ".nii.gz" if path.name.endswith(".nii.gz") else path.suffix
+    name = f"{prefix}/{digest}{suffix}"
+    if not storage.exists(name):
+        with open(path, "rb") as fh:
+            saved = storage.save(name, File(fh))
+        if saved != name:
+            raise RuntimeError(f"private storage renamed {name} to {saved}")
+    return name
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _inside(folder: Path, relative: str) -> Path:
+    path = (folder / relative).resolve()
+    if folder.resolve() not in path.parents:
+        raise InputError(f"dataset.json: '{relative}' points outside the task folder")
+    return path

@@ -1,0 +1,75 @@
+"""Organizer console: submissions and their evaluations (organizer logs live here only)."""
+
+from django.contrib import admin
+
+from .models import CaseResult, Evaluation, State, Submission
+from .services.reevaluation import reevaluate
+from .states import InvalidTransition, transition
+
+
+class EvaluationInline(admin.TabularInline):
+    model = Evaluation
+    extra = 0
+    can_delete = False
+    fields = ["state", "ground_truth", "participant_message", "created", "finished_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    list_display = ["id", "phase", "participant", "kind", "status", "created"]
+    list_filter = ["phase__task__challenge", "phase", "kind"]
+    search_fields = ["id", "creator__username", "team__name", "file_name", "description"]
+    readonly_fields = ["phase", "creator", "team", "kind", "file", "file_name", "file_size",
+                       "file_sha256", "created"]
+    inlines = [EvaluationInline]
+    actions = ["reevaluate_selected"]
+
+    @admin.display(description="participant")
+    def participant(self, submission: Submission) -> str:
+        return submission.participant_name
+
+    @admin.display(description="status")
+    def status(self, submission: Submission) -> str:
+        latest = submission.current_evaluation()
+        return latest.state if latest else "—"
+
+    @admin.action(description="Re-evaluate against the active ground truth")
+    def reevaluate_selected(self, request, queryset):
+        self.message_user(request, f"{reevaluate(queryset)} evaluations queued.")
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(admin.ModelAdmin):
+    list_display = ["id", "submission", "state", "ground_truth", "attempts", "created",
+                    "finished_at"]
+    list_filter = ["state", "submission__phase"]
+    search_fields = ["id", "submission__id", "submission__creator__username"]
+    readonly_fields = [f.name for f in Evaluation._meta.fields]
+    actions = ["cancel_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Cancel the selected evaluations")
+    def cancel_selected(self, request, queryset):
+        cancelled = 0
+        for evaluation in queryset.filter(state__in=[State.QUEUED, State.RUNNING_ALGORITHM,
+                                                      State.SCORING]):
+            try:
+                transition(evaluation.id, State.CANCELLED,
+                           participant_message="Cancelled by the organizers.")
+                cancelled += 1
+            except InvalidTransition:
+                continue
+        self.message_user(request, f"{cancelled} evaluations cancelled.")
+
+
+@admin.register(CaseResult)
+class CaseResultAdmin(admin.ModelAdmin):
+    list_display = ["evaluation", "case", "label", "dice", "nsd", "hd95", "missing"]
+    list_filter = ["missing"]
+    search_fields = ["case", "evaluation__id"]

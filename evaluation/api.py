@@ -1,0 +1,58 @@
+"""REST API: submitting, following and cancelling submissions."""
+
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from rest_framework.decorators import api_view, parser_classes, permission_classes
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from challenges.api import visible_phase
+from scorers.errors import InputError
+
+from .models import Submission
+from .presentation import submission_payload
+from .services.submission import cancel, submit
+
+
+def visible_submissions(user):
+    """Submissions the user may see: their own, their team's, and those of challenges they
+    organize."""
+    if user.is_staff:
+        return Submission.objects.all()
+    return Submission.objects.filter(
+        Q(creator=user)
+        | Q(team__members__user=user)
+        | Q(phase__task__challenge__organizers=user)
+    ).distinct()
+
+
+@api_view(["GET", "POST"])
+@permission_classes([IsAuthenticated])
+@parser_classes([MultiPartParser, FormParser])
+def phase_submissions(request, phase_id):
+    phase = visible_phase(request.user, phase_id)
+    if request.method == "GET":
+        mine = visible_submissions(request.user).filter(phase=phase, creator=request.user)
+        return Response([submission_payload(s, request.user, with_cases=False) for s in mine])
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise InputError('send the predictions archive as the multipart field "file"')
+    submission = submit(phase=phase, user=request.user, upload=upload,
+                        description=str(request.data.get("description", "")))
+    return Response({"id": str(submission.id), "status": "queued"}, status=201)
+
+
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def submission_detail(request, submission_id):
+    submission = get_object_or_404(visible_submissions(request.user), pk=submission_id)
+    return Response(submission_payload(submission, request.user))
+
+
+@api_view(["POST"])
+@permission_classes([IsAuthenticated])
+def submission_cancel(request, submission_id):
+    submission = get_object_or_404(visible_submissions(request.user), pk=submission_id)
+    cancel(submission, request.user)
+    return Response(submission_payload(submission, request.user, with_cases=False))

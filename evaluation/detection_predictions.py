@@ -1,0 +1,81 @@
+"""Detection submissions: predicted boxes as a CSV file or COCO results JSON.
+
+The upload is the file itself, or a zip/tar archive holding exactly one such file. Image ids are
+the test images' names (the VOC XML file stems), class names those of the task.
+"""
+
+import tempfile
+from pathlib import Path
+
+from challenges.models import Task
+from scorers.boxes import Detections, read_box_csv, read_coco_results
+from scorers.detection import evaluate_coco, evaluate_voc
+from scorers.errors import InputError
+from scorers.voc import AnnotatedImage, read_voc_xml
+
+from .archives import detect_format, extract, list_members
+from .models import Evaluation
+from .predictions import archive_limits
+from .storage import local_path, private_storage
+
+BOX_FILE_SUFFIXES = (".csv", ".json")
+
+
+def validate_upload(upload: Path, task: Task) -> Detections:
+    """Parse and validate every predicted box (boxes are small: the quick check is complete)."""
+    with tempfile.TemporaryDirectory(dir=upload.parent) as tmp:
+        return load(upload, task, Path(tmp))
+
+
+def load(upload: Path, task: Task, scratch: Path) -> Detections:
+    box_file, kind = _box_file(upload, scratch)
+    reader = read_coco_results if kind == "json" else read_box_csv
+    return reader(box_file, name="the predictions file", image_ids=task.case_names,
+                  classes=task.class_names)
+
+
+def score(archive: Path, evaluation: Evaluation, scratch: Path) -> dict:
+    """mAP (VOC rules, the phase's IoU, interpolation and +1 convention) and COCO AP."""
+    task = evaluation.submission.phase.task
+    config = evaluation.metric_config
+    detections = load(archive, task, scratch)
+    truth = ground_truth(evaluation, task, scratch)
+    voc = evaluate_voc(truth, detections, iou_threshold=config["iou_threshold"],
+                       voc2007=config["voc2007"], plus_one=config["plus_one"])
+    coco = evaluate_coco(truth, detections)
+    return {"mAP": voc["mAP"], "per_class": voc["per_class"], **coco}
+
+
+def ground_truth(evaluation: Evaluation, task: Task, scratch: Path) -> dict[str, AnnotatedImage]:
+    storage = private_storage()
+    truth = {}
+    for case in task.case_names:
+        with local_path(storage, evaluation.ground_truth.files[case]["path"], scratch) as path:
+            truth[case] = read_voc_xml(path, name=f"{case}.xml", classes=task.class_names)
+    return truth
+
+
+def _box_file(upload: Path, scratch: Path) -> tuple[Path, str]:
+    kind = _sniff(upload)
+    if kind != "archive":
+        return upload, kind
+    members = [m for m in list_members(upload, archive_limits())
+               if m.name.lower().endswith(BOX_FILE_SUFFIXES)]
+    if len(members) != 1:
+        raise InputError(
+            "a detection archive must hold exactly one predictions file (.csv with columns "
+            f"image_id,label,score,xmin,ymin,xmax,ymax, or COCO results .json); found {len(members)}"
+        )
+    path = extract(upload, members, scratch, archive_limits())[members[0].name]
+    return path, ("json" if members[0].name.lower().endswith(".json") else "csv")
+
+
+def _sniff(upload: Path) -> str:
+    try:
+        detect_format(upload)
+        return "archive"
+    except InputError:
+        pass
+    with open(upload, "rb") as fh:
+        head = fh.read(64).lstrip()
+    return "json" if head[:1] in (b"[", b"{") else "csv"

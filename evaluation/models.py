@@ -1,0 +1,124 @@
+"""Submissions, their evaluations against a ground-truth version, and per-case results."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from challenges.models import GroundTruth, Phase, Team
+
+
+class State(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING_ALGORITHM = "running_algorithm", "Running the algorithm"
+    SCORING = "scoring", "Scoring"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_STATES = (State.QUEUED, State.RUNNING_ALGORITHM, State.SCORING)
+TERMINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+
+
+def submission_upload_to(submission: "Submission", filename: str) -> str:
+    # The participant's file name never becomes part of a storage path.
+    return f"submissions/{submission.phase_id}/{submission.id}/upload"
+
+
+class Submission(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="submissions")
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="submissions"
+    )
+    kind = models.CharField(max_length=20, choices=Phase.SUBMISSION_KINDS)
+    file = models.FileField(upload_to=submission_upload_to, max_length=300)
+    file_name = models.CharField(max_length=255, help_text="The name the participant uploaded.")
+    file_size = models.BigIntegerField()
+    file_sha256 = models.CharField(max_length=64)
+    description = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.participant_name} → {self.phase} ({self.created:%Y-%m-%d %H:%M})"
+
+    @property
+    def participant_name(self) -> str:
+        return self.team.name if self.team_id else self.creator.get_username()
+
+    def current_evaluation(self) -> "Evaluation | None":
+        return self.evaluations.order_by("-created").first()
+
+
+class Evaluation(models.Model):
+    """One scoring of a submission against one ground-truth version and metric configuration."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="evaluations")
+    ground_truth = models.ForeignKey(GroundTruth, on_delete=models.PROTECT, related_name="+")
+    metric_config = models.JSONField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    participant_message = models.TextField(blank=True)
+    organizer_log = models.TextField(blank=True)
+    aggregate = models.JSONField(null=True, blank=True)
+    outputs = models.CharField(
+        max_length=300, blank=True, help_text="Stored archive of an algorithm run's outputs."
+    )
+    cases_total = models.PositiveIntegerField(default=0)
+    cases_done = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            # At most one evaluation of a submission in flight: re-queueing is idempotent.
+            models.UniqueConstraint(
+                fields=["submission"],
+                condition=Q(state__in=["queued", "running_algorithm", "scoring"]),
+                name="one_active_evaluation_per_submission",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"evaluation {self.id} ({self.state})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+
+class CaseResult(models.Model):
+    """The metrics of one label of one case. NULL = undefined (one mask empty)."""
+
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="case_results")
+    case = models.CharField(max_length=200)
+    label = models.IntegerField()
+    dice = models.FloatField(null=True)
+    nsd = models.FloatField(null=True)
+    hd = models.FloatField(null=True)
+    hd95 = models.FloatField(null=True)
+    assd = models.FloatField(null=True)
+    missing = models.BooleanField(default=False, help_text="No prediction for this case.")
+
+    class Meta:
+        ordering = ["case", "label"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["evaluation", "case", "label"], name="unique_case_result"
+            ),
+        ]

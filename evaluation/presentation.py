@@ -1,0 +1,55 @@
+"""What a participant sees of a submission: shared by the API and the pages.
+
+Only the configured scores leave the server: never the organizer log, storage names, or
+anything else derived from the hidden labels.
+"""
+
+from .models import CaseResult, Evaluation, State, Submission
+
+
+def submission_payload(submission: Submission, user, *, with_cases: bool = True) -> dict:
+    phase = submission.phase
+    latest = submission.current_evaluation()
+    organizer = phase.challenge.is_organizer(user)
+    payload = {
+        "id": str(submission.id),
+        "phase": str(phase.id),
+        "created": submission.created.isoformat(),
+        "file_name": submission.file_name,
+        "description": submission.description,
+        "status": latest.state if latest else State.QUEUED,
+        "message": latest.participant_message if latest else "",
+        "progress": {"done": latest.cases_done, "total": latest.cases_total} if latest else None,
+    }
+    if phase.show_scores or organizer:
+        scored = latest_result(submission)
+        payload["results"] = (
+            results_payload(scored, with_cases=with_cases and (phase.show_case_results or organizer))
+            if scored else None
+        )
+    return payload
+
+
+def latest_result(submission: Submission) -> Evaluation | None:
+    """The newest succeeded evaluation (results stay visible while a re-evaluation runs)."""
+    return (
+        submission.evaluations.filter(state=State.SUCCEEDED)
+        .select_related("ground_truth")
+        .order_by("-created")
+        .first()
+    )
+
+
+def results_payload(evaluation: Evaluation, *, with_cases: bool) -> dict:
+    result = {
+        "ground_truth_version": evaluation.ground_truth.version,
+        "aggregate": evaluation.aggregate,
+    }
+    if with_cases and evaluation.metric_config.get("kind") == "segmentation":
+        metrics = evaluation.metric_config["metrics"]
+        result["cases"] = [
+            {"case": row.case, "label": row.label, **{m: getattr(row, m) for m in metrics},
+             "missing": row.missing}
+            for row in CaseResult.objects.filter(evaluation=evaluation).order_by("case", "label")
+        ]
+    return result

@@ -1,0 +1,1 @@
+"""Workflows of the evaluation app: submit, score, run algorithms, reap, re-evaluate."""

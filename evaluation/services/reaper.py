@@ -1,0 +1,85 @@
+"""The reaper: no evaluation stays in a state nobody will move it out of.
+
+- Running evaluations (algorithm or scoring) whose worker's heartbeat is older than
+  PODIUM_HEARTBEAT_TIMEOUT_S go back to ``queued`` and are sent again, or fail once they have
+  been tried PODIUM_MAX_ATTEMPTS times.
+- Waiting evaluations (queued, or outputs waiting for a scorer) whose message may have been
+  lost with a killed worker are sent again after PODIUM_REQUEUE_QUEUED_AFTER_S. Sending twice is
+  harmless: a task only claims an evaluation that is still waiting.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..models import Evaluation, State
+from ..states import InvalidTransition, transition
+from .queueing import enqueue
+
+log = logging.getLogger(__name__)
+
+
+def reap() -> dict[str, int]:
+    """One pass; returns how many evaluations were re-queued, failed and re-sent."""
+    now = timezone.now()
+    counts = {"requeued": 0, "failed": 0, "resent": 0}
+    stale_before = now - timedelta(seconds=settings.PODIUM_HEARTBEAT_TIMEOUT_S)
+    stale = (
+        Evaluation.objects.filter(
+            state__in=[State.RUNNING_ALGORITHM, State.SCORING], heartbeat_at__lt=stale_before
+        )
+        .exclude(state=State.SCORING, worker="")
+        .values_list("id", flat=True)
+    )
+    for evaluation_id in list(stale):
+        outcome = _reap_stale(evaluation_id, stale_before)
+        if outcome:
+            counts[outcome] += 1
+    resend_before = now - timedelta(seconds=settings.PODIUM_REQUEUE_QUEUED_AFTER_S)
+    waiting = Evaluation.objects.filter(
+        Q(state=State.QUEUED) | Q(state=State.SCORING, worker=""), enqueued_at__lt=resend_before
+    ).values_list("id", flat=True)
+    for evaluation_id in list(waiting):
+        with transaction.atomic():
+            updated = Evaluation.objects.filter(
+                pk=evaluation_id, enqueued_at__lt=resend_before
+            ).update(enqueued_at=now)
+            if updated:
+                evaluation = Evaluation.objects.select_related("submission").get(pk=evaluation_id)
+                transaction.on_commit(lambda evaluation=evaluation: enqueue(evaluation))
+                counts["resent"] += 1
+    if any(counts.values()):
+        log.warning("reaper: %s", counts)
+    return counts
+
+
+def _reap_stale(evaluation_id, stale_before) -> str | None:
+    with transaction.atomic():
+        evaluation = Evaluation.objects.select_for_update().get(pk=evaluation_id)
+        if evaluation.is_terminal or evaluation.heartbeat_at >= stale_before:
+            return None  # moved on since we looked
+        note = (f"worker {evaluation.worker or '?'} went silent in state {evaluation.state} "
+                f"(attempt {evaluation.attempts})\n")
+        try:
+            if evaluation.attempts >= settings.PODIUM_MAX_ATTEMPTS:
+                transition(
+                    evaluation_id,
+                    State.FAILED,
+                    participant_message=(
+                        f"The worker processing this submission stopped responding "
+                        f"{evaluation.attempts} times; the organizers have been notified."
+                    ),
+                    organizer_log=evaluation.organizer_log + note,
+                )
+                return "failed"
+            requeued = transition(
+                evaluation_id, State.QUEUED, worker="", organizer_log=evaluation.organizer_log + note
+            )
+        except InvalidTransition:
+            return None
+        transaction.on_commit(lambda: enqueue(requeued))
+        return "requeued"

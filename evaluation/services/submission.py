@@ -1,0 +1,193 @@
+"""Accepting a submission: who may submit, the limit, the upload's quick checks, the queue."""
+
+import hashlib
+import logging
+import os
+import tempfile
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from challenges.models import Participation, Phase, Task, Team
+from scorers.errors import InputError
+
+from .. import detection_predictions, predictions
+from ..errors import Refused
+from ..models import Evaluation, State, Submission, submission_upload_to
+from ..states import InvalidTransition, transition
+from .queueing import enqueue
+
+log = logging.getLogger(__name__)
+
+_PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "phase": None}
+
+
+def participation_for(phase: Phase, user) -> Participation:
+    """The user's accepted participation in the phase's challenge, or Refused."""
+    try:
+        participation = Participation.objects.select_related("team").get(
+            challenge=phase.task.challenge, user=user
+        )
+    except Participation.DoesNotExist:
+        raise Refused("join the challenge before submitting") from None
+    if participation.status == Participation.PENDING:
+        raise Refused("your participation is waiting for an organizer's approval")
+    if participation.status == Participation.REJECTED:
+        raise Refused("your participation in this challenge was not approved")
+    return participation
+
+
+def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
+    """Validate an uploaded predictions archive and queue its evaluation.
+
+    ``upload`` is a Django ``File`` (an uploaded file). The limit is checked in the same
+    transaction that inserts the submission, with the participant's row locked, so two
+    simultaneous submissions at the limit cannot both be accepted.
+    """
+    participation = participation_for(phase, user)
+    _check_phase_accepts(phase)
+    submission_id = uuid.uuid4()
+    settings.WORK_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=settings.WORK_DIR) as tmp:
+        local, size, sha256 = _receive(upload, Path(tmp) / "upload")
+        _validate(phase, local)
+        stored_name = _store(phase, submission_id, local)
+    try:
+        with transaction.atomic():
+            _lock_participant(participation)
+            _check_limit(phase, participation)
+            submission = Submission.objects.create(
+                id=submission_id,
+                phase=phase,
+                creator=user,
+                team=participation.team,
+                kind=phase.submission_kind,
+                file=stored_name,
+                file_name=_display_name(upload.name),
+                file_size=size,
+                file_sha256=sha256,
+                description=description[:200],
+            )
+            evaluation = Evaluation.objects.create(
+                submission=submission,
+                ground_truth=phase.active_ground_truth,
+                metric_config=phase.metric_config(),
+                enqueued_at=timezone.now(),
+            )
+            transaction.on_commit(lambda: enqueue(evaluation))
+    except BaseException:
+        default_storage.delete(stored_name)
+        raise
+    log.info("submission %s accepted for phase %s from user %s", submission.id, phase.id, user.pk)
+    return submission
+
+
+def cancel(submission: Submission, user) -> Evaluation:
+    """Cancel the submission's evaluation if it is still waiting or running."""
+    if submission.creator_id != user.pk and not submission.phase.challenge.is_organizer(user):
+        raise Refused("only the submitter or an organizer can cancel a submission")
+    evaluation = submission.evaluations.filter(state__in=[State.QUEUED, State.RUNNING_ALGORITHM,
+                                                          State.SCORING]).first()
+    if evaluation is None:
+        raise Refused("the submission has already finished", http_status=409)
+    try:
+        return transition(evaluation.id, State.CANCELLED,
+                          participant_message="Cancelled at the participant's request.")
+    except InvalidTransition:
+        raise Refused("the submission has already finished", http_status=409) from None
+
+
+def submissions_counted(phase: Phase, participation: Participation):
+    """The participant's submissions to the phase that count against its limit right now."""
+    qs = Submission.objects.filter(phase=phase)
+    if participation.team_id:
+        qs = qs.filter(team_id=participation.team_id)
+    else:
+        qs = qs.filter(creator_id=participation.user_id, team__isnull=True)
+    period = _PERIODS[phase.limit_period]
+    if period is not None:
+        qs = qs.filter(created__gte=timezone.now() - period)
+    if not phase.count_failed:
+        first_state = Evaluation.objects.filter(submission=OuterRef("pk")).order_by("created")
+        qs = qs.annotate(first_state=Subquery(first_state.values("state")[:1])).exclude(
+            first_state__in=[State.FAILED, State.CANCELLED]
+        )
+    return qs
+
+
+def _check_phase_accepts(phase: Phase) -> None:
+    if not phase.is_open():
+        raise Refused("the phase is not open for submissions", http_status=409)
+    if phase.active_ground_truth_id is None:
+        raise Refused(
+            "the phase has no active ground truth yet; try again later", http_status=409
+        )
+    if phase.submission_kind != Phase.PREDICTIONS:
+        raise Refused(
+            "this phase takes algorithm containers, not prediction archives", http_status=400
+        )
+
+
+def _check_limit(phase: Phase, participation: Participation) -> None:
+    if phase.submission_limit is None:
+        return
+    used = submissions_counted(phase, participation).count()
+    if used >= phase.submission_limit:
+        period = {"day": "in the last 24 hours", "week": "in the last 7 days",
+                  "phase": "in this phase"}[phase.limit_period]
+        raise Refused(
+            f"submission limit reached: {used} of {phase.submission_limit} {period}",
+            http_status=429,
+        )
+
+
+def _lock_participant(participation: Participation) -> None:
+    if participation.team_id:
+        Team.objects.select_for_update().get(pk=participation.team_id)
+    else:
+        Participation.objects.select_for_update().get(pk=participation.pk)
+
+
+def _receive(upload, target: Path) -> tuple[Path, int, str]:
+    """Copy the upload to a private local file, hashing it and enforcing the size cap."""
+    digest = hashlib.sha256()
+    size = 0
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        for chunk in upload.chunks():
+            size += len(chunk)
+            if size > settings.PODIUM_UPLOAD_MAX_BYTES:
+                raise InputError(
+                    f"the upload is larger than {settings.PODIUM_UPLOAD_MAX_BYTES} bytes"
+                )
+            digest.update(chunk)
+            out.write(chunk)
+    if size == 0:
+        raise InputError("the upload is empty")
+    return target, size, digest.hexdigest()
+
+
+def _validate(phase: Phase, local: Path) -> None:
+    task = phase.task
+    if task.kind == Task.DETECTION:
+        detection_predictions.validate_upload(local, task)
+    else:
+        predictions.validate_upload(local, task, allow_partial=phase.allow_partial)
+
+
+def _store(phase: Phase, submission_id: uuid.UUID, local: Path) -> str:
+    placeholder = Submission(id=submission_id, phase=phase)
+    with open(local, "rb") as fh:
+        return default_storage.save(submission_upload_to(placeholder, ""), File(fh))
+
+
+def _display_name(name: str | None) -> str:
+    base = os.path.basename((name or "upload").replace("\\", "/"))
+    return "".join(ch for ch in base if ch.isprintable())[:255] or "upload"

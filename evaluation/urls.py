@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("phases/<uuid:phase_id>/submit/", views.phase_submit, name="phase-submit"),
+    path("submissions/<uuid:submission_id>/", views.submission_page, name="submission"),
+    path("submissions/<uuid:submission_id>/cancel/", views.submission_cancel,
+         name="submission-cancel"),
+]

@@ -1,0 +1,71 @@
+"""Pages: a participant's submission page per phase and a submission's details."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from challenges.api import visible_phase
+from challenges.models import Participation
+from scorers.errors import InputError
+
+from .api import visible_submissions
+from .presentation import submission_payload
+from .services.submission import cancel, submit
+
+
+@login_required
+def phase_submit(request, phase_id):
+    """The upload form and the participant's own submissions with their states and messages.
+
+    A browser with JavaScript posts the form with XMLHttpRequest (to show upload progress) and
+    gets JSON back; without JavaScript the form posts normally and the page redirects.
+    """
+    phase = visible_phase(request.user, phase_id)
+    wants_json = request.headers.get("x-requested-with") == "XMLHttpRequest"
+    if request.method == "POST":
+        try:
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise InputError("choose a predictions archive to upload")
+            submission = submit(phase=phase, user=request.user, upload=upload,
+                                description=request.POST.get("description", ""))
+        except InputError as exc:
+            if wants_json:
+                return JsonResponse({"detail": str(exc)}, status=400)
+            messages.error(request, str(exc))
+        else:
+            if wants_json:
+                return JsonResponse({"id": str(submission.id), "status": "queued"}, status=201)
+            messages.success(request, "Your submission is queued for scoring.")
+        return redirect("phase-submit", phase_id=phase.id)
+    participation = Participation.objects.filter(challenge=phase.challenge,
+                                                 user=request.user).first()
+    own = visible_submissions(request.user).filter(phase=phase, creator=request.user)
+    return render(request, "evaluation/phase_submit.html", {
+        "phase": phase,
+        "participation": participation,
+        "submissions": [submission_payload(s, request.user, with_cases=False) for s in own],
+    })
+
+
+@login_required
+def submission_page(request, submission_id):
+    submission = get_object_or_404(visible_submissions(request.user), pk=submission_id)
+    return render(request, "evaluation/submission.html", {
+        "submission": submission,
+        "payload": submission_payload(submission, request.user),
+    })
+
+
+@login_required
+@require_POST
+def submission_cancel(request, submission_id):
+    submission = get_object_or_404(visible_submissions(request.user), pk=submission_id)
+    try:
+        cancel(submission, request.user)
+        messages.success(request, "The submission was cancelled.")
+    except InputError as exc:
+        messages.error(request, str(exc))
+    return redirect("submission", submission_id=submission.id)

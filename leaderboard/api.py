@@ -1,0 +1,20 @@
+"""REST API: a phase's leaderboard, read from its snapshot (never recomputed on a request)."""
+
+from django.http import Http404
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from challenges.api import visible_phase
+
+from .presentation import leaderboard_payload
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def phase_leaderboard(request, phase_id):
+    phase = visible_phase(request.user, phase_id)
+    organizer = phase.challenge.is_organizer(request.user)
+    if not (phase.is_public or organizer):
+        raise Http404
+    return Response(leaderboard_payload(phase, with_scores=phase.show_scores or organizer))

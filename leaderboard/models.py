@@ -1,0 +1,38 @@
+"""Leaderboard snapshots: computed by a worker after evaluations finish, read by pages and API."""
+
+from django.db import models
+
+from challenges.models import Challenge, GroundTruth, Phase
+
+
+class LeaderboardSnapshot(models.Model):
+    """The current leaderboard of one phase (or, with ``challenge``, the overall ranking)."""
+
+    phase = models.OneToOneField(
+        Phase, null=True, blank=True, on_delete=models.CASCADE, related_name="snapshot"
+    )
+    challenge = models.OneToOneField(
+        Challenge, null=True, blank=True, on_delete=models.CASCADE, related_name="snapshot"
+    )
+    ground_truth = models.ForeignKey(
+        GroundTruth, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    computed_at = models.DateTimeField(null=True, blank=True)
+    input_sha256 = models.CharField(max_length=64, blank=True)
+    method = models.CharField(max_length=40, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+    entries = models.JSONField(default=list, blank=True)
+    statistics = models.JSONField(default=dict, blank=True)
+    refresh_pending = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(phase__isnull=False) ^ models.Q(challenge__isnull=False),
+                name="snapshot_of_phase_xor_challenge",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"leaderboard of {self.phase or self.challenge}"

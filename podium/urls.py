@@ -1,0 +1,34 @@
+"""URL map. No pattern serves uploads or the private store (ground truth, test images)."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from challenges import api as challenge_api
+from evaluation import api as evaluation_api
+from leaderboard import api as leaderboard_api
+
+api_v1 = [
+    path("challenges/", challenge_api.challenge_list, name="api-challenges"),
+    path("challenges/<str:key>/", challenge_api.challenge_detail, name="api-challenge"),
+    path("challenges/<str:key>/join/", challenge_api.challenge_join, name="api-challenge-join"),
+    path("phases/<uuid:phase_id>/", challenge_api.phase_detail, name="api-phase"),
+    path("phases/<uuid:phase_id>/submissions/", evaluation_api.phase_submissions,
+         name="api-phase-submissions"),
+    path("phases/<uuid:phase_id>/leaderboard/", leaderboard_api.phase_leaderboard,
+         name="api-phase-leaderboard"),
+    path("submissions/<uuid:submission_id>/", evaluation_api.submission_detail,
+         name="api-submission"),
+    path("submissions/<uuid:submission_id>/cancel/", evaluation_api.submission_cancel,
+         name="api-submission-cancel"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/", include(api_v1)),
+    path("", include("challenges.urls")),
+    path("", include("evaluation.urls")),
+    path("", include("leaderboard.urls")),
+]

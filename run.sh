@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Command 1 of the README: install what is needed, then run Podium on the embedded default
+# (SQLite and a filesystem Celery broker under var/, one worker) with a demo challenge.
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/bootstrap.sh runtime
+export PYTHONUNBUFFERED=1
+py=.venv/bin/python
+mkdir -p var
+$py manage.py migrate --noinput
+$py manage.py collectstatic --noinput >/dev/null
+$py manage.py make_demo
+
+.venv/bin/celery -A podium worker --loglevel=INFO >var/worker.log 2>&1 &
+worker=$!
+trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null || true' EXIT INT TERM
+
+host=${PODIUM_HOST:-127.0.0.1}
+port=${PODIUM_PORT:-8000}
+echo
+echo "Podium is running at http://$host:$port/   (worker log: var/worker.log; Ctrl-C stops both)"
+echo "Log in as participant / podium-demo, or as organizer / podium-organizer for the console."
+echo
+$py manage.py runserver "$host:$port" --noreload

@@ -1,0 +1,110 @@
+"""Fixtures shared by the whole suite: the data folder, real Celery worker processes."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_sessionfinish(session, exitstatus):
+    data_dir = Path(settings.DATA_DIR)
+    if data_dir.name.startswith("podium-test-") and not os.environ.get("PODIUM_KEEP_TEST_DATA"):
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def wait_for(condition, *, timeout: float = 60, interval: float = 0.2, what: str = "condition"):
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def database_url() -> str:
+    """The URL of the database this test session uses (the test database, once set up)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class WorkerProcess:
+    """A real ``celery -A podium worker`` subprocess sharing this session's database,
+    data folder and broker."""
+
+    def __init__(self, name: str, *, extra_env: dict | None = None, concurrency: int = 1):
+        self.name = name
+        self.log_path = Path(settings.DATA_DIR) / f"worker-{name}.log"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "podium.settings",
+            "DATABASE_URL": database_url(),
+            "PODIUM_DATA_DIR": str(settings.DATA_DIR),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        self.log = open(self.log_path, "ab")  # noqa: SIM115  (closed in stop())
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "podium", "worker", "--loglevel=INFO",
+             f"--concurrency={concurrency}", "--without-gossip", "--without-mingle",
+             "-n", f"{name}-{os.getpid()}@%h"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        wait_for(self._ready, timeout=90, what=f"worker {name} to start")
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            pytest.fail(f"worker {self.name} exited: {self.output()[-3000:]}")
+        return "ready." in self.output()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool children (a crash, not a shutdown)."""
+        subprocess.run(["pkill", "-KILL", "-P", str(self.process.pid)], check=False)
+        self.process.kill()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return
+        self.log.close()
+
+
+def purge_broker() -> None:
+    from podium.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in ("scoring", "gpu"):
+            conn.default_channel.queue_purge(queue)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """One worker process for the session (tests using it need ``transaction=True``)."""
+    purge_broker()
+    worker = WorkerProcess("session", concurrency=2)
+    yield worker
+    worker.stop()

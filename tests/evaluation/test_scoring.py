@@ -1,0 +1,144 @@
+"""The scoring service against real NIfTI files: exact values, missing cases, failures."""
+
+import math
+
+import numpy as np
+import pytest
+
+from challenges.services.demo_data import write_nifti
+from evaluation.models import CaseResult, Evaluation, State
+from evaluation.results import image_diagonal_mm
+from evaluation.services import scoring
+from evaluation.states import transition
+from evaluation.storage import private_storage
+from tests import factories
+
+from .helpers import cube_phase, cube_predictions_zip, prediction_zip, submit_file
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def phase(tmp_path):
+    return cube_phase(tmp_path)
+
+
+def submitted(phase, tmp_path, archive=None, captured=None):
+    user = factories.participant(phase)
+    submission = submit_file(phase, user, archive or cube_predictions_zip(tmp_path))
+    return submission.evaluations.get()
+
+
+def test_exact_dice_per_label_and_aggregate(phase, tmp_path):
+    evaluation = submitted(phase, tmp_path)
+    scoring.score(evaluation.id, worker="test")
+    evaluation.refresh_from_db()
+    assert evaluation.state == State.SUCCEEDED, evaluation.participant_message
+    assert evaluation.participant_message == "Scored 2 cases."
+    rows = CaseResult.objects.filter(evaluation=evaluation)
+    assert rows.count() == 4
+    for row in rows:
+        assert row.dice == pytest.approx(0.9 if row.label == 1 else 2 / 3, abs=1e-12)
+        assert not row.missing
+    assert evaluation.aggregate["1"]["dice"] == pytest.approx(0.9)
+    assert evaluation.aggregate["2"]["dice"] == pytest.approx(2 / 3)
+    # Shifting a block by one voxel (1 mm along x): every distance is at most 1 mm.
+    assert 0 < evaluation.aggregate["1"]["hd"] <= 1.0 + 1e-9
+    assert evaluation.cases_done == evaluation.cases_total == 2
+
+
+def test_scoring_twice_is_a_no_op(phase, tmp_path):
+    evaluation = submitted(phase, tmp_path)
+    scoring.score(evaluation.id, worker="a")
+    scoring.score(evaluation.id, worker="b")
+    assert CaseResult.objects.filter(evaluation=evaluation).count() == 4
+    assert Evaluation.objects.get(pk=evaluation.pk).worker == "a"
+
+
+def test_missing_cases_get_the_worst_value_when_the_phase_allows_partial(phase, tmp_path):
+    phase.allow_partial = True
+    phase.save()
+    evaluation = submitted(phase, tmp_path, cube_predictions_zip(tmp_path, cases=["cube_000"]))
+    scoring.score(evaluation.id, worker="test")
+    evaluation.refresh_from_db()
+    assert evaluation.state == State.SUCCEEDED
+    assert "1 without a prediction" in evaluation.participant_message
+    missing = CaseResult.objects.filter(evaluation=evaluation, case="cube_001")
+    assert all(row.missing and row.dice == 0.0 and row.hd95 is None for row in missing)
+    diagonal = image_diagonal_mm(phase.task.geometry_of("cube_001"))
+    assert diagonal == pytest.approx(math.sqrt(20**2 + 20**2 + 20**2))
+    present = CaseResult.objects.get(evaluation=evaluation, case="cube_000", label=1)
+    assert evaluation.aggregate["1"]["dice"] == pytest.approx(0.45)
+    assert evaluation.aggregate["1"]["hd95"] == pytest.approx((present.hd95 + diagonal) / 2)
+
+
+def test_undefined_distances_are_null_and_count_as_worst(phase, tmp_path):
+    ref, pred, spacing = factories.cube_labels()
+    pred[pred == 2] = 0  # the small structure is missed: its distances are undefined
+    archive = prediction_zip(tmp_path / "p.zip", {"cube_000": pred, "cube_001": pred}, spacing)
+    evaluation = submitted(phase, tmp_path, archive)
+    scoring.score(evaluation.id, worker="test")
+    evaluation.refresh_from_db()
+    row = CaseResult.objects.get(evaluation=evaluation, case="cube_000", label=2)
+    assert row.dice == 0.0 and row.nsd == 0.0 and row.hd is None and row.assd is None
+    assert evaluation.aggregate["2"]["hd"] == pytest.approx(math.sqrt(1200))
+
+
+def test_label_value_outside_the_task_fails_with_the_case_named(phase, tmp_path):
+    _, pred, spacing = factories.cube_labels()
+    bad = pred.copy()
+    bad[0, 0, 0] = 5
+    archive = prediction_zip(tmp_path / "p.zip", {"cube_000": pred, "cube_001": bad}, spacing)
+    evaluation = submitted(phase, tmp_path, archive)
+    scoring.score(evaluation.id, worker="test")
+    evaluation.refresh_from_db()
+    assert evaluation.state == State.FAILED
+    assert "cube_001" in evaluation.participant_message and "5" in evaluation.participant_message
+
+
+def test_broken_ground_truth_gives_a_neutral_message_and_an_organizer_log(phase, tmp_path):
+    evaluation = submitted(phase, tmp_path)
+    gt_path = private_storage().path(evaluation.ground_truth.files["cube_001"]["path"])
+    with open(gt_path, "wb") as fh:
+        fh.write(b"\x1f\x8b garbage")
+    scoring.score(evaluation.id, worker="test")
+    evaluation.refresh_from_db()
+    assert evaluation.state == State.FAILED
+    assert evaluation.participant_message == scoring.NEUTRAL_MESSAGE
+    # Both cases share one content-addressed file, so the first case already fails.
+    assert "ground truth v1" in evaluation.organizer_log and "cube_000" in evaluation.organizer_log
+    assert "private" not in evaluation.participant_message
+
+
+def test_scoring_stops_when_the_evaluation_is_cancelled(phase, tmp_path):
+    evaluation = submitted(phase, tmp_path)
+    claimed = scoring.claim(evaluation.id, "w")
+    transition(evaluation.id, State.CANCELLED)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (tmp_path / "again").mkdir()
+    archive = cube_predictions_zip(tmp_path / "again")
+    with pytest.raises(scoring.Stopped):
+        scoring._score_segmentation(claimed, phase.task, archive, scratch)
+    assert CaseResult.objects.filter(evaluation=evaluation, case="cube_001").count() == 0
+    assert Evaluation.objects.get(pk=evaluation.pk).state == State.CANCELLED
+
+
+def test_geometry_mismatch_at_scoring_names_the_case(phase, tmp_path):
+    evaluation = submitted(phase, tmp_path)
+    # Replace the stored upload with one whose second case has the wrong spacing.
+    _, pred, _ = factories.cube_labels()
+    write_nifti(tmp_path / "cube_001.nii.gz", pred, (1.0, 1.0, 2.5))
+    import zipfile
+
+    path = evaluation.submission.file.path
+    with zipfile.ZipFile(path, "w") as archive:
+        write_nifti(tmp_path / "cube_000.nii.gz", pred, (1.0, 1.0, 2.0))
+        archive.write(tmp_path / "cube_000.nii.gz", "cube_000.nii.gz")
+        archive.write(tmp_path / "cube_001.nii.gz", "cube_001.nii.gz")
+    scoring.score(evaluation.id, worker="test")
+    evaluation.refresh_from_db()
+    assert evaluation.state == State.FAILED
+    assert "cube_001" in evaluation.participant_message
+    assert np.isclose(CaseResult.objects.get(evaluation=evaluation, case="cube_000",
+                                             label=1).dice, 0.9)

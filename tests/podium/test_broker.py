@@ -1,0 +1,71 @@
+"""The embedded broker: messages are never read half-written and never delivered twice."""
+
+import multiprocessing
+import os
+from pathlib import Path
+
+from kombu import Connection
+
+import podium.celery  # noqa: F401  (registers the podiumfs transport)
+
+
+def options(root: Path) -> dict:
+    return {
+        "data_folder_in": str(root / "queue"),
+        "data_folder_out": str(root / "queue"),
+        "processed_folder": str(root / "claimed"),
+        "control_folder": str(root / "control"),
+    }
+
+
+def put_many(root: str, count: int) -> None:
+    with Connection("podiumfs://", transport_options=options(Path(root))) as conn:
+        queue = conn.SimpleQueue("jobs")
+        for i in range(count):
+            queue.put({"n": i, "padding": "x" * 20_000})
+        queue.close()
+
+
+def drain(root: str, out: "multiprocessing.Queue", stop_after: float) -> None:
+    import time
+
+    got = []
+    with Connection("podiumfs://", transport_options=options(Path(root))) as conn:
+        queue = conn.SimpleQueue("jobs")
+        deadline = time.monotonic() + stop_after
+        while time.monotonic() < deadline:
+            try:
+                message = queue.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            got.append(message.payload["n"])
+            message.ack()
+        queue.close()
+    out.put(got)
+
+
+def test_folders_are_created_and_partial_files_are_invisible(tmp_path):
+    put_many(str(tmp_path), 1)
+    names = os.listdir(tmp_path / "queue")
+    assert len(names) == 1 and names[0].endswith(".jobs.msg")
+    (tmp_path / "queue" / (names[0] + ".partial")).write_bytes(b"{\"half")
+    with Connection("podiumfs://", transport_options=options(tmp_path)) as conn:
+        queue = conn.SimpleQueue("jobs")
+        assert queue.get(timeout=1).payload["n"] == 0
+        assert len(queue) == 0  # the .partial file is not a message
+        queue.close()
+    assert (tmp_path / "claimed").is_dir() and not os.listdir(tmp_path / "claimed")
+
+
+def test_concurrent_producers_and_consumers_deliver_each_message_once(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    consumers = [ctx.Process(target=drain, args=(str(tmp_path), out, 8.0)) for _ in range(3)]
+    producers = [ctx.Process(target=put_many, args=(str(tmp_path), 100)) for _ in range(2)]
+    for process in consumers + producers:
+        process.start()
+    results = [out.get(timeout=60) for _ in consumers]
+    for process in consumers + producers:
+        process.join(timeout=60)
+    delivered = sorted(n for got in results for n in got)
+    assert delivered == sorted(list(range(100)) * 2)
