@@ -32,8 +32,10 @@ case "$profile" in
     test) reqs=requirements-test.txt ;;
     *) echo "bootstrap: unknown profile '$profile' (runtime|test)" >&2; exit 2 ;;
 esac
-stamp=.venv/.podium-$profile-$(cat requirements*.txt | sha256sum | cut -c1-16)
-if [ ! -f "$stamp" ]; then
+hash=$(cat requirements*.txt | sha256sum | cut -c1-16)
+stamp=.venv/.podium-$profile-$hash
+# The test profile installs everything the runtime one does.
+if [ ! -f "$stamp" ] && [ ! -f ".venv/.podium-test-$hash" ]; then
     echo "bootstrap: installing $reqs into .venv"
     .venv/bin/python -m pip install --quiet -r "$reqs"
     touch "$stamp"

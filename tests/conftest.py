@@ -46,7 +46,8 @@ class WorkerProcess:
     """A real ``celery -A podium worker`` subprocess sharing this session's database,
     data folder and broker."""
 
-    def __init__(self, name: str, *, extra_env: dict | None = None, concurrency: int = 1):
+    def __init__(self, name: str, *, extra_env: dict | None = None, concurrency: int = 1,
+                 queues: str | None = None):
         self.name = name
         self.log_path = Path(settings.DATA_DIR) / f"worker-{name}.log"
         env = {
@@ -62,7 +63,7 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "podium", "worker", "--loglevel=INFO",
              f"--concurrency={concurrency}", "--without-gossip", "--without-mingle",
-             "-n", f"{name}-{os.getpid()}@%h"],
+             "-n", f"{name}-{os.getpid()}@%h", *(["-Q", queues] if queues else [])],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         wait_for(self._ready, timeout=90, what=f"worker {name} to start")

@@ -70,7 +70,8 @@ def score(evaluation_id, *, worker: str) -> None:
         log.info("evaluation %s is not waiting for a scorer; nothing to do", evaluation_id)
         return
     scratch = Path(settings.WORK_DIR) / f"scoring-{evaluation.id}"
-    scratch.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(scratch, ignore_errors=True)  # what a killed earlier attempt left behind
+    scratch.mkdir(parents=True)
     try:
         _score(evaluation, scratch)
     except Stopped:

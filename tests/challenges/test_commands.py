@@ -1,0 +1,50 @@
+"""Management commands: api_token and make_demo."""
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from rest_framework.authtoken.models import Token
+
+from challenges.models import Challenge, Participation, Task
+from challenges.services.demo import PARTICIPANT, RIVALS
+from evaluation.models import Submission
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_api_token_prints_the_same_token_and_creates_users_only_on_request():
+    with pytest.raises(CommandError, match="--create"):
+        run("api_token", "newbie")
+    key = run("api_token", "newbie", "--create").strip()
+    assert Token.objects.get(user__username="newbie").key == key
+    assert run("api_token", "newbie").strip() == key
+    assert get_user_model().objects.filter(username="newbie").count() == 1
+
+
+def test_make_demo_builds_a_filled_challenge_once(settings):
+    output = run("make_demo")
+    assert "participant / podium-demo" in output
+    archive = output.split("predictions archive to upload: ")[1].strip()
+    challenge = Challenge.objects.get(slug="decathlon-demo")
+    tasks = {t.key: t for t in Task.objects.filter(challenge=challenge)}
+    assert set(tasks) == {"Task01_DemoLiver", "Task02_DemoProstate", "Task03_DemoLungDx"}
+    assert tasks["Task02_DemoProstate"].tensor_image_size == "4D"
+    assert tasks["Task02_DemoProstate"].cases[0]["geometry"]["shape"][3] == 2
+    assert tasks["Task01_DemoLiver"].cases[0]["geometry"]["spacing_mm"] == pytest.approx(
+        [0.8, 0.8, 2.5])
+    assert tasks["Task03_DemoLungDx"].kind == Task.DETECTION
+    assert Submission.objects.count() == 3 * len(RIVALS)
+    assert Participation.objects.filter(user__username=PARTICIPANT[0],
+                                        status="accepted").exists()
+    assert archive.endswith(".zip") and str(settings.DATA_DIR) in archive
+    again = run("make_demo")
+    assert "already present" in again
+    assert Submission.objects.count() == 3 * len(RIVALS)
