@@ -51,10 +51,19 @@ if [ "$profile" = test ]; then
     dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
     command -v chromium >/dev/null || need+=(chromium)
     command -v chromedriver >/dev/null || need+=(chromium-driver)
+    command -v curl >/dev/null || need+=(curl)
+    sudo_cmd=(); [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+    apt_install() {
+        "${sudo_cmd[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "$@" >/dev/null
+    }
     if [ ${#need[@]} -gt 0 ]; then
         echo "bootstrap: installing Debian packages: ${need[*]}"
-        sudo_cmd=(); [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
-        "${sudo_cmd[@]}" apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+        apt_install "${need[@]}"
+    fi
+    # Only to validate docker/compose.yaml; without recommends, so no Docker daemon comes along.
+    if ! command -v docker-compose >/dev/null; then
+        echo "bootstrap: installing Debian package docker-compose"
+        apt_install --no-install-recommends docker-compose
     fi
 fi

@@ -1,0 +1,104 @@
+"""A real container engine for the runner tests: podman serving the Docker API, started from the
+repository's scripts/podman/ files in a temporary folder, and test images built from Debian's
+busybox-static. Without podman the engine tests skip, except under CI=true where they fail."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from evaluation.runners.base import MIB, ResourceLimits
+from evaluation.runners.docker_api import DockerApiRunner
+from tests.runners import images
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVE = ROOT / "scripts" / "podman" / "serve.sh"
+NEEDED = ("podman", "runc", "conmon", "curl")
+
+# Small limits so that every limit is reached in a second or two on a 2-core machine.
+TEST_LIMITS = ResourceLimits(
+    memory_bytes=64 * MIB,
+    cpus=1.0,
+    pids=32,
+    wall_time_s=30,
+    tmp_bytes=16 * MIB,
+    shm_bytes=8 * MIB,
+    nofile=256,
+    nproc=4096,
+    file_size_bytes=4 * MIB,
+    output_bytes=1 * MIB,
+    output_files=20,
+    log_bytes=64 * 1024,
+)
+
+
+def _engine_missing() -> str | None:
+    missing = [tool for tool in NEEDED if shutil.which(tool) is None]
+    if not images.BUSYBOX.exists():
+        missing.append("busybox-static")
+    return ", ".join(missing) or None
+
+
+@pytest.fixture(scope="session")
+def podman_socket() -> Iterator[Path]:
+    """The socket of a podman API service private to this test session."""
+    missing = _engine_missing()
+    if missing:
+        reason = f"container engine unavailable (missing: {missing}); run scripts/bootstrap.sh test"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    folder = Path(tempfile.mkdtemp(prefix="podium-podman-"))
+    try:
+        started = subprocess.run(
+            [str(SERVE), str(folder)], capture_output=True, text=True, timeout=120
+        )
+        if started.returncode != 0:
+            pytest.fail(f"podman did not start:\n{started.stderr}")
+        yield Path(started.stdout.strip())
+    finally:
+        subprocess.run([str(SERVE), "--stop", str(folder)], check=False, timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def runner(podman_socket: Path) -> DockerApiRunner:
+    return DockerApiRunner(docker_host=f"unix://{podman_socket}", name_prefix="podium-test-")
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("images")
+
+
+@pytest.fixture(scope="session")
+def algorithm(runner: DockerApiRunner, image_folder: Path) -> Callable[[str], str]:
+    """``algorithm(behaviour)``: the id of the loaded image running /algo/<behaviour>.sh."""
+    loaded: dict[str, str] = {}
+
+    def load(behaviour: str) -> str:
+        if behaviour not in loaded:
+            archive, _ = images.write_algorithm(image_folder, behaviour)
+            loaded[behaviour] = runner.load_image(archive)
+        return loaded[behaviour]
+
+    return load
+
+
+@pytest.fixture
+def case_folders(tmp_path: Path) -> tuple[Path, Path]:
+    """(inputs, outputs): the test images, with hidden labels beside them on the host."""
+    inputs, outputs, labels = tmp_path / "inputs", tmp_path / "outputs", tmp_path / "labels"
+    images.write_inputs(inputs)
+    outputs.mkdir()
+    labels.mkdir()
+    for case in images.CASES:
+        (labels / f"{case}.nii.gz").write_text("podium-hidden-label of " + case)
+    (tmp_path / "labels.csv").write_text("case,podium-hidden-label\n")
+    return inputs, outputs
