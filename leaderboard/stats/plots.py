@@ -1,0 +1,110 @@
+"""Leaderboard plots as SVG text (no plotting library): rank uncertainty and significance.
+
+- :func:`blob_plot` — challengeR's blob plot of one task's bootstrap: per algorithm (x, in
+  full-data rank order) a blob at every rank it took, its area proportional to the share of
+  resamples; a cross at the median rank and a line over the 2.5 %–97.5 % rank quantiles.
+- :func:`significance_map` — challengeR's significance map: cell (row i, column j) is filled
+  when algorithm i is significantly superior to algorithm j.
+
+Per-case plots are in :mod:`leaderboard.stats.case_plots`. Every user-supplied name passes
+through :mod:`leaderboard.stats.svg`, which escapes it.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from leaderboard.stats import svg
+from leaderboard.stats.bootstrap import TaskBootstrap
+from leaderboard.stats.ties import rank_order
+
+_LEFT, _TOP, _RIGHT = 70, 50, 30
+_LABELS = 150  # room for rotated algorithm names
+
+
+def _blob_column(x: float, ranks: np.ndarray, y_of, radius: float, fill: str) -> list[str]:
+    values, counts = np.unique(ranks, return_counts=True)
+    shares = counts / len(ranks)
+    return [
+        svg.circle(x, y_of(value), radius * float(np.sqrt(share)), fill=fill, opacity=0.75)
+        for value, share in zip(values, shares, strict=True)
+    ]
+
+
+def blob_plot(bootstrap: TaskBootstrap, *, title: str | None = None) -> str:
+    """Blob plot of the bootstrap rank distribution of every algorithm of one task.
+
+    x: algorithms in full-data rank order (ties by name); y: rank, 1 at the top. A blob's area
+    is proportional to the share of resamples in which the algorithm took that rank; the black
+    cross marks the median rank, the black line the 2.5 %–97.5 % rank quantiles.
+    """
+    summary = bootstrap.summary()
+    order = rank_order(summary.full_rank, summary.algorithms)
+    k = len(order)
+    column = float(np.clip(720 / max(k, 1), 28, 70))
+    row = float(np.clip(420 / max(k, 1), 14, 36))
+    width, height = _LEFT + column * k + _RIGHT, _TOP + row * k + _LABELS
+    radius = 0.5 * min(column, row * 1.6)
+
+    def x_of(position: int) -> float:
+        return _LEFT + column * (position + 0.5)
+
+    def y_of(rank: float) -> float:
+        return _TOP + row * (rank - 0.5)
+
+    body = [svg.text(width / 2, 24, title or f"Rank distribution: {bootstrap.task}", size=14)]
+    for r in range(1, k + 1):
+        body += [
+            svg.line(_LEFT, y_of(r), width - _RIGHT, y_of(r), stroke=svg.GRID),
+            svg.text(_LEFT - 8, y_of(r) + 4, str(r), anchor="end"),
+        ]
+    body.append(svg.text(18, _TOP + row * k / 2, "rank", rotate=-90))
+    for position, a in enumerate(order):
+        x = x_of(position)
+        body += _blob_column(x, bootstrap.ranks[:, a], y_of, radius, svg.colour(position))
+        body.append(svg.line(x, y_of(summary.q025[a]), x, y_of(summary.q975[a]), width=1.5))
+        median_y = y_of(summary.median_rank[a])
+        body += [
+            svg.line(x - 5, median_y - 5, x + 5, median_y + 5, width=2),
+            svg.line(x - 5, median_y + 5, x + 5, median_y - 5, width=2),
+            svg.label(x + 4, _TOP + row * k + 12, summary.algorithms[a], rotate=-60),
+        ]
+    caption = (
+        f"{len(bootstrap.boot)} resamples; area ∝ share of resamples; "
+        "× median rank; line: 95 % interval"
+    )
+    body.append(svg.text(_LEFT, height - 10, caption, anchor="start", size=11))
+    return svg.document(width, height, title or f"Rank distribution: {bootstrap.task}", body)
+
+
+def significance_map(
+    algorithms: Sequence[str],
+    superior: np.ndarray,
+    *,
+    title: str = "Significance map",
+    caption: str = "filled: row algorithm significantly superior to column algorithm",
+) -> str:
+    """Significance map: a K × K grid, rows and columns in the given order (pass rank order).
+
+    ``superior[i, j]`` True fills cell (row i, column j): algorithm i is significantly superior
+    to algorithm j (e.g. :func:`leaderboard.stats.methods.significance` on full data, rows and
+    columns reordered). The diagonal is left blank.
+    """
+    superior = np.asarray(superior, dtype=bool)
+    k = len(algorithms)
+    if superior.shape != (k, k):
+        raise ValueError(f"superior must be {k} × {k}, got {superior.shape}")
+    cell = float(np.clip(520 / max(k, 1), 10, 40))
+    left = _LEFT + _LABELS
+    width, height = left + cell * k + _RIGHT, _TOP + cell * k + _LABELS
+    body = [svg.text(width / 2, 24, title, size=14)]
+    for i, name in enumerate(algorithms):
+        y = _TOP + cell * i
+        body.append(svg.label(left - 6, y + cell / 2 + 4, name))
+        body.append(svg.label(left + cell * (i + 0.5) + 4, _TOP + cell * k + 12, name, rotate=-60))
+        for j in range(k):
+            if i != j:
+                fill = "#e6ab02" if superior[i, j] else "#dbe6f3"
+                body.append(svg.rect(left + cell * j, y, cell - 1, cell - 1, fill=fill))
+    body.append(svg.text(_LEFT, height - 10, caption, anchor="start", size=11))
+    return svg.document(width, height, title, body)
