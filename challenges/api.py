@@ -51,7 +51,8 @@ class PhaseSerializer(PhaseSummarySerializer):
     metrics = serializers.SerializerMethodField()
 
     class Meta(PhaseSummarySerializer.Meta):
-        fields = PhaseSummarySerializer.Meta.fields + [
+        fields = [
+            *PhaseSummarySerializer.Meta.fields,
             "challenge", "task_detail", "opens_at", "closes_at", "metrics", "primary_metric",
             "nsd_tolerance_mm", "default_tolerance_mm", "surface", "allow_partial",
             "submission_limit", "limit_period", "count_failed", "show_scores",

@@ -57,7 +57,8 @@ class Task(models.Model):
     release = models.CharField(max_length=100, blank=True)
     modality = models.JSONField(default=dict, blank=True)
     labels = models.JSONField(
-        default=dict, help_text='Segmentation: {"0": "background", "1": "liver"}; detection: class names.'
+        default=dict,
+        help_text='Segmentation: {"0": "background", "1": "liver"}; detection: class names.',
     )
     tensor_image_size = models.CharField(max_length=10, blank=True)
     cases = models.JSONField(
@@ -144,7 +145,9 @@ class Phase(models.Model):
         GroundTruth, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     # Scoring
-    metrics = models.JSONField(default=list, blank=True, help_text="Segmentation metrics to compute.")
+    metrics = models.JSONField(
+        default=list, blank=True, help_text="Segmentation metrics to compute (empty: all)."
+    )
     nsd_tolerance_mm = models.JSONField(
         default=dict, blank=True, help_text='NSD tolerance per label in mm, e.g. {"1": 2.0}.'
     )
@@ -161,6 +164,15 @@ class Phase(models.Model):
     iou_threshold = models.FloatField(default=0.5)
     voc2007 = models.BooleanField(default=False, help_text="11-point interpolated AP.")
     plus_one = models.BooleanField(default=True, help_text="VOC devkit +1-pixel convention.")
+    # Algorithm containers (docs/runner.md)
+    algorithm_memory_mb = models.PositiveIntegerField(
+        default=8192, help_text="Memory limit (also the memory+swap limit)."
+    )
+    algorithm_cpus = models.FloatField(default=4.0)
+    algorithm_time_limit_s = models.PositiveIntegerField(default=3600)
+    show_algorithm_logs = models.BooleanField(
+        default=False, help_text="Participants see the tails of their algorithm's stdout/stderr."
+    )
     # Limits and dates
     submission_limit = models.PositiveIntegerField(null=True, blank=True)
     limit_period = models.CharField(max_length=10, choices=PERIODS, default="day")

@@ -68,7 +68,9 @@ def list_members(path: Path, limits: ArchiveLimits, *, flat: bool = True) -> lis
         if kind == "dir" or _is_junk(clean):
             continue
         if kind != "file":
-            raise InputError(f"archive member '{clean}' is a {kind}; only regular files are accepted")
+            raise InputError(
+                f"archive member '{clean}' is a {kind}; only regular files are accepted"
+            )
         total += size
         if total > limits.max_total_bytes:
             raise InputError(
@@ -96,8 +98,9 @@ def extract(
     """Extract ``members`` (from :func:`list_members`) into ``dest``; name → file path.
 
     Flat by default (every file directly in ``dest``, keyed by base name); ``keep_folders``
-    keeps the archive's validated folder structure (keyed by relative path). Bytes are counted as they are written: a member that inflates
-    past its declared size, or past the archive's total cap, stops the extraction.
+    keeps the archive's validated folder structure (keyed by relative path). Bytes are counted
+    as they are written: a member that inflates past its declared size, or past the archive's
+    total cap, stops the extraction.
     """
     wanted = {member.path: member for member in members}
     dest.mkdir(parents=True, exist_ok=True)
@@ -212,7 +215,8 @@ def _is_junk(name: str) -> bool:
 def _human(size: float) -> str:
     if size < 1024:
         return f"{size:.0f} bytes"
-    for unit in ("KiB", "MiB", "GiB"):
+    unit = "bytes"
+    for unit in ("KiB", "MiB", "GiB"):  # noqa: B007  (the unit reached is the one printed)
         size /= 1024
         if size < 1024:
             break

@@ -64,7 +64,8 @@ def _box_file(upload: Path, scratch: Path) -> tuple[Path, str]:
     if len(members) != 1:
         raise InputError(
             "a detection archive must hold exactly one predictions file (.csv with columns "
-            f"image_id,label,score,xmin,ymin,xmax,ymax, or COCO results .json); found {len(members)}"
+            "image_id,label,score,xmin,ymin,xmax,ymax, or COCO results .json); "
+            f"found {len(members)}"
         )
     path = extract(upload, members, scratch, archive_limits())[members[0].name]
     return path, ("json" if members[0].name.lower().endswith(".json") else "csv")

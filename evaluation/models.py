@@ -42,10 +42,19 @@ class Submission(models.Model):
     file_size = models.BigIntegerField()
     file_sha256 = models.CharField(max_length=64)
     description = models.CharField(max_length=200, blank=True)
+    image_id = models.CharField(
+        max_length=80, blank=True, help_text="Algorithm image: sha256 of its config."
+    )
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phase", "image_id"], condition=~Q(image_id=""),
+                name="one_submission_per_image_and_phase",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.participant_name} → {self.phase} ({self.created:%Y-%m-%d %H:%M})"
@@ -72,6 +81,7 @@ class Evaluation(models.Model):
     outputs = models.CharField(
         max_length=300, blank=True, help_text="Stored archive of an algorithm run's outputs."
     )
+    logs = models.TextField(blank=True, help_text="Tails of the algorithm's stdout and stderr.")
     cases_total = models.PositiveIntegerField(default=0)
     cases_done = models.PositiveIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)
@@ -105,7 +115,9 @@ class Evaluation(models.Model):
 class CaseResult(models.Model):
     """The metrics of one label of one case. NULL = undefined (one mask empty)."""
 
-    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="case_results")
+    evaluation = models.ForeignKey(
+        Evaluation, on_delete=models.CASCADE, related_name="case_results"
+    )
     case = models.CharField(max_length=200)
     label = models.IntegerField()
     dice = models.FloatField(null=True)
@@ -122,3 +134,6 @@ class CaseResult(models.Model):
                 fields=["evaluation", "case", "label"], name="unique_case_result"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.case} label {self.label}"

@@ -62,14 +62,14 @@ def match_cases(archive: Path, task: Task, *, allow_partial: bool) -> Prediction
     if extra:
         raise InputError(
             f"the archive holds {_count(extra, 'file')} that {'is' if len(extra) == 1 else 'are'} "
-            f"not a test case: {_listing(extra)} (expected one NIfTI file per case, named like "
+            f"not a test case: {listing(extra)} (expected one NIfTI file per case, named like "
             f"the test image, e.g. {example})"
         )
     missing = [case for case in expected if case not in members]
     if missing and not allow_partial:
         raise InputError(
             f"{_count(missing, 'test case')} {'has' if len(missing) == 1 else 'have'} no "
-            f"prediction: {_listing(missing)} (expected one file per case, e.g. {example})"
+            f"prediction: {listing(missing)} (expected one file per case, e.g. {example})"
         )
     if not members:
         raise InputError(f"the archive holds no predictions (expected files like {example})")
@@ -82,7 +82,8 @@ def check_headers(archive: Path, task: Task, files: PredictionFiles) -> None:
         paths = extract(archive, list(files.members.values()), Path(tmp), archive_limits())
         for case, member in files.members.items():
             geometry = read_geometry(paths[member.name], name=f"case {case}")
-            check_geometry(geometry, Geometry.from_dict(task.geometry_of(case)), name=f"case {case}")
+            expected = Geometry.from_dict(task.geometry_of(case))
+            check_geometry(geometry, expected, name=f"case {case}")
             paths[member.name].unlink()
 
 
@@ -102,6 +103,6 @@ def _count(items: list[str], noun: str) -> str:
     return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
-def _listing(items: list[str]) -> str:
+def listing(items: list[str]) -> str:
     shown = ", ".join(items[:_LISTED])
     return shown if len(items) <= _LISTED else f"{shown} and {len(items) - _LISTED} more"

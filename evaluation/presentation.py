@@ -21,12 +21,12 @@ def submission_payload(submission: Submission, user, *, with_cases: bool = True)
         "message": latest.participant_message if latest else "",
         "progress": {"done": latest.cases_done, "total": latest.cases_total} if latest else None,
     }
+    if submission.kind == "algorithm" and (phase.show_algorithm_logs or organizer):
+        payload["logs"] = latest.logs if latest else ""
     if phase.show_scores or organizer:
         scored = latest_result(submission)
-        payload["results"] = (
-            results_payload(scored, with_cases=with_cases and (phase.show_case_results or organizer))
-            if scored else None
-        )
+        cases = with_cases and (phase.show_case_results or organizer)
+        payload["results"] = results_payload(scored, with_cases=cases) if scored else None
     return payload
 
 

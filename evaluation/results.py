@@ -62,7 +62,9 @@ def primary_score(aggregate_values: dict | None, metric: str) -> float | None:
     if metric in aggregate_values:
         value = aggregate_values[metric]
         return float(value) if value is not None else None
-    per_label = [v[metric] for v in aggregate_values.values() if isinstance(v, dict) and metric in v]
+    per_label = [
+        v[metric] for v in aggregate_values.values() if isinstance(v, dict) and metric in v
+    ]
     if not per_label or any(v is None for v in per_label):
         return None
     return sum(per_label) / len(per_label)

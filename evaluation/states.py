@@ -12,7 +12,9 @@ from django.utils import timezone
 from .models import TERMINAL_STATES, Evaluation, State
 
 TRANSITIONS: dict[str, frozenset[str]] = {
-    State.QUEUED: frozenset({State.RUNNING_ALGORITHM, State.SCORING, State.FAILED, State.CANCELLED}),
+    State.QUEUED: frozenset(
+        {State.RUNNING_ALGORITHM, State.SCORING, State.FAILED, State.CANCELLED}
+    ),
     # Back to queued: the reaper re-queues work whose worker went silent.
     State.RUNNING_ALGORITHM: frozenset(
         {State.SCORING, State.QUEUED, State.FAILED, State.CANCELLED}

@@ -7,7 +7,9 @@ from .models import LeaderboardSnapshot
 
 def leaderboard_payload(phase: Phase, *, with_scores: bool = True) -> dict:
     """The snapshot's entries; ``with_scores=False`` (a phase hiding scores) keeps ranks only."""
-    snapshot = LeaderboardSnapshot.objects.filter(phase=phase).select_related("ground_truth").first()
+    snapshot = (
+        LeaderboardSnapshot.objects.filter(phase=phase).select_related("ground_truth").first()
+    )
     computed = snapshot is not None and snapshot.computed_at is not None
     return {
         "phase": str(phase.id),

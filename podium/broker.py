@@ -35,7 +35,7 @@ class Channel(filesystem.Channel):
             Path(folder).mkdir(parents=True, exist_ok=True)
 
     def _put(self, queue, payload, **kwargs):
-        name = f"{int(round(monotonic() * 1000)):015d}_{uuid.uuid4()}.{queue}.msg"
+        name = f"{round(monotonic() * 1000):015d}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         partial = final + ".partial"  # ignored by readers: its suffix is not ".msg"
         with open(partial, "wb") as fh:

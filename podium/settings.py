@@ -47,7 +47,9 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("PODIUM_DEBUG")
-ALLOWED_HOSTS = [h for h in env("PODIUM_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
+ALLOWED_HOSTS = [
+    h for h in env("PODIUM_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h
+]
 CSRF_TRUSTED_ORIGINS = [o for o in env("PODIUM_CSRF_TRUSTED_ORIGINS").split(",") if o]
 
 INSTALLED_APPS = [
@@ -97,7 +99,9 @@ TEMPLATES = [
 if env("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=60)}
 else:
-    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "podium.sqlite3"}}
+    DATABASES = {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "podium.sqlite3"}
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -230,3 +234,8 @@ PODIUM_HEARTBEAT_TIMEOUT_S = env_int("PODIUM_HEARTBEAT_TIMEOUT_S", 300)
 PODIUM_REAPER_INTERVAL_S = env_int("PODIUM_REAPER_INTERVAL_S", 60)
 PODIUM_MAX_ATTEMPTS = env_int("PODIUM_MAX_ATTEMPTS", 3)
 PODIUM_REQUEUE_QUEUED_AFTER_S = env_int("PODIUM_REQUEUE_QUEUED_AFTER_S", 1800)
+# Algorithm containers (docs/runner.md). The engine is DOCKER_HOST (read by docker-py); each GPU
+# worker process owns the GPU in PODIUM_GPU_INDEX.
+PODIUM_RUNNER_BACKEND = env("PODIUM_RUNNER_BACKEND", "docker_api")
+PODIUM_RUNNER_NAME_PREFIX = env("PODIUM_RUNNER_NAME_PREFIX", "podium-")
+PODIUM_IMAGE_MAX_BYTES = env_int("PODIUM_IMAGE_MAX_BYTES", 20 * 1024**3)

@@ -4,7 +4,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,9 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+PODMAN_SERVE = ROOT / "scripts" / "podman" / "serve.sh"
+ENGINE_TOOLS = ("podman", "runc", "conmon", "curl")
+BUSYBOX = Path("/bin/busybox")
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -59,7 +64,7 @@ class WorkerProcess:
             "PYTHONUNBUFFERED": "1",
             **(extra_env or {}),
         }
-        self.log = open(self.log_path, "ab")  # noqa: SIM115  (closed in stop())
+        self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "podium", "worker", "--loglevel=INFO",
              f"--concurrency={concurrency}", "--without-gossip", "--without-mingle",
@@ -104,8 +109,40 @@ def purge_broker() -> None:
 
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker):
-    """One worker process for the session (tests using it need ``transaction=True``)."""
+    """One worker process on the ``scoring`` queue for the session (tests using it need
+    ``transaction=True``); algorithm runs get a worker of their own on the ``gpu`` queue."""
     purge_broker()
-    worker = WorkerProcess("session", concurrency=2)
+    worker = WorkerProcess("session", concurrency=2, queues="scoring")
     yield worker
     worker.stop()
+
+
+def _engine_missing() -> str | None:
+    missing = [tool for tool in ENGINE_TOOLS if shutil.which(tool) is None]
+    if not BUSYBOX.exists():
+        missing.append("busybox-static")
+    return ", ".join(missing) or None
+
+
+@pytest.fixture(scope="session")
+def podman_socket() -> Iterator[Path]:
+    """The socket of a podman Docker-API service private to this test session, started from
+    scripts/podman/. Without podman the tests that need it skip, except under CI=true where
+    they fail."""
+    missing = _engine_missing()
+    if missing:
+        reason = f"container engine unavailable (missing: {missing}); run scripts/bootstrap.sh test"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    folder = Path(tempfile.mkdtemp(prefix="podium-podman-"))
+    try:
+        started = subprocess.run(
+            [str(PODMAN_SERVE), str(folder)], capture_output=True, text=True, timeout=120
+        )
+        if started.returncode != 0:
+            pytest.fail(f"podman did not start:\n{started.stderr}")
+        yield Path(started.stdout.strip())
+    finally:
+        subprocess.run([str(PODMAN_SERVE), "--stop", str(folder)], check=False, timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)

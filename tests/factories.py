@@ -17,7 +17,7 @@ from evaluation.models import Evaluation, Submission
 _counter = itertools.count()
 
 
-def user(username: str | None = None, *, password: str = "pw", staff: bool = False):
+def user(username: str | None = None, *, password: str = "pw", staff: bool = False):  # noqa: S107
     username = username or f"user{next(_counter)}"
     return get_user_model().objects.create_user(username=username, password=password,
                                                 is_staff=staff, is_superuser=staff)

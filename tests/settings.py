@@ -11,7 +11,7 @@ import tempfile
 os.environ.setdefault("PODIUM_DATA_DIR", tempfile.mkdtemp(prefix="podium-test-"))
 os.environ.setdefault("PODIUM_SECRET_KEY", "tests-only-secret-key-not-for-production-use-000000")
 
-from podium.settings import *  # noqa: E402,F403
+from podium.settings import *  # noqa: F403
 
 # Hashing demo passwords slowly only slows the tests down.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -86,7 +86,7 @@ def degrade(label: np.ndarray, rng: np.random.Generator, quality: float) -> np.n
     out = label.copy()
     shift = np.round(rng.normal(0, (1 - quality) * 3, size=label.ndim)).astype(int)
     out = np.roll(out, tuple(shift), axis=tuple(range(label.ndim)))
-    iterations = int(round((1 - quality) * 3))
+    iterations = round((1 - quality) * 3)
     if iterations:
         grow = rng.random() < 0.5
         for value in np.unique(label)[1:]:

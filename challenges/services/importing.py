@@ -19,7 +19,7 @@ from django.core.files import File
 from django.db import transaction
 
 from evaluation.archives import ArchiveLimits, extract, list_members
-from evaluation.predictions import case_name
+from evaluation.predictions import case_name, listing
 from evaluation.services.reevaluation import activate_ground_truth
 from evaluation.storage import private_storage
 from scorers.errors import InputError
@@ -57,7 +57,7 @@ def import_task(
     activate: bool = False,
     progress: Callable[[str], None] = lambda message: None,
 ) -> ImportResult:
-    """Import the task at ``path`` (folder or .tar/.tar.gz) into the challenge ``challenge_slug``."""
+    """Import the task at ``path`` (folder or .tar/.tar.gz) into challenge ``challenge_slug``."""
     path = Path(path)
     if path.is_file():
         with tempfile.TemporaryDirectory() as tmp:
@@ -169,8 +169,9 @@ def _segmentation_definition(folder: Path, dataset: dict, progress):
         images[case] = image_path
         progress(f"checked case {case} ({index}/{len(test)})")
     if missing:
-        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
-        raise InputError(f"labelsTs/ has no label for {len(missing)} test image(s): {shown}")
+        raise InputError(
+            f"labelsTs/ has no label for {len(missing)} test image(s): {listing(missing)}"
+        )
     if len({case["name"] for case in cases}) != len(cases):
         raise InputError("dataset.json lists a test image twice")
     definition = {**_common_fields(folder, dataset), "kind": Task.SEGMENTATION,

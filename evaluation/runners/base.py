@@ -153,6 +153,10 @@ class Runner(ABC):
         """Load a ``docker save`` archive (inspected first); return the image id."""
 
     @abstractmethod
+    def has_image(self, image_id: str) -> bool:
+        """Whether the engine already holds the image (so it need not be loaded again)."""
+
+    @abstractmethod
     def remove_image(self, image_id: str) -> None:
         """Remove an image from the engine (no error if it is already gone)."""
 

@@ -113,6 +113,13 @@ class DockerApiRunner(Runner):
             raise EngineError(f"the engine did not load {image.image_id}") from None
         return image.image_id
 
+    def has_image(self, image_id: str) -> bool:
+        try:
+            self.client.images.get(image_id)
+        except docker.errors.NotFound:
+            return False
+        return True
+
     def remove_image(self, image_id: str) -> None:
         """Remove the image and its tags; no error if it is gone."""
         try:

@@ -76,9 +76,8 @@ def _reap_stale(evaluation_id, stale_before) -> str | None:
                     organizer_log=evaluation.organizer_log + note,
                 )
                 return "failed"
-            requeued = transition(
-                evaluation_id, State.QUEUED, worker="", organizer_log=evaluation.organizer_log + note
-            )
+            requeued = transition(evaluation_id, State.QUEUED, worker="",
+                                  organizer_log=evaluation.organizer_log + note)
         except InvalidTransition:
             return None
         transaction.on_commit(lambda: enqueue(requeued))

@@ -19,6 +19,7 @@ from challenges.models import Participation, Phase, Task, Team
 from scorers.errors import InputError
 
 from .. import detection_predictions, predictions
+from ..algorithm_images import inspect_archive
 from ..errors import Refused
 from ..models import Evaluation, State, Submission, submission_upload_to
 from ..states import InvalidTransition, transition
@@ -45,7 +46,8 @@ def participation_for(phase: Phase, user) -> Participation:
 
 
 def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
-    """Validate an uploaded predictions archive and queue its evaluation.
+    """Validate an upload (predictions archive, or algorithm image for algorithm phases) and
+    queue its evaluation.
 
     ``upload`` is a Django ``File`` (an uploaded file). The limit is checked in the same
     transaction that inserts the submission, with the participant's row locked, so two
@@ -54,15 +56,23 @@ def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
     participation = participation_for(phase, user)
     _check_phase_accepts(phase)
     submission_id = uuid.uuid4()
+    image_id = ""
     settings.WORK_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.WORK_DIR) as tmp:
         local, size, sha256 = _receive(upload, Path(tmp) / "upload")
-        _validate(phase, local)
-        stored_name = _store(phase, submission_id, local)
+        if phase.submission_kind == Phase.ALGORITHM:
+            image_id = inspect_archive(local, max_bytes=settings.PODIUM_IMAGE_MAX_BYTES).image_id
+            _check_new_image(phase, image_id)
+            stored_name, created = _store_image(local, image_id)
+        else:
+            _validate(phase, local)
+            stored_name, created = _store(phase, submission_id, local), True
     try:
         with transaction.atomic():
             _lock_participant(participation)
             _check_limit(phase, participation)
+            if image_id:
+                _check_new_image(phase, image_id)
             submission = Submission.objects.create(
                 id=submission_id,
                 phase=phase,
@@ -74,6 +84,7 @@ def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
                 file_size=size,
                 file_sha256=sha256,
                 description=description[:200],
+                image_id=image_id,
             )
             evaluation = Evaluation.objects.create(
                 submission=submission,
@@ -83,7 +94,8 @@ def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
             )
             transaction.on_commit(lambda: enqueue(evaluation))
     except BaseException:
-        default_storage.delete(stored_name)
+        if created:
+            default_storage.delete(stored_name)
         raise
     log.info("submission %s accepted for phase %s from user %s", submission.id, phase.id, user.pk)
     return submission
@@ -128,10 +140,6 @@ def _check_phase_accepts(phase: Phase) -> None:
     if phase.active_ground_truth_id is None:
         raise Refused(
             "the phase has no active ground truth yet; try again later", http_status=409
-        )
-    if phase.submission_kind != Phase.PREDICTIONS:
-        raise Refused(
-            "this phase takes algorithm containers, not prediction archives", http_status=400
         )
 
 
@@ -180,6 +188,26 @@ def _validate(phase: Phase, local: Path) -> None:
         detection_predictions.validate_upload(local, task)
     else:
         predictions.validate_upload(local, task, allow_partial=phase.allow_partial)
+
+
+def _check_new_image(phase: Phase, image_id: str) -> None:
+    earlier = Submission.objects.filter(phase=phase, image_id=image_id).first()
+    if earlier is not None:
+        raise Refused(
+            f"this image ({image_id[:19]}…) was already submitted to this phase on "
+            f"{earlier.created:%Y-%m-%d %H:%M} UTC; change and rebuild it to submit again",
+            http_status=409,
+        )
+
+
+def _store_image(local: Path, image_id: str) -> tuple[str, bool]:
+    """Images are stored once, under their content address; (name, whether we stored it)."""
+    name = f"algorithms/{image_id.replace(':', '-')}.tar"
+    if default_storage.exists(name):
+        return name, False
+    with open(local, "rb") as fh:
+        saved = default_storage.save(name, File(fh))
+    return saved, True
 
 
 def _store(phase: Phase, submission_id: uuid.UUID, local: Path) -> str:

@@ -37,7 +37,7 @@ def scored(tmp_path):
 
 
 def test_results_follow_the_contract(scored):
-    phase, user, submission_id = scored
+    _phase, user, submission_id = scored
     body = client_for(user).get(f"/api/v1/submissions/{submission_id}/").json()
     assert body["status"] == "succeeded" and body["message"] == "Scored 2 cases."
     assert set(body["results"]["aggregate"]) == {"1", "2"}

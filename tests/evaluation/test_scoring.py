@@ -73,7 +73,7 @@ def test_missing_cases_get_the_worst_value_when_the_phase_allows_partial(phase, 
 
 
 def test_undefined_distances_are_null_and_count_as_worst(phase, tmp_path):
-    ref, pred, spacing = factories.cube_labels()
+    _ref, pred, spacing = factories.cube_labels()
     pred[pred == 2] = 0  # the small structure is missed: its distances are undefined
     archive = prediction_zip(tmp_path / "p.zip", {"cube_000": pred, "cube_001": pred}, spacing)
     evaluation = submitted(phase, tmp_path, archive)

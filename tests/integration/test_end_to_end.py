@@ -51,7 +51,7 @@ def test_upload_is_scored_by_the_worker_and_ranked(celery_worker, tmp_path):
     phase = cube_phase(tmp_path)
     good, poor = factories.participant(phase, "good"), factories.participant(phase, "poor")
     good_client, poor_client = client_for(good), client_for(poor)
-    ref, pred, spacing = factories.cube_labels()
+    _ref, pred, spacing = factories.cube_labels()
     poor_pred = pred.copy()
     poor_pred[pred == 2] = 0  # misses the small structure entirely
     good_id = upload(good_client, phase, cube_predictions_zip(tmp_path))

@@ -4,11 +4,7 @@ busybox-static. Without podman the engine tests skip, except under CI=true where
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,8 +14,6 @@ from evaluation.runners.docker_api import DockerApiRunner
 from tests.runners import images
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVE = ROOT / "scripts" / "podman" / "serve.sh"
-NEEDED = ("podman", "runc", "conmon", "curl")
 
 # Small limits so that every limit is reached in a second or two on a 2-core machine.
 TEST_LIMITS = ResourceLimits(
@@ -36,35 +30,6 @@ TEST_LIMITS = ResourceLimits(
     output_files=20,
     log_bytes=64 * 1024,
 )
-
-
-def _engine_missing() -> str | None:
-    missing = [tool for tool in NEEDED if shutil.which(tool) is None]
-    if not images.BUSYBOX.exists():
-        missing.append("busybox-static")
-    return ", ".join(missing) or None
-
-
-@pytest.fixture(scope="session")
-def podman_socket() -> Iterator[Path]:
-    """The socket of a podman API service private to this test session."""
-    missing = _engine_missing()
-    if missing:
-        reason = f"container engine unavailable (missing: {missing}); run scripts/bootstrap.sh test"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    folder = Path(tempfile.mkdtemp(prefix="podium-podman-"))
-    try:
-        started = subprocess.run(
-            [str(SERVE), str(folder)], capture_output=True, text=True, timeout=120
-        )
-        if started.returncode != 0:
-            pytest.fail(f"podman did not start:\n{started.stderr}")
-        yield Path(started.stdout.strip())
-    finally:
-        subprocess.run([str(SERVE), "--stop", str(folder)], check=False, timeout=60)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

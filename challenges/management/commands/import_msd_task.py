@@ -28,7 +28,7 @@ class Command(BaseCommand):
         try:
             result = import_task(
                 path, challenge_slug=challenge, kind=kind, note=note, activate=activate,
-                progress=(lambda message: self.stdout.write(message)) if verbose else (lambda m: None),
+                progress=self.stdout.write if verbose else (lambda message: None),
             )
         except InputError as exc:
             raise CommandError(str(exc)) from None
