@@ -84,6 +84,8 @@ class Evaluation(models.Model):
     logs = models.TextField(blank=True, help_text="Tails of the algorithm's stdout and stderr.")
     cases_total = models.PositiveIntegerField(default=0)
     cases_done = models.PositiveIntegerField(default=0)
+    shards_total = models.PositiveIntegerField(default=1)
+    shards_finished = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)

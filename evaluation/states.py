@@ -7,6 +7,7 @@ two workers (or a worker and the reaper, or a cancel) can never both move the sa
 from collections.abc import Callable, Iterable
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .models import TERMINAL_STATES, Evaluation, State
@@ -76,13 +77,13 @@ def transition(
     return evaluation
 
 
-def heartbeat(evaluation_id, *, state: str, cases_done: int | None = None) -> bool:
-    """Record that a worker is alive on an evaluation still in ``state``.
+def heartbeat(evaluation_id, *, state: str, advance: int = 0) -> bool:
+    """Record that a worker is alive on an evaluation still in ``state``, and that it finished
+    ``advance`` more cases (added atomically: several shards may report at once).
 
     Returns False when the evaluation has left that state (cancelled, or reaped and handed to
     another worker): the caller must stop working on it.
     """
-    fields = {"heartbeat_at": timezone.now()}
-    if cases_done is not None:
-        fields["cases_done"] = cases_done
-    return Evaluation.objects.filter(pk=evaluation_id, state=state).update(**fields) == 1
+    return Evaluation.objects.filter(pk=evaluation_id, state=state).update(
+        heartbeat_at=timezone.now(), cases_done=F("cases_done") + advance
+    ) == 1

@@ -234,6 +234,8 @@ PODIUM_HEARTBEAT_TIMEOUT_S = env_int("PODIUM_HEARTBEAT_TIMEOUT_S", 300)
 PODIUM_REAPER_INTERVAL_S = env_int("PODIUM_REAPER_INTERVAL_S", 60)
 PODIUM_MAX_ATTEMPTS = env_int("PODIUM_MAX_ATTEMPTS", 3)
 PODIUM_REQUEUE_QUEUED_AFTER_S = env_int("PODIUM_REQUEUE_QUEUED_AFTER_S", 1800)
+# A larger segmentation submission is scored in shards of this many cases, by every free worker.
+PODIUM_SCORING_SHARD_CASES = env_int("PODIUM_SCORING_SHARD_CASES", 16)
 # Algorithm containers (docs/runner.md). The engine is DOCKER_HOST (read by docker-py); each GPU
 # worker process owns the GPU in PODIUM_GPU_INDEX.
 PODIUM_RUNNER_BACKEND = env("PODIUM_RUNNER_BACKEND", "docker_api")

@@ -112,7 +112,10 @@ def celery_worker(django_db_setup, django_db_blocker):
     """One worker process on the ``scoring`` queue for the session (tests using it need
     ``transaction=True``); algorithm runs get a worker of their own on the ``gpu`` queue."""
     purge_broker()
-    worker = WorkerProcess("session", concurrency=2, queues="scoring")
+    # One case per shard: every multi-case submission in the tests is scored in shards, by
+    # both of the worker's processes.
+    worker = WorkerProcess("session", concurrency=2, queues="scoring",
+                           extra_env={"PODIUM_SCORING_SHARD_CASES": "1"})
     yield worker
     worker.stop()
 

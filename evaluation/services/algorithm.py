@@ -48,10 +48,12 @@ def runner():
 def claim(evaluation_id, worker: str) -> Evaluation | None:
     """Take a queued algorithm evaluation; None if it is not waiting for a run."""
     with transaction.atomic():
-        evaluation = Evaluation.objects.select_for_update().select_related("submission").get(
+        evaluation = Evaluation.objects.select_for_update().select_related("submission").filter(
             pk=evaluation_id
-        )
-        if evaluation.state != State.QUEUED or evaluation.submission.kind != Phase.ALGORITHM:
+        ).first()
+        if evaluation is None or evaluation.state != State.QUEUED or (
+            evaluation.submission.kind != Phase.ALGORITHM
+        ):
             return None
         return transition(evaluation_id, State.RUNNING_ALGORITHM, worker=worker,
                           attempts=evaluation.attempts + 1)

@@ -2,7 +2,8 @@
 
 Runs on the ``scoring`` queue. Idempotent: it only claims an evaluation that is waiting, clears
 any results a previous (dead) attempt left, and writes a heartbeat after every case so that the
-reaper can tell a live worker from a dead one and a cancel stops it between cases.
+reaper can tell a live worker from a dead one and a cancel stops it between cases. Shards of a
+large submission carry the attempt they belong to; a shard of an older attempt does nothing.
 """
 
 import logging
@@ -17,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from challenges.models import Task
+from podium.celery import app
 from scorers.errors import InputError
 from scorers.nifti import read_label_map
 from scorers.segmentation import score_case
@@ -29,6 +31,8 @@ from ..states import InvalidTransition, heartbeat, transition
 from ..storage import local_path, private_storage
 
 log = logging.getLogger(__name__)
+
+SHARD_TASK = "evaluation.score_shard"
 
 NEUTRAL_MESSAGE = (
     "Scoring stopped because of an internal error; the organizers have been notified. "
@@ -47,9 +51,11 @@ class GroundTruthError(Exception):
 def claim(evaluation_id, worker: str) -> Evaluation | None:
     """Take a waiting evaluation for scoring; None if it is not waiting for a scorer."""
     with transaction.atomic():
-        evaluation = Evaluation.objects.select_for_update().select_related("submission").get(
+        evaluation = Evaluation.objects.select_for_update().select_related("submission").filter(
             pk=evaluation_id
-        )
+        ).first()
+        if evaluation is None:  # deleted since the message was sent
+            return None
         if evaluation.state == State.SCORING and not evaluation.worker:
             # Handed on by an algorithm run: outputs are ready, nobody scores them yet.
             evaluation.worker = worker
@@ -64,16 +70,60 @@ def claim(evaluation_id, worker: str) -> Evaluation | None:
 
 
 def score(evaluation_id, *, worker: str) -> None:
-    """Claim and score one evaluation, ending it in a terminal state unless it was taken away."""
+    """Claim a waiting evaluation and score it.
+
+    A segmentation submission with more than PODIUM_SCORING_SHARD_CASES cases is split into
+    shards of consecutive cases: this task scores the first, and the others go to the
+    ``scoring`` queue, so every free worker helps. The shard that finishes last writes the
+    aggregate and ends the evaluation.
+    """
     evaluation = claim(evaluation_id, worker)
     if evaluation is None:
         log.info("evaluation %s is not waiting for a scorer; nothing to do", evaluation_id)
         return
-    scratch = Path(settings.WORK_DIR) / f"scoring-{evaluation.id}"
+    shards = _plan(evaluation)
+    for shard in range(1, shards):
+        app.send_task(SHARD_TASK, kwargs={"evaluation_id": str(evaluation.id),
+                                          "attempt": evaluation.attempts, "shard": shard})
+    _run_shard(evaluation, 0)
+
+
+def score_shard(evaluation_id, *, attempt: int, shard: int, worker: str) -> None:
+    """Score one shard of an evaluation that is still in this attempt of scoring."""
+    evaluation = Evaluation.objects.select_related("submission__phase__task",
+                                                   "ground_truth").filter(pk=evaluation_id).first()
+    if evaluation is None or evaluation.state != State.SCORING or evaluation.attempts != attempt:
+        log.info("evaluation %s moved on; shard %s of attempt %s dropped",
+                 evaluation_id, shard, attempt)
+        return
+    _run_shard(evaluation, shard)
+
+
+def _plan(evaluation: Evaluation) -> int:
+    """Clear an earlier attempt's results and decide the number of shards."""
+    task = evaluation.submission.phase.task
+    cases = len(task.cases)
+    shards = 1
+    if task.kind == Task.SEGMENTATION:
+        shards = max(1, math.ceil(cases / settings.PODIUM_SCORING_SHARD_CASES))
+    CaseResult.objects.filter(evaluation=evaluation).delete()
+    Evaluation.objects.filter(pk=evaluation.pk).update(
+        cases_total=cases, cases_done=0, shards_total=shards, shards_finished=[])
+    evaluation.shards_total = shards
+    return shards
+
+
+def _shard_cases(cases: list[str], shard: int, shards: int) -> list[str]:
+    size = math.ceil(len(cases) / shards)
+    return cases[shard * size:(shard + 1) * size]
+
+
+def _run_shard(evaluation: Evaluation, shard: int) -> None:
+    scratch = Path(settings.WORK_DIR) / f"scoring-{evaluation.id}-{shard}"
     shutil.rmtree(scratch, ignore_errors=True)  # what a killed earlier attempt left behind
     scratch.mkdir(parents=True)
     try:
-        _score(evaluation, scratch)
+        _score(evaluation, shard, scratch)
     except Stopped:
         log.info("evaluation %s left the scoring state; stopped", evaluation.id)
     except InputError as exc:
@@ -90,7 +140,7 @@ def score(evaluation_id, *, worker: str) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _score(evaluation: Evaluation, scratch: Path) -> None:
+def _score(evaluation: Evaluation, shard: int, scratch: Path) -> None:
     submission = evaluation.submission
     task = submission.phase.task
     archive_name = evaluation.outputs or submission.file.name
@@ -100,23 +150,24 @@ def _score(evaluation: Evaluation, scratch: Path) -> None:
             _finish(evaluation, State.SUCCEEDED, aggregate=result,
                     participant_message=f"Scored {len(task.cases)} images.")
             return
-        _score_segmentation(evaluation, task, archive, scratch)
+        cases = _shard_cases(task.case_names, shard, evaluation.shards_total)
+        _score_segmentation(evaluation, task, archive, cases, scratch)
+    if _last_shard_done(evaluation, shard):
+        _summarize(evaluation, task)
 
 
-def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path, scratch: Path) -> None:
+def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path, cases: list[str],
+                        scratch: Path) -> None:
+    """Score ``cases`` and write their results, with a heartbeat after each case."""
     config = evaluation.metric_config
     metrics = config["metrics"]
     labels = [int(label) for label in config["labels"]]
     tolerances = {int(k): float(v) for k, v in config["nsd_tolerance_mm"].items()}
     allowed_values = sorted(int(value) for value in task.labels)
     files = predictions.match_cases(archive, task, allow_partial=True)
-    paths = extract(archive, list(files.members.values()), scratch / "predictions",
-                    predictions.archive_limits())
-    cases = task.case_names
-    Evaluation.objects.filter(pk=evaluation.pk).update(cases_total=len(cases))
-    CaseResult.objects.filter(evaluation=evaluation).delete()
-    rows: list[dict] = []
-    for done, case in enumerate(cases, start=1):
+    wanted = [files.members[case] for case in cases if case in files.members]
+    paths = extract(archive, wanted, scratch / "predictions", predictions.archive_limits())
+    for case in cases:
         reference, geometry = _read_reference(evaluation, task, case, scratch)
         member = files.members.get(case)
         if member is None:
@@ -130,18 +181,39 @@ def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path, scrat
                                 surface=config["surface"])
             values = {label: {m: _finite_or_none(scores[label][m]) for m in metrics}
                       for label in labels}
-        case_rows = [{"case": case, "label": label, **values[label]} for label in labels]
         CaseResult.objects.bulk_create(
-            CaseResult(evaluation=evaluation, missing=member is None, **row) for row in case_rows
+            CaseResult(evaluation=evaluation, case=case, label=label, missing=member is None,
+                       **values[label])
+            for label in labels
         )
-        rows.extend(case_rows)
-        if not heartbeat(evaluation.id, state=State.SCORING, cases_done=done):
+        if not heartbeat(evaluation.id, state=State.SCORING, advance=1):
             raise Stopped
-    geometries = {case: task.geometry_of(case) for case in cases}
+
+
+def _last_shard_done(evaluation: Evaluation, shard: int) -> bool:
+    """Record that ``shard`` finished; True for the one shard that completes the set."""
+    with transaction.atomic():
+        current = Evaluation.objects.select_for_update().get(pk=evaluation.pk)
+        if current.state != State.SCORING or current.attempts != evaluation.attempts:
+            raise Stopped
+        finished = sorted(set(current.shards_finished) | {shard})
+        if finished == current.shards_finished:
+            return False  # this shard was delivered twice
+        current.shards_finished = finished
+        current.save(update_fields=["shards_finished"])
+        return len(finished) == current.shards_total
+
+
+def _summarize(evaluation: Evaluation, task: Task) -> None:
+    config = evaluation.metric_config
+    results = CaseResult.objects.filter(evaluation=evaluation)
+    rows = list(results.values("case", "label", *config["metrics"]))
+    geometries = {case: task.geometry_of(case) for case in task.case_names}
     summary = aggregate(rows, config=config, geometries=geometries)
-    message = f"Scored {len(cases)} cases."
-    if files.missing:
-        message += f" {len(files.missing)} without a prediction counted as the worst value."
+    missing = results.filter(missing=True).values("case").distinct().count()
+    message = f"Scored {len(task.cases)} cases."
+    if missing:
+        message += f" {missing} without a prediction counted as the worst value."
     _finish(evaluation, State.SUCCEEDED, aggregate=summary, participant_message=message)
 
 

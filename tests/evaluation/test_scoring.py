@@ -119,7 +119,8 @@ def test_scoring_stops_when_the_evaluation_is_cancelled(phase, tmp_path):
     (tmp_path / "again").mkdir()
     archive = cube_predictions_zip(tmp_path / "again")
     with pytest.raises(scoring.Stopped):
-        scoring._score_segmentation(claimed, phase.task, archive, scratch)
+        scoring._score_segmentation(claimed, phase.task, archive, phase.task.case_names,
+                                    scratch)
     assert CaseResult.objects.filter(evaluation=evaluation, case="cube_001").count() == 0
     assert Evaluation.objects.get(pk=evaluation.pk).state == State.CANCELLED
 
@@ -142,3 +143,25 @@ def test_geometry_mismatch_at_scoring_names_the_case(phase, tmp_path):
     assert "cube_001" in evaluation.participant_message
     assert np.isclose(CaseResult.objects.get(evaluation=evaluation, case="cube_000",
                                              label=1).dice, 0.9)
+
+
+def test_large_submissions_are_scored_in_shards_finished_by_the_last_one(phase, tmp_path,
+                                                                        settings):
+    settings.PODIUM_SCORING_SHARD_CASES = 1
+    evaluation = submitted(phase, tmp_path)
+    scoring.score(evaluation.id, worker="first")  # scores shard 0, sends shard 1 to the queue
+    evaluation.refresh_from_db()
+    assert evaluation.state == State.SCORING
+    assert (evaluation.shards_total, evaluation.shards_finished) == (2, [0])
+    assert evaluation.cases_done == 1
+    assert set(CaseResult.objects.filter(evaluation=evaluation).values_list("case", flat=True)) \
+        == {"cube_000"}
+    scoring.score_shard(evaluation.id, attempt=evaluation.attempts - 1, shard=1, worker="old")
+    assert Evaluation.objects.get(pk=evaluation.pk).state == State.SCORING  # stale: ignored
+    scoring.score_shard(evaluation.id, attempt=evaluation.attempts, shard=1, worker="second")
+    evaluation.refresh_from_db()
+    assert evaluation.state == State.SUCCEEDED and evaluation.cases_done == 2
+    assert evaluation.aggregate["1"]["dice"] == pytest.approx(0.9)
+    assert CaseResult.objects.filter(evaluation=evaluation).count() == 4
+    scoring.score_shard(evaluation.id, attempt=evaluation.attempts, shard=1, worker="again")
+    assert CaseResult.objects.filter(evaluation=evaluation).count() == 4  # redelivery: no-op

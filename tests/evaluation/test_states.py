@@ -53,10 +53,10 @@ def test_allowed_from_narrows_the_table(evaluation):
 
 def test_heartbeat_reports_when_the_evaluation_was_taken_away(evaluation):
     transition(evaluation.id, State.SCORING)
-    assert heartbeat(evaluation.id, state=State.SCORING, cases_done=3)
+    assert heartbeat(evaluation.id, state=State.SCORING, advance=3)
     assert Evaluation.objects.get(pk=evaluation.pk).cases_done == 3
     transition(evaluation.id, State.CANCELLED)
-    assert not heartbeat(evaluation.id, state=State.SCORING, cases_done=4)
+    assert not heartbeat(evaluation.id, state=State.SCORING, advance=1)
 
 
 def age(evaluation, seconds: int, field: str = "heartbeat_at"):

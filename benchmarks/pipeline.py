@@ -1,0 +1,186 @@
+"""End-to-end scoring pipeline benchmark on PostgreSQL + Redis with real Celery workers.
+
+Scores 50-case submissions (256×256×128, 3 labels) through the whole platform — upload checks,
+queue, worker, NIfTI reading, scoring, database writes, leaderboard — with one worker process
+(one submission) and with two worker processes (two submissions at once), and prints the
+seconds per case and the share of the time spent outside the scorer (``score_case``, measured
+on the same cases in this process).
+
+    .venv/bin/python benchmarks/pipeline.py [--cases 50] [--database postgres://…] [--broker redis://…]
+
+It creates and drops its own database (``podium_bench``) and uses Redis database 13.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=50)
+    parser.add_argument("--shape", type=int, nargs=3, default=(256, 256, 128))
+    parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/podium_bench")
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/13")
+    return parser.parse_args()
+
+
+def configure(args, data_dir: Path) -> None:
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="podium.settings", DATABASE_URL=args.database,
+        CELERY_BROKER_URL=args.broker, PODIUM_DATA_DIR=str(data_dir), PODIUM_LOG_LEVEL="WARNING",
+    )
+    name = args.database.rsplit("/", 1)[1]
+    admin = args.database.rsplit("/", 1)[0] + "/postgres"
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def make_task(root: Path, cases: int, shape) -> tuple[Path, list]:
+    """A 3-label task and, per case, a degraded prediction."""
+    import numpy as np
+
+    from challenges.services.demo_data import degrade, organ_label_map, write_nifti
+
+    rng = np.random.default_rng(0)
+    folder = root / "Task20_Bench"
+    (folder / "imagesTs").mkdir(parents=True)
+    (folder / "labelsTs").mkdir()
+    spacing = (0.8, 0.8, 2.5)
+    pairs = []
+    for i in range(cases):
+        name = f"bench_{i:03d}.nii.gz"
+        label = organ_label_map(rng, shape, 3)
+        write_nifti(folder / "labelsTs" / name, label, spacing)
+        write_nifti(folder / "imagesTs" / name, label.astype(np.int16), spacing)
+        pairs.append((name, degrade(label, rng, 0.8).astype(np.uint8), label))
+    (folder / "dataset.json").write_text(json.dumps({
+        "name": "Bench", "tensorImageSize": "3D", "modality": {"0": "CT"},
+        "labels": {"0": "background", "1": "organ", "2": "lesion", "3": "vessel"},
+        "numTest": cases, "test": [f"./imagesTs/{n}" for n, _, _ in pairs]}))
+    return folder, pairs
+
+
+def write_archive(root: Path, pairs, spacing=(0.8, 0.8, 2.5)) -> Path:
+    from challenges.services.demo_data import write_nifti
+
+    path = root / "predictions.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for name, prediction, _ in pairs:
+            write_nifti(root / name, prediction, spacing)
+            archive.write(root / name, arcname=name)
+            (root / name).unlink()
+    return path
+
+
+def scorer_seconds(pairs) -> float:
+    """Time of score_case alone on every case (what the worker calls per case)."""
+    from scorers.segmentation import score_case
+
+    score_case(pairs[0][1], pairs[0][2], spacing_mm=(0.8, 0.8, 2.5), labels=[1, 2, 3],
+               nsd_tolerance_mm=1.0)  # warm-up (numba compilation)
+    start = time.perf_counter()
+    for _, prediction, label in pairs:
+        score_case(prediction, label, spacing_mm=(0.8, 0.8, 2.5), labels=[1, 2, 3],
+                   nsd_tolerance_mm=1.0)
+    return time.perf_counter() - start
+
+
+def start_workers(count: int, log_dir: Path) -> list[subprocess.Popen]:
+    workers = []
+    for i in range(count):
+        log = open(log_dir / f"worker-{count}-{i}.log", "wb")
+        workers.append(subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "podium", "worker", "-Q", "scoring",
+             "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+             "-n", f"bench{i}@%h"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy()))
+    for i in range(count):
+        path = log_dir / f"worker-{count}-{i}.log"
+        while b"ready." not in path.read_bytes():
+            time.sleep(0.2)
+    return workers
+
+
+def run_round(phase, users, archive: Path) -> float:
+    """Submit one archive per user at once; seconds until every evaluation succeeded."""
+    from django.core.files import File
+
+    from evaluation.models import Evaluation, State
+    from evaluation.services.submission import submit
+
+    start = time.perf_counter()
+    ids = []
+    for user in users:
+        with open(archive, "rb") as fh:
+            ids.append(submit(phase=phase, user=user, upload=File(fh, name="p.zip")).id)
+    while True:
+        states = list(Evaluation.objects.filter(submission_id__in=ids).values_list("state",
+                                                                                     flat=True))
+        if all(s in (State.SUCCEEDED, State.FAILED) for s in states):
+            assert all(s == State.SUCCEEDED for s in states), states
+            return time.perf_counter() - start
+        time.sleep(0.05)
+
+
+def main() -> None:
+    args = parse_args()
+    with tempfile.TemporaryDirectory(prefix="podium-bench-") as tmp:
+        root = Path(tmp)
+        configure(args, root / "data")
+        from django.contrib.auth import get_user_model
+
+        from challenges.services.importing import import_task
+        from challenges.services.participation import join
+        from podium.celery import app
+
+        print(f"generating {args.cases} cases of {tuple(args.shape)} with 3 labels …", flush=True)
+        folder, pairs = make_task(root, args.cases, tuple(args.shape))
+        phase = import_task(folder, challenge_slug="bench").phase
+        users = [get_user_model().objects.create_user(f"bench{i}") for i in range(2)]
+        for user in users:
+            join(phase.task.challenge, user)
+        archive = write_archive(root, pairs)
+        scorer = scorer_seconds(pairs)
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge("scoring")
+        print(f"score_case alone: {scorer / args.cases:.3f} s per case\n", flush=True)
+        print("| workers | submissions | cases | wall s | s per case | outside the scorer |")
+        print("|---|---|---|---|---|---|")
+        for count in (1, 2):
+            workers = start_workers(count, root)
+            try:
+                run_round(phase, users[:1], archive)  # warm-up: imports, numba, caches
+                wall = run_round(phase, users[:count], archive)
+            finally:
+                for worker in workers:
+                    worker.terminate()
+                for worker in workers:
+                    worker.wait(timeout=60)
+            cases = count * args.cases
+            busy = wall * count
+            outside = max(0.0, 1 - scorer * count / busy)
+            print(f"| {count} | {count} | {cases} | {wall:.2f} | {wall / cases:.3f} "
+                  f"| {outside:.0%} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
