@@ -1,0 +1,31 @@
+"""``python -m scorers``: score predictions offline, exactly as the platform does.
+
+Subcommands: ``segmentation`` (:mod:`scorers.cli_segmentation`) and ``detection``
+(:mod:`scorers.cli_detection`). Bad input ends with exit status 1 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from scorers import cli_detection, cli_segmentation
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="python -m scorers",
+        description="Reproduce Podium's scores offline from prediction and reference files.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    cli_segmentation.add_parser(subparsers)
+    cli_detection.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default: the command line), run the subcommand, return its exit status."""
+    args = build_parser().parse_args(argv)
+    runner = cli_segmentation.run if args.command == "segmentation" else cli_detection.run
+    return runner(args)

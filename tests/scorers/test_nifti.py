@@ -1,0 +1,245 @@
+"""NIfTI reading and validation on real files, including hostile ones."""
+
+import gzip
+import json
+import struct
+import time
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from scorers.errors import InputError
+from scorers.nifti import (
+    Geometry,
+    ReadLimits,
+    check_geometry,
+    read_geometry,
+    read_label_map,
+)
+
+AFFINE = np.array([[-0.8, 0, 0, 10.0], [0, 0.8, 0, -5.0], [0, 0, 2.5, 30.0], [0, 0, 0, 1]])
+
+
+def write(path, data, affine=AFFINE, *, slope=None, big_endian=False):
+    header = nib.Nifti1Header(endianness=">" if big_endian else "<")
+    image = nib.Nifti1Image(data, affine, header)
+    if slope is not None:
+        image.header.set_slope_inter(slope, 0.0)
+    image.to_filename(path)
+    return path
+
+
+def patched(tmp_path, name, changes, data=None):
+    """A .nii file written by nibabel, then with raw header fields overwritten."""
+    source = write(tmp_path / "source.nii", np.zeros((4, 5, 6), np.uint8) if data is None
+                   else data)
+    raw = bytearray(source.read_bytes())
+    for offset, fmt, value in changes:
+        struct.pack_into(fmt, raw, offset, *value) if isinstance(value, tuple) else \
+            struct.pack_into(fmt, raw, offset, value)
+    target = tmp_path / name
+    target.write_bytes(bytes(raw))
+    return target
+
+
+def error_of(call) -> str:
+    with pytest.raises(InputError) as error:
+        call()
+    return str(error.value)
+
+
+def labels_volume(rng, shape=(12, 10, 7), top=3):
+    return rng.integers(0, top + 1, shape).astype(np.uint8)
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.uint16, np.int32, np.float32,
+                                   np.float64, np.int64])
+def test_reads_label_maps_of_every_numeric_type_compactly(tmp_path, suffix, dtype):
+    data = labels_volume(np.random.default_rng(1))
+    path = write(tmp_path / f"case{suffix}", data.astype(dtype))
+    labels, geometry = read_label_map(path, name="case", labels=[1, 2, 3])
+    assert labels.dtype == np.uint8
+    np.testing.assert_array_equal(labels, data)
+    assert geometry.shape == (12, 10, 7)
+    assert geometry.spacing_mm == pytest.approx((0.8, 0.8, 2.5))
+    np.testing.assert_allclose(geometry.affine, AFFINE, atol=1e-6)
+
+
+def test_big_endian_scaled_and_wide_label_maps(tmp_path):
+    data = labels_volume(np.random.default_rng(2)).astype(np.int16)
+    labels, _ = read_label_map(write(tmp_path / "be.nii.gz", data, big_endian=True), name="c")
+    np.testing.assert_array_equal(labels, data)
+    scaled, _ = read_label_map(write(tmp_path / "s.nii", data, slope=2.0), name="c")
+    np.testing.assert_array_equal(scaled, 2 * data)
+    wide, _ = read_label_map(write(tmp_path / "w.nii", data.astype(np.int32) * 1000), name="c")
+    assert wide.dtype == np.uint16 and wide.max() == 3000
+
+
+def test_2d_maps_and_trailing_singleton_dimensions(tmp_path):
+    flat = labels_volume(np.random.default_rng(3), shape=(9, 11))
+    labels, geometry = read_label_map(write(tmp_path / "flat.nii", flat), name="c")
+    np.testing.assert_array_equal(labels, flat)
+    assert geometry.spacing_mm == pytest.approx((0.8, 0.8))
+    volume = labels_volume(np.random.default_rng(4))
+    labels, geometry = read_label_map(write(tmp_path / "t.nii", volume[..., None]), name="c")
+    assert labels.shape == volume.shape and geometry.shape == (12, 10, 7, 1)
+
+
+def test_multichannel_images_have_a_geometry_but_are_no_label_map(tmp_path):
+    image = write(tmp_path / "img.nii.gz", np.zeros((12, 10, 7, 4), np.float32))
+    geometry = read_geometry(image, name="brain_001")
+    assert geometry.shape == (12, 10, 7, 4) and geometry.spatial_shape == (12, 10, 7)
+    label_geometry = read_geometry(write(tmp_path / "l.nii", np.zeros((12, 10, 7), np.uint8)),
+                                   name="brain_001")
+    check_geometry(label_geometry, geometry, name="brain_001")
+    assert "must be 2D or 3D" in error_of(lambda: read_label_map(image, name="brain_001"))
+
+
+def test_geometry_round_trips_through_json():
+    geometry = Geometry((512, 512, 75), (0.8, 0.8, 2.5), tuple(map(tuple, AFFINE.tolist())))
+    assert Geometry.from_dict(json.loads(json.dumps(geometry.to_dict()))) == geometry
+    for bad in ({}, {"shape": [1, 2], "spacing_mm": [1.0], "affine": AFFINE.tolist()},
+                {"shape": [1, 2], "spacing_mm": [1.0, 1.0], "affine": [[1.0]]},
+                {"shape": "x", "spacing_mm": [1.0, 1.0], "affine": AFFINE.tolist()}):
+        error_of(lambda bad=bad: Geometry.from_dict(bad))
+
+
+def test_check_geometry_compares_spatial_shape_spacing_and_affine():
+    reference = Geometry((512, 512, 75), (0.8, 0.8, 2.5), tuple(map(tuple, AFFINE.tolist())))
+    near = Geometry((512, 512, 75), (0.8004, 0.8, 2.5), tuple(map(tuple, (AFFINE + 5e-4)
+                                                                          .tolist())))
+    check_geometry(near, reference, name="liver_017")
+    shorter = Geometry((512, 512, 74), reference.spacing_mm, reference.affine)
+    assert error_of(lambda: check_geometry(shorter, reference, name="liver_017")) == (
+        "case liver_017: prediction shape (512, 512, 74) does not match the reference "
+        "(512, 512, 75)")
+    coarse = Geometry(reference.shape, (0.8, 0.8, 3.0), reference.affine)
+    assert "voxel spacing (0.8, 0.8, 3.0) mm does not match the reference (0.8, 0.8, 2.5)" in \
+        error_of(lambda: check_geometry(coarse, reference, name="liver_017"))
+    moved = Geometry(reference.shape, reference.spacing_mm,
+                     tuple(map(tuple, (AFFINE + np.eye(4) * 0.01).tolist())))
+    assert "affine" in error_of(lambda: check_geometry(moved, reference, name="liver_017"))
+
+
+def test_label_rules(tmp_path):
+    rng = np.random.default_rng(5)
+    data = labels_volume(rng).astype(np.float32)
+    half = data.copy()
+    half[1, 1, 1] = 0.5
+    assert "non-integer" in error_of(
+        lambda: read_label_map(write(tmp_path / "h.nii", half), name="c"))
+    for bad in (np.nan, np.inf):
+        broken = data.copy()
+        broken[2, 3, 4] = bad
+        assert "NaN or infinite" in error_of(
+            lambda broken=broken: read_label_map(write(tmp_path / "n.nii", broken), name="c"))
+    outside = write(tmp_path / "o.nii.gz", data.astype(np.int16) - 1)
+    assert error_of(lambda: read_label_map(outside, name="c", labels=[1, 2, 3])) == (
+        "case c: label map contains values -1 outside the task's labels [0, 1, 2, 3]")
+    gappy = write(tmp_path / "g.nii", np.where(data == 2, 5, data).astype(np.uint8))
+    read_label_map(gappy, name="c", labels=[1, 3, 5])
+    assert "values 5 outside" in error_of(lambda: read_label_map(gappy, name="c", labels=[1, 3]))
+
+
+def test_the_expected_geometry_is_checked_before_pixel_data(tmp_path):
+    path = write(tmp_path / "p.nii", np.zeros((4, 5, 6), np.uint8))
+    path.write_bytes(path.read_bytes()[:-40])
+    expected = Geometry((4, 5, 7), (0.8, 0.8, 2.5), tuple(map(tuple, AFFINE.tolist())))
+    assert "shape (4, 5, 6) does not match the reference (4, 5, 7)" in error_of(
+        lambda: read_label_map(path, name="c", expected=expected))
+    assert "truncated" in error_of(lambda: read_label_map(path, name="c"))
+
+
+def test_gzip_bomb_is_never_inflated_past_the_declared_size(tmp_path):
+    header = write(tmp_path / "small.nii", np.ones((8, 8, 8), np.uint8)).read_bytes()
+    zeros = gzip.compress(bytes(1 << 20), compresslevel=9)
+    bomb = tmp_path / "bomb.nii.gz"
+    bomb.write_bytes(gzip.compress(header) + zeros * 4096)  # 4 GiB inflated, members in a row
+    assert bomb.stat().st_size < 8 << 20
+    start = time.perf_counter()
+    labels, _ = read_label_map(bomb, name="c")
+    assert time.perf_counter() - start < 1.0
+    assert labels.shape == (8, 8, 8) and labels.all()
+
+
+def test_declared_sizes_are_capped_before_reading(tmp_path):
+    huge = patched(tmp_path, "huge.nii", [(40, "<8h", (3, 30000, 30000, 30000, 1, 1, 1, 1))])
+    assert "exceeds the limit of 536870912 voxels" in error_of(
+        lambda: read_geometry(huge, name="c"))
+    ok = write(tmp_path / "ok.nii.gz", np.zeros((64, 64, 64), np.uint8))
+    tight = ReadLimits(max_voxels=10**9, max_decompressed_bytes=100_000)
+    assert "exceeds 100000 bytes" in error_of(lambda: read_label_map(ok, name="c",
+                                                                     limits=tight))
+    far = patched(tmp_path, "far.nii", [(108, "<f", 1e12)])
+    assert "exceeds" in error_of(lambda: read_label_map(far, name="c"))
+
+
+def test_truncated_and_corrupt_gzip(tmp_path):
+    valid = write(tmp_path / "v.nii.gz", labels_volume(np.random.default_rng(6), (40, 40, 40)))
+    raw = valid.read_bytes()
+    cut = tmp_path / "cut.nii.gz"
+    cut.write_bytes(raw[: len(raw) // 2])
+    assert "truncated" in error_of(lambda: read_label_map(cut, name="c"))
+    corrupt = tmp_path / "corrupt.nii.gz"
+    corrupt.write_bytes(raw[:200] + bytes(b ^ 0x5A for b in raw[200:400]) + raw[400:])
+    assert "not a valid gzip file" in error_of(lambda: read_label_map(corrupt, name="c"))
+    bad_crc = tmp_path / "crc.nii.gz"
+    bad_crc.write_bytes(raw[:-8] + bytes(b ^ 0xFF for b in raw[-8:-4]) + raw[-4:])
+    assert "not a valid gzip file" in error_of(lambda: read_label_map(bad_crc, name="c"))
+    plain = tmp_path / "plain.nii.gz"
+    plain.write_bytes(gzip.decompress(raw))
+    assert "not a valid gzip file" in error_of(lambda: read_geometry(plain, name="c"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ([(0, "<i", 999)], "bad header size"),
+        ([(344, "4s", b"ni1\x00")], "magic must be n+1 or n+2"),
+        ([(76, "<4f", (1.0, 0.8, 0.0, 2.5))], "voxel spacing must be finite and positive"),
+        ([(76, "<4f", (1.0, -0.8, 0.8, 2.5))], "voxel spacing must be finite and positive"),
+        ([(76, "<4f", (1.0, float("nan"), 0.8, 2.5))], "voxel spacing must be finite"),
+        ([(70, "<hh", (32, 64))], "unsupported NIfTI data type complex64"),
+        ([(70, "<hh", (128, 24))], "unsupported NIfTI data type"),
+        ([(40, "<8h", (3, 4, 0, 6, 1, 1, 1, 1))], "invalid image dimensions (4, 0, 6)"),
+        ([(40, "<h", 9)], "invalid number of dimensions"),
+        ([(70, "<h", 9999)], "invalid NIfTI header"),
+        ([(108, "<f", 100.0)], "data offset points into the header"),
+    ],
+)
+def test_hostile_headers_are_rejected_before_pixel_data(tmp_path, changes, message):
+    path = patched(tmp_path, "bad.nii", changes)
+    assert message in error_of(lambda: read_label_map(path, name="liver_017"))
+
+
+def test_not_nifti_at_all(tmp_path):
+    garbage = tmp_path / "x.nii"
+    garbage.write_bytes(b"\x00" * 10)
+    assert "bad header size" in error_of(lambda: read_geometry(garbage, name="c"))
+    wrong = write(tmp_path / "w.nii", np.zeros((2, 2, 2), np.uint8)).rename(tmp_path / "w.img")
+    assert "expected a NIfTI file" in error_of(lambda: read_geometry(wrong, name="c"))
+    assert "cannot be read" in error_of(lambda: read_geometry(tmp_path / "no.nii", name="c"))
+
+
+def test_messages_name_the_case_and_never_the_server_path(tmp_path):
+    path = patched(tmp_path, "secret_location.nii", [(0, "<i", 1)])
+    message = error_of(lambda: read_label_map(path, name="liver_017"))
+    assert message.startswith("case liver_017: ")
+    assert str(tmp_path) not in message and "secret_location" not in message
+
+
+def test_gzip_members_in_a_row_and_data_past_the_declared_size(tmp_path):
+    data = labels_volume(np.random.default_rng(7), (30, 20, 10))
+    raw = write(tmp_path / "raw.nii", data).read_bytes()
+    blocks = tmp_path / "blocks.nii.gz"
+    blocks.write_bytes(b"".join(gzip.compress(raw[i : i + 999]) for i in range(0, len(raw), 999)))
+    np.testing.assert_array_equal(read_label_map(blocks, name="c")[0], data)
+    padded = tmp_path / "padded.nii.gz"
+    padded.write_bytes(gzip.compress(raw + bytes(100)))
+    np.testing.assert_array_equal(read_label_map(padded, name="c")[0], data)
+    stuffed = tmp_path / "stuffed.nii.gz"
+    stuffed.write_bytes(gzip.compress(raw + bytes(3 << 20)))
+    assert "more data than its header declares" in error_of(
+        lambda: read_label_map(stuffed, name="c"))
