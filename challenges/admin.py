@@ -92,6 +92,10 @@ class PhaseAdmin(admin.ModelAdmin):
                                          "opens_at", "closes_at"]}),
         ("Visibility", {"fields": ["is_public", "show_scores", "show_case_results",
                                    "leaderboard_selection"]}),
+        ("Ranking", {"fields": ["ranking_method", "ranking_ties", "ranking_adjust",
+                                "ranking_alpha", "bootstrap_samples", "ranking_seed"],
+                     "description": "How the leaderboard ranks (docs/ranking.md). Saving a "
+                                    "change recomputes the leaderboard."}),
     ]
     actions = ["publish", "unpublish", "recompute"]
 

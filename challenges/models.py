@@ -1,15 +1,22 @@
 """Challenges, their tasks and phases, hidden ground truth, and who takes part."""
 
+import secrets
 import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 SEGMENTATION_METRICS = ("dice", "nsd", "hd", "hd95", "assd")
 DISTANCE_METRICS = ("hd", "hd95", "assd")
 DETECTION_METRICS = ("mAP", "AP", "AP50", "AP75")
+
+
+def new_ranking_seed() -> int:
+    """A phase's bootstrap seed: drawn once when the phase is created, then fixed."""
+    return secrets.randbelow(2**31)
 
 
 class Challenge(models.Model):
@@ -136,6 +143,15 @@ class Phase(models.Model):
     SURFACES = [("surfel", "Surfels (DeepMind surface-distance, as MSD)"),
                 ("voxel", "Voxel borders (MONAI, MetricsReloaded)")]
     SELECTIONS = [("latest", "latest successful submission"), ("best", "best submission")]
+    RANKING_METHODS = [
+        ("aggregate-mean", "Mean per algorithm, then ranked"),
+        ("aggregate-median", "Median per algorithm, then ranked"),
+        ("rank-then-aggregate", "Ranked per case, then by mean rank"),
+        ("test-then-rank", "Share of others beaten in Wilcoxon tests (significance ranking)"),
+    ]
+    RANKING_TIES = [("min", "competition ranking (1, 2, 2, 4)"),
+                    ("average", "average ranks (1, 2.5, 2.5, 4)")]
+    RANKING_ADJUSTMENTS = [("none", "none"), ("holm", "Holm"), ("bonferroni", "Bonferroni")]
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="phases")
@@ -186,6 +202,26 @@ class Phase(models.Model):
     show_scores = models.BooleanField(default=True)
     show_case_results = models.BooleanField(default=True)
     leaderboard_selection = models.CharField(max_length=10, choices=SELECTIONS, default="latest")
+    # Ranking (docs/ranking.md; leaderboard.stats.RankingConfig)
+    ranking_method = models.CharField(max_length=20, choices=RANKING_METHODS,
+                                      default="aggregate-mean")
+    ranking_ties = models.CharField(max_length=10, choices=RANKING_TIES, default="min")
+    ranking_adjust = models.CharField(
+        max_length=12, choices=RANKING_ADJUSTMENTS, default="none",
+        help_text="p-value adjustment over the K(K−1) tests (test-then-rank, significance map).",
+    )
+    ranking_alpha = models.FloatField(
+        default=0.05, validators=[MinValueValidator(0.0001), MaxValueValidator(0.5)],
+        help_text="Significance level of the one-sided Wilcoxon tests.",
+    )
+    bootstrap_samples = models.PositiveIntegerField(
+        default=1000, validators=[MaxValueValidator(10000)],
+        help_text="Bootstrap resamples of the test cases for rank uncertainty (0 = off).",
+    )
+    ranking_seed = models.BigIntegerField(
+        default=new_ranking_seed, validators=[MinValueValidator(0)],
+        help_text="Seed of the bootstrap resamples, shown on the leaderboard.",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -60,7 +60,7 @@ def list_members(path: Path, limits: ArchiveLimits, *, flat: bool = True) -> lis
     members: list[Member] = []
     total = 0
     count = 0
-    for entry_path, size, kind in _entries(path):
+    for entry_path, size, kind, _ in _walk(path):
         count += 1
         if count > limits.max_members:
             raise InputError(f"the archive has more than {limits.max_members} members")
@@ -106,7 +106,9 @@ def extract(
     dest.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     total = 0
-    for entry_path, stream in _open_members(path, set(wanted)):
+    for entry_path, _, _, stream in _walk(path, frozenset(wanted)):
+        if stream is None:
+            continue
         member = wanted[entry_path]
         relative = _clean_name(member.path) if keep_folders else member.name
         target = dest / relative
@@ -124,41 +126,30 @@ def extract(
     return written
 
 
-def _entries(path: Path) -> Iterator[tuple[str, int, str]]:
-    """(name, declared size, kind) for every entry; kind is file, dir, or what else it is."""
+def _walk(path: Path, open_names: frozenset[str] = frozenset()) -> Iterator[
+        tuple[str, int, str, IO[bytes] | None]]:
+    """(name, declared size, kind, stream) for every entry, in archive order; ``kind`` is
+    file, dir, or what else it is; ``stream`` is open only for regular files named in
+    ``open_names`` (tar archives are read as a stream, so members are read while walking)."""
     if detect_format(path) == "zip":
         try:
             with zipfile.ZipFile(path) as archive:
                 for info in archive.infolist():
-                    yield info.filename, info.file_size, _zip_kind(info)
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
-            raise InputError(f"the zip archive is damaged ({_short(exc)})") from None
-        return
-    try:
-        with tarfile.open(path, mode="r|*") as archive:
-            for info in archive:
-                yield info.name, info.size, _tar_kind(info)
-    except (tarfile.TarError, zlib.error, OSError, EOFError) as exc:
-        raise InputError(f"the tar archive is damaged ({_short(exc)})") from None
-
-
-def _open_members(path: Path, names: set[str]) -> Iterator[tuple[str, IO[bytes]]]:
-    if detect_format(path) == "zip":
-        try:
-            with zipfile.ZipFile(path) as archive:
-                for info in archive.infolist():
-                    if info.filename in names:
+                    kind = _zip_kind(info)
+                    if kind == "file" and info.filename in open_names:
                         with archive.open(info) as stream:
-                            yield info.filename, stream
+                            yield info.filename, info.file_size, kind, stream
+                    else:
+                        yield info.filename, info.file_size, kind, None
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
             raise InputError(f"the zip archive is damaged ({_short(exc)})") from None
         return
     try:
         with tarfile.open(path, mode="r|*") as archive:
             for info in archive:
-                if info.name in names and info.isreg():
-                    stream = archive.extractfile(info)
-                    yield info.name, stream
+                kind = _tar_kind(info)
+                opened = kind == "file" and info.name in open_names
+                yield info.name, info.size, kind, archive.extractfile(info) if opened else None
     except (tarfile.TarError, zlib.error, OSError, EOFError) as exc:
         raise InputError(f"the tar archive is damaged ({_short(exc)})") from None
 

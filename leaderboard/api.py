@@ -1,13 +1,14 @@
-"""REST API: a phase's leaderboard, read from its snapshot (never recomputed on a request)."""
+"""REST API: a phase's leaderboard and a challenge's overall rankings, read from snapshots
+(never recomputed on a request)."""
 
 from django.http import Http404
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from challenges.api import visible_phase
+from challenges.api import challenge_by_key, visible_phase
 
-from .presentation import leaderboard_payload
+from .presentation import challenge_payload, leaderboard_payload
 
 
 @api_view(["GET"])
@@ -18,3 +19,10 @@ def phase_leaderboard(request, phase_id):
     if not (phase.is_public or organizer):
         raise Http404
     return Response(leaderboard_payload(phase, with_scores=phase.show_scores or organizer))
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def challenge_leaderboard(request, key: str):
+    challenge = challenge_by_key(request.user, key)
+    return Response(challenge_payload(challenge, organizer=challenge.is_organizer(request.user)))

@@ -1,4 +1,8 @@
-"""Leaderboard snapshots: computed by a worker after evaluations finish, read by pages and API."""
+"""Leaderboard snapshots: computed by a worker after evaluations finish, read by pages and API.
+
+A phase's snapshot holds its ranked ``entries`` and the ``statistics`` behind its plots
+(docs/leaderboard.md lists both); a challenge's snapshot holds the overall (Decathlon) rankings.
+"""
 
 from django.db import models
 
@@ -18,6 +22,10 @@ class LeaderboardSnapshot(models.Model):
         GroundTruth, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     computed_at = models.DateTimeField(null=True, blank=True)
+    inputs_read_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the computation read its inputs: an older computation never overwrites.",
+    )
     input_sha256 = models.CharField(max_length=64, blank=True)
     method = models.CharField(max_length=40, blank=True)
     options = models.JSONField(default=dict, blank=True)

@@ -1,31 +1,87 @@
-"""The public shape of a leaderboard, shared by the API, the JSON export and the pages."""
+"""The public shape of a leaderboard, shared by the API, the exports and the pages.
 
-from challenges.models import Phase
+Who sees what: a phase that hides scores shows everyone but its organizers ranks only — every
+score-derived key (:data:`SCORE_KEYS`) is removed, and so are per-case values and the plots
+drawn from them. Ranks, their intervals, P(rank = 1) and the significance map stay, as ranks do.
+"""
+
+from challenges.models import Challenge, Phase
 
 from .models import LeaderboardSnapshot
 
+SCORE_KEYS = ("score", "aggregate", "ranking_score", "score_q025", "score_q975")
+"""Entry keys that carry (or are computed from) metric values."""
 
-def leaderboard_payload(phase: Phase, *, with_scores: bool = True) -> dict:
-    """The snapshot's entries; ``with_scores=False`` (a phase hiding scores) keeps ranks only."""
+
+def phase_snapshot(phase: Phase) -> LeaderboardSnapshot | None:
+    """The phase's computed snapshot, or None before its first computation."""
     snapshot = (
         LeaderboardSnapshot.objects.filter(phase=phase).select_related("ground_truth").first()
     )
-    computed = snapshot is not None and snapshot.computed_at is not None
+    return snapshot if snapshot is not None and snapshot.computed_at is not None else None
+
+
+def leaderboard_payload(
+    phase: Phase, *, with_scores: bool = True, snapshot: LeaderboardSnapshot | None = None
+) -> dict:
+    """The snapshot's entries and method; ``with_scores=False`` (a phase hiding scores) keeps
+    ranks only."""
+    snapshot = snapshot or phase_snapshot(phase)
+    statistics = snapshot.statistics if snapshot else {}
     return {
         "phase": str(phase.id),
         "task": phase.task.key,
-        "metric": phase.primary_metric,
-        "larger_is_better": phase.larger_is_better(),
+        "metric": statistics.get("metric", phase.primary_metric),
+        "larger_is_better": phase.larger_is_better(statistics.get("metric")),
         "ground_truth_version": (
-            snapshot.ground_truth.version if computed and snapshot.ground_truth else None
+            snapshot.ground_truth.version if snapshot and snapshot.ground_truth else None
         ),
-        "computed_at": snapshot.computed_at.isoformat() if computed else None,
-        "method": snapshot.method if computed else None,
-        "entries": [_entry(e, with_scores) for e in snapshot.entries] if computed else [],
+        "computed_at": snapshot.computed_at.isoformat() if snapshot else None,
+        "method": snapshot.method if snapshot else None,
+        "method_description": statistics.get("description"),
+        "na": statistics.get("missing_rule"),
+        "seed": snapshot.seed if snapshot else None,
+        "n_boot": statistics.get("n_boot", 0),
+        "score_aggregate": statistics.get("aggregate"),
+        "entries": [_entry(e, with_scores) for e in snapshot.entries] if snapshot else [],
+        "statistics": {
+            "rank_distribution": statistics.get("rank_distribution"),
+            "significance": statistics.get("significance"),
+            "kendall_tau": statistics.get("kendall_tau"),
+        },
     }
 
 
 def _entry(entry: dict, with_scores: bool) -> dict:
     if with_scores:
         return entry
-    return {k: v for k, v in entry.items() if k not in ("score", "aggregate")}
+    return {k: v for k, v in entry.items() if k not in SCORE_KEYS}
+
+
+def challenge_snapshot(challenge: Challenge) -> LeaderboardSnapshot | None:
+    """The challenge's computed overall snapshot, or None."""
+    snapshot = LeaderboardSnapshot.objects.filter(challenge=challenge).first()
+    return snapshot if snapshot is not None and snapshot.computed_at is not None else None
+
+
+def visible_boards(challenge: Challenge, snapshot: LeaderboardSnapshot | None, *,
+                   organizer: bool) -> list[dict]:
+    """The overall rankings a viewer may see: all for organizers, else those whose every phase
+    is public (an unpublished phase's ranks must not show through the overall ranking)."""
+    if snapshot is None:
+        return []
+    public = {str(pk) for pk in Phase.objects.filter(task__challenge=challenge, is_public=True)
+              .values_list("pk", flat=True)}
+    return [board for board in snapshot.entries
+            if organizer or set(board["phases"]) <= public]
+
+
+def challenge_payload(challenge: Challenge, *, organizer: bool) -> dict:
+    """The overall rankings (mean rank and MSD-style) of the phases grouped by name."""
+    snapshot = challenge_snapshot(challenge)
+    return {
+        "challenge": str(challenge.id),
+        "slug": challenge.slug,
+        "computed_at": snapshot.computed_at.isoformat() if snapshot else None,
+        "rankings": visible_boards(challenge, snapshot, organizer=organizer),
+    }

@@ -1,55 +1,167 @@
-"""Computing and refreshing leaderboard snapshots."""
+"""Computing and refreshing leaderboard snapshots (a phase's, and a challenge's overall one).
+
+A finished evaluation asks for its phase's refresh; a burst of requests computes once: the first
+request sets ``refresh_pending`` and sends one task with a countdown, later ones see the flag
+and send nothing; the task clears the flag before it reads its inputs, so an evaluation that
+finishes during a computation asks for another. A changed phase snapshot asks, the same way,
+for its challenge's overall ranking. A computation never overwrites a snapshot written from
+newer inputs (``inputs_read_at``), and one whose inputs did not change is skipped.
+"""
 
 import hashlib
 import json
 import logging
+import tempfile
+from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from challenges.models import Phase
+from challenges.models import Challenge, Phase, Task
 from evaluation.models import Evaluation, State
 from evaluation.results import primary_score
 from podium.celery import app
 
+from .contenders import Contender, contenders, participant_key
+from .detection_ranking import rank_detection, ranked_metric
 from .models import LeaderboardSnapshot
+from .overall import overall_boards
+from .phase_ranking import rank_segmentation
+from .ranked import PhaseBoard
 
 log = logging.getLogger(__name__)
 
+SNAPSHOT_VERSION = 1
+"""Part of every input hash: bump it when what a snapshot stores changes, so that existing
+snapshots are recomputed at their next refresh."""
 REFRESH_TASK = "leaderboard.refresh"
+CHALLENGE_REFRESH_TASK = "leaderboard.refresh_challenge"
 DEBOUNCE_S = 2
 
 
 def request_refresh(phase_id) -> None:
     """Ask for the phase's snapshot to be recomputed soon; a burst of requests computes once."""
-    snapshot, _ = LeaderboardSnapshot.objects.get_or_create(phase_id=phase_id)
+    _request(LeaderboardSnapshot.objects.get_or_create(phase_id=phase_id)[0],
+             REFRESH_TASK, {"phase_id": str(phase_id)})
+
+
+def request_challenge_refresh(challenge_id) -> None:
+    """Ask for the challenge's overall ranking to be recomputed soon (debounced likewise)."""
+    _request(LeaderboardSnapshot.objects.get_or_create(challenge_id=challenge_id)[0],
+             CHALLENGE_REFRESH_TASK, {"challenge_id": str(challenge_id)})
+
+
+def _request(snapshot: LeaderboardSnapshot, task_name: str, kwargs: dict) -> None:
     claimed = LeaderboardSnapshot.objects.filter(pk=snapshot.pk, refresh_pending=False).update(
         refresh_pending=True
     )
     if claimed:
         transaction.on_commit(
-            lambda: app.send_task(REFRESH_TASK, kwargs={"phase_id": str(phase_id)},
-                                  countdown=DEBOUNCE_S)
+            lambda: app.send_task(task_name, kwargs=kwargs, countdown=DEBOUNCE_S)
         )
 
 
+def phase_options(phase: Phase) -> dict:
+    """Everything about the phase a snapshot's numbers depend on, stored with the snapshot."""
+    options = {
+        "metric": phase.primary_metric,
+        "selection": phase.leaderboard_selection,
+        "method": phase.ranking_method,
+        "ties": phase.ranking_ties,
+        "adjust": phase.ranking_adjust,
+        "alpha": phase.ranking_alpha,
+        "n_boot": phase.bootstrap_samples,
+        "seed": phase.ranking_seed,
+    }
+    if phase.task.kind == Task.DETECTION:
+        options.update(iou_threshold=phase.iou_threshold, voc2007=phase.voc2007,
+                       plus_one=phase.plus_one)
+    else:
+        options.update(metrics=phase.scored_metrics(), worst_distance_mm=phase.worst_distance_mm)
+    return options
+
+
 def refresh(phase_id) -> LeaderboardSnapshot:
-    """Recompute the phase's snapshot from its succeeded evaluations."""
+    """Recompute the phase's snapshot from its selected evaluations (see the module doc)."""
     phase = Phase.objects.select_related("task", "active_ground_truth").get(pk=phase_id)
     snapshot, _ = LeaderboardSnapshot.objects.get_or_create(phase=phase)
     # Cleared first, so an evaluation finishing while we compute asks for another pass.
     LeaderboardSnapshot.objects.filter(pk=snapshot.pk).update(refresh_pending=False)
-    selected = selected_evaluations(phase)
-    entries = rank_entries(phase, selected)
-    snapshot.ground_truth = phase.active_ground_truth
-    snapshot.entries = entries
-    snapshot.method = "aggregate-mean"
-    snapshot.options = {"metric": phase.primary_metric, "selection": phase.leaderboard_selection}
-    snapshot.input_sha256 = _input_hash(phase, selected)
-    snapshot.computed_at = timezone.now()
-    snapshot.save(update_fields=["ground_truth", "entries", "method", "options",
-                                 "input_sha256", "computed_at"])
+    started = timezone.now()
+    ranked = contenders(selected_evaluations(phase))
+    options = phase_options(phase)
+    digest = _digest({
+        "version": SNAPSHOT_VERSION, "phase": str(phase.id),
+        "ground_truth": str(phase.active_ground_truth_id),
+        "contenders": sorted([str(c.evaluation.id), c.name] for c in ranked),
+        "options": options,
+    })
+    if snapshot.computed_at is not None and snapshot.input_sha256 == digest:
+        return snapshot
+    board = compute_board(phase, ranked)
+    stored = _store(snapshot, started, ground_truth=phase.active_ground_truth,
+                    entries=board.entries, statistics=board.statistics,
+                    method=_method(phase), options=options, input_sha256=digest,
+                    seed=board.statistics.get("seed"))
+    if stored:
+        request_challenge_refresh(phase.task.challenge_id)
+    snapshot.refresh_from_db()
     return snapshot
+
+
+def compute_board(phase: Phase, ranked: list[Contender]) -> PhaseBoard:
+    """The phase's entries and statistics (no database writes)."""
+    if not ranked:
+        return PhaseBoard(entries=[], statistics={"kind": phase.task.kind, "n_boot": 0}, order=[])
+    if phase.task.kind == Task.DETECTION:
+        Path(settings.WORK_DIR).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=settings.WORK_DIR, prefix="leaderboard-") as tmp:
+            return rank_detection(phase, ranked, Path(tmp))
+    return rank_segmentation(phase, ranked)
+
+
+def refresh_challenge(challenge_id) -> LeaderboardSnapshot:
+    """Recompute the challenge's overall rankings from its phases' snapshots."""
+    challenge = Challenge.objects.get(pk=challenge_id)
+    snapshot, _ = LeaderboardSnapshot.objects.get_or_create(challenge=challenge)
+    LeaderboardSnapshot.objects.filter(pk=snapshot.pk).update(refresh_pending=False)
+    started = timezone.now()
+    sources = (
+        LeaderboardSnapshot.objects.filter(phase__task__challenge=challenge,
+                                           computed_at__isnull=False)
+        .values_list("phase_id", "input_sha256", "phase__name", "phase__task__name")
+    )
+    # Names group the phases and head the columns: renaming one recomputes too.
+    options = {"phases": {str(pk): [inputs, name, task] for pk, inputs, name, task in sources}}
+    digest = _digest({"version": SNAPSHOT_VERSION, **options})
+    if snapshot.computed_at is not None and snapshot.input_sha256 == digest:
+        return snapshot
+    _store(snapshot, started, entries=overall_boards(challenge), statistics={},
+           method="mean-rank", options=options, input_sha256=digest)
+    snapshot.refresh_from_db()
+    return snapshot
+
+
+def _store(snapshot: LeaderboardSnapshot, started, **fields) -> bool:
+    """Write the computation unless one that read newer inputs has written already."""
+    written = LeaderboardSnapshot.objects.filter(pk=snapshot.pk).filter(
+        Q(inputs_read_at__isnull=True) | Q(inputs_read_at__lte=started)
+    ).update(computed_at=timezone.now(), inputs_read_at=started, **fields)
+    if not written:
+        log.info("%s: a newer computation was stored meanwhile; this one is dropped", snapshot)
+    return bool(written)
+
+
+def _method(phase: Phase) -> str:
+    if phase.task.kind == Task.DETECTION:
+        return f"detection-{ranked_metric(phase)}"
+    return phase.ranking_method
+
+
+def _digest(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def selected_evaluations(phase: Phase) -> list[Evaluation]:
@@ -71,7 +183,7 @@ def selected_evaluations(phase: Phase) -> list[Evaluation]:
     per_participant: dict = {}
     larger_better = phase.larger_is_better()
     for evaluation in per_submission.values():  # newest submission first
-        key = _participant_key(evaluation)
+        key = participant_key(evaluation)
         current = per_participant.get(key)
         if current is None:
             per_participant[key] = evaluation
@@ -82,39 +194,10 @@ def selected_evaluations(phase: Phase) -> list[Evaluation]:
     return list(per_participant.values())
 
 
-def rank_entries(phase: Phase, evaluations: list[Evaluation]) -> list[dict]:
-    """Entries ranked by the primary score; a missing score ranks after every other, and ties
-    share the lowest rank (1, 2, 2, 4)."""
-    larger_better = phase.larger_is_better()
-    scored = [(evaluation, _score(phase, evaluation)) for evaluation in evaluations]
-
-    def order(item):
-        score = item[1]
-        if score is None:
-            return (1, 0.0, item[0].submission.created)
-        return (0, -score if larger_better else score, item[0].submission.created)
-
-    scored.sort(key=order)
-    entries = []
-    for position, (evaluation, score) in enumerate(scored):
-        previous = entries[-1] if entries else None
-        tied = previous is not None and previous["score"] == score
-        submission = evaluation.submission
-        entries.append({
-            "rank": previous["rank"] if tied else position + 1,
-            "participant": submission.participant_name,
-            "submission": str(submission.id),
-            "evaluation": str(evaluation.id),
-            "submitted": submission.created.isoformat(),
-            "description": submission.description,
-            "score": score,
-            "aggregate": evaluation.aggregate,
-        })
-    return entries
-
-
 def _score(phase: Phase, evaluation: Evaluation) -> float | None:
-    return primary_score(evaluation.aggregate, phase.primary_metric)
+    detection = phase.task.kind == Task.DETECTION
+    return primary_score(evaluation.aggregate,
+                         ranked_metric(phase) if detection else phase.primary_metric)
 
 
 def _better(candidate: float | None, current: float | None, larger_better: bool) -> bool:
@@ -123,18 +206,3 @@ def _better(candidate: float | None, current: float | None, larger_better: bool)
     if current is None:
         return True
     return candidate > current if larger_better else candidate < current
-
-
-def _participant_key(evaluation: Evaluation) -> str:
-    submission = evaluation.submission
-    return f"team:{submission.team_id}" if submission.team_id else f"user:{submission.creator_id}"
-
-
-def _input_hash(phase: Phase, evaluations: list[Evaluation]) -> str:
-    payload = {
-        "phase": str(phase.id),
-        "ground_truth": str(phase.active_ground_truth_id),
-        "evaluations": sorted(str(e.id) for e in evaluations),
-        "metric": phase.primary_metric,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

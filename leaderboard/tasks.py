@@ -1,10 +1,30 @@
-"""Celery tasks of the leaderboard: thin wrappers around services."""
+"""Celery tasks of the leaderboard: thin wrappers around services.
+
+A phase or challenge deleted while its refresh waited has nothing left to rank: the task ends.
+"""
+
+import logging
 
 from celery import shared_task
 
+from challenges.models import Challenge, Phase
+
 from . import services
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="leaderboard.refresh", acks_late=True, reject_on_worker_lost=True)
 def refresh(*, phase_id: str) -> None:
-    services.refresh(phase_id)
+    try:
+        services.refresh(phase_id)
+    except Phase.DoesNotExist:
+        log.info("phase %s no longer exists; no leaderboard to refresh", phase_id)
+
+
+@shared_task(name="leaderboard.refresh_challenge", acks_late=True, reject_on_worker_lost=True)
+def refresh_challenge(*, challenge_id: str) -> None:
+    try:
+        services.refresh_challenge(challenge_id)
+    except Challenge.DoesNotExist:
+        log.info("challenge %s no longer exists; no overall ranking to refresh", challenge_id)

@@ -6,4 +6,12 @@ urlpatterns = [
     path("phases/<uuid:phase_id>/", views.phase_leaderboard, name="phase-leaderboard"),
     path("phases/<uuid:phase_id>/leaderboard.json", views.phase_leaderboard_json,
          name="phase-leaderboard-json"),
+    path("phases/<uuid:phase_id>/leaderboard.csv", views.phase_leaderboard_csv,
+         name="phase-leaderboard-csv"),
+    path("phases/<uuid:phase_id>/cases.csv", views.phase_cases_csv, name="phase-cases-csv"),
+    path("phases/<uuid:phase_id>/cases.json", views.phase_cases_json, name="phase-cases-json"),
+    path("phases/<uuid:phase_id>/ranking-input.csv", views.phase_ranking_input_csv,
+         name="phase-ranking-input-csv"),
+    path("challenges/<slug:slug>/leaderboard/", views.challenge_leaderboard,
+         name="challenge-leaderboard"),
 ]

@@ -1,52 +1,120 @@
-"""Public leaderboard pages, read from snapshots."""
+"""Leaderboard pages and exports, read from snapshots (no request recomputes a ranking)."""
 
+from django.core.cache import cache
 from django.http import Http404, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 
-from challenges.api import visible_phase
+from challenges.api import visible_challenges, visible_phase
+from challenges.models import Task
 
-from .presentation import leaderboard_payload
+from . import exports
+from .display import per_case_plots, table_rows
+from .exports import may_export
+from .presentation import challenge_payload, leaderboard_payload, phase_snapshot
+
+PLOT_CACHE_S = 3600
+RANKING_SCORE_HEADINGS = {"rank-then-aggregate": "Mean rank", "test-then-rank": "Share beaten"}
 
 
 def _phase_for_board(request, phase_id):
+    """The phase (404 unless its leaderboard is public or the user organizes it), whether the
+    user is an organizer, and whether scores are shown."""
     phase = visible_phase(request.user, phase_id)
     organizer = phase.challenge.is_organizer(request.user)
     if not (phase.is_public or organizer):
         raise Http404
-    return phase, phase.show_scores or organizer
+    return phase, organizer, phase.show_scores or organizer
 
 
 def phase_leaderboard(request, phase_id):
-    phase, with_scores = _phase_for_board(request, phase_id)
-    board = leaderboard_payload(phase, with_scores=with_scores)
-    columns = _columns(phase) if with_scores else []
-    rows = [
-        {**entry, "cells": [_cell(entry.get("aggregate") or {}, key) for key, _ in columns]}
-        for entry in board["entries"]
-    ]
+    phase, organizer, with_scores = _phase_for_board(request, phase_id)
+    snapshot = phase_snapshot(phase)
+    board = leaderboard_payload(phase, with_scores=with_scores, snapshot=snapshot)
+    statistics = snapshot.statistics if snapshot else {}
+    plots = dict(statistics.get("plots") or {})
+    show_cases = with_scores and (phase.show_case_results or organizer)
+    metrics = phase.scored_metrics() if phase.task.kind == Task.SEGMENTATION else []
+    metric = request.GET.get("metric")
+    metric = metric if metric in metrics else phase.primary_metric
+    if show_cases and board["entries"]:
+        # Drawing thousands of dots takes a while: once per snapshot and metric is enough.
+        key = f"leaderboard-plots:{snapshot.pk}:{snapshot.computed_at.timestamp()}:{metric}"
+        plots.update(cache.get_or_set(
+            key, lambda: per_case_plots(phase, board, statistics, metric), PLOT_CACHE_S))
     return render(request, "leaderboard/phase.html", {
-        "phase": phase, "board": board, "rows": rows, "columns": columns,
-        "with_scores": with_scores,
+        "phase": phase, "board": board, "with_scores": with_scores,
+        "rows": table_rows(phase, board, with_scores=with_scores),
+        "columns": exports.aggregate_columns(phase) if with_scores else [],
+        "ranking_score_heading": RANKING_SCORE_HEADINGS.get(board["method"]),
+        "plots": plots,
+        "case_metrics": metrics if show_cases else [], "case_metric": metric,
+        "exports": may_export(phase, organizer=organizer),
+        "case_exports": (phase.task.kind == Task.SEGMENTATION
+                         and may_export(phase, organizer=organizer, cases=True)),
     })
 
 
-def _columns(phase) -> list[tuple[tuple[str, str | None], str]]:
-    """(key, heading) per table column: (label, metric) for segmentation, metric for detection."""
-    if phase.task.kind == "detection":
-        return [((metric, None), metric) for metric in phase.scored_metrics()]
-    return [
-        ((str(label), metric), f"{phase.task.labels[str(label)]} {metric}")
-        for label in phase.task.foreground_labels
-        for metric in phase.scored_metrics()
-    ]
-
-
-def _cell(aggregate: dict, key: tuple[str, str | None]):
-    first, second = key
-    value = aggregate.get(first)
-    return value.get(second) if second is not None and isinstance(value, dict) else value
+def _exportable(request, phase_id, *, cases: bool = False):
+    phase, organizer, _ = _phase_for_board(request, phase_id)
+    if not may_export(phase, organizer=organizer, cases=cases):
+        raise Http404
+    return phase
 
 
 def phase_leaderboard_json(request, phase_id):
-    phase, with_scores = _phase_for_board(request, phase_id)
-    return JsonResponse(leaderboard_payload(phase, with_scores=with_scores))
+    phase = _exportable(request, phase_id)
+    return JsonResponse(leaderboard_payload(phase))
+
+
+def phase_leaderboard_csv(request, phase_id):
+    phase = _exportable(request, phase_id)
+    header, rows = exports.leaderboard_table(phase, leaderboard_payload(phase))
+    return exports.csv_response(f"{exports.file_stem(phase)}-leaderboard.csv", header, rows)
+
+
+def _case_snapshot(request, phase_id):
+    """A segmentation phase whose per-case results may be exported, and its snapshot."""
+    phase = _exportable(request, phase_id, cases=True)
+    if phase.task.kind != Task.SEGMENTATION:
+        raise Http404
+    return phase, phase_snapshot(phase)
+
+
+def phase_cases_csv(request, phase_id):
+    phase, snapshot = _case_snapshot(request, phase_id)
+    header, rows = exports.case_rows(phase, snapshot)
+    return exports.csv_response(f"{exports.file_stem(phase)}-cases.csv", header,
+                                [[row[field] for field in header] for row in rows])
+
+
+def phase_cases_json(request, phase_id):
+    phase, snapshot = _case_snapshot(request, phase_id)
+    _, rows = exports.case_rows(phase, snapshot)
+    return exports.json_response(f"{exports.file_stem(phase)}-cases.json", {
+        "phase": str(phase.id),
+        "task": phase.task.key,
+        "metrics": phase.scored_metrics(),
+        "ground_truth_version": (snapshot.ground_truth.version
+                                 if snapshot and snapshot.ground_truth else None),
+        "computed_at": snapshot.computed_at.isoformat() if snapshot else None,
+        "cases": rows,
+    })
+
+
+def phase_ranking_input_csv(request, phase_id):
+    phase, snapshot = _case_snapshot(request, phase_id)
+    return exports.csv_response(f"{exports.file_stem(phase)}-ranking-input.csv",
+                                list(exports.RANKING_INPUT_FIELDS),
+                                exports.ranking_input(phase, snapshot))
+
+
+def challenge_leaderboard(request, slug: str):
+    challenge = get_object_or_404(visible_challenges(request.user), slug=slug)
+    payload = challenge_payload(challenge, organizer=challenge.is_organizer(request.user))
+    for ranking in payload["rankings"]:
+        for row in ranking["entries"]:
+            row["cells"] = [{"rank": rank, "used": used}
+                            for rank, used in zip(row["task_ranks"], row["task_scores"],
+                                                  strict=True)]
+    return render(request, "leaderboard/challenge.html",
+                  {"challenge": challenge, "payload": payload})

@@ -12,6 +12,8 @@ api_v1 = [
     path("challenges/", challenge_api.challenge_list, name="api-challenges"),
     path("challenges/<str:key>/", challenge_api.challenge_detail, name="api-challenge"),
     path("challenges/<str:key>/join/", challenge_api.challenge_join, name="api-challenge-join"),
+    path("challenges/<str:key>/leaderboard/", leaderboard_api.challenge_leaderboard,
+         name="api-challenge-leaderboard"),
     path("phases/<uuid:phase_id>/", challenge_api.phase_detail, name="api-phase"),
     path("phases/<uuid:phase_id>/submissions/", evaluation_api.phase_submissions,
          name="api-phase-submissions"),

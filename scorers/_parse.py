@@ -1,7 +1,9 @@
-"""Strict text-to-number parsing shared by the VOC XML, box CSV and COCO JSON readers."""
+"""Strict reading and text-to-number parsing shared by the VOC XML, box CSV and COCO JSON
+readers."""
 
 import math
 import re
+from pathlib import Path
 
 from scorers.errors import InputError
 
@@ -9,6 +11,18 @@ from scorers.errors import InputError
 # surrounding whitespace, none of which belongs in an annotation or a prediction file.
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _INTEGER = re.compile(r"\+?\d{1,9}")
+
+
+def read_capped(path: Path, *, name: str, max_bytes: int, what: str = "file") -> bytes:
+    """The file's bytes, refusing (InputError naming ``name``) one larger than ``max_bytes``."""
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(max_bytes + 1)
+    except OSError as error:
+        raise InputError(f"{name}: cannot be read ({error.strerror})") from None
+    if len(data) > max_bytes:
+        raise InputError(f"{name}: larger than the {max_bytes}-byte limit for a {what}")
+    return data
 
 
 def parse_decimal(text: str | None, *, where: str) -> float:

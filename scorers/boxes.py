@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scorers._parse import check_name, parse_decimal
+from scorers._parse import check_name, parse_decimal, read_capped
 from scorers.errors import InputError
 
 CSV_COLUMNS = ("image_id", "label", "score", "xmin", "ymin", "xmax", "ymax")
@@ -172,13 +172,7 @@ def _csv_row(fields: dict[str, str], *, where: str) -> tuple:
 
 
 def _load_json_list(path: Path, *, name: str, max_bytes: int, max_rows: int) -> list:
-    try:
-        with path.open("rb") as stream:
-            data = stream.read(max_bytes + 1)
-    except OSError as error:
-        raise InputError(f"{name}: cannot be read ({error.strerror})") from None
-    if len(data) > max_bytes:
-        raise InputError(f"{name}: larger than the {max_bytes}-byte limit")
+    data = read_capped(path, name=name, max_bytes=max_bytes, what="COCO results file")
     try:
         entries = json.loads(data, parse_constant=_reject_constant)
     except InputError as error:

@@ -20,7 +20,7 @@ import defusedxml
 import defusedxml.ElementTree
 from tqdm import tqdm
 
-from scorers._parse import check_name, parse_decimal, parse_integer
+from scorers._parse import check_name, parse_decimal, parse_integer, read_capped
 from scorers.errors import InputError
 
 DEFAULT_MAX_XML_BYTES = 1 << 20
@@ -67,7 +67,7 @@ def read_voc_xml(
     ``difficult`` is 0 or 1 and defaults to 0. Raises :class:`InputError` on any violation.
     """
     path = Path(path)
-    data = _read_capped(path, name=name, max_bytes=max_bytes)
+    data = read_capped(path, name=name, max_bytes=max_bytes, what="VOC XML file")
     root = _parse(data, name=name)
     if _local(root.tag) != "annotation":
         raise InputError(f"{name}: root element must be <annotation>, got <{_local(root.tag)}>")
@@ -109,17 +109,6 @@ def read_voc_folder(
             raise InputError(f"{path.name}: image id {image.image_id!r} appears twice")
         images[image.image_id] = image
     return dict(sorted(images.items()))
-
-
-def _read_capped(path: Path, *, name: str, max_bytes: int) -> bytes:
-    try:
-        with path.open("rb") as stream:
-            data = stream.read(max_bytes + 1)
-    except OSError as error:
-        raise InputError(f"{name}: cannot be read ({error.strerror})") from None
-    if len(data) > max_bytes:
-        raise InputError(f"{name}: larger than the {max_bytes}-byte limit for a VOC XML file")
-    return data
 
 
 def _parse(data: bytes, *, name: str) -> ET.Element:

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from challenges.models import Challenge, GroundTruth, Participation, Phase, Task
 from challenges.services.demo_data import write_nifti
@@ -25,6 +26,14 @@ def user(username: str | None = None, *, password: str = "pw", staff: bool = Fal
 
 def token(for_user) -> str:
     return Token.objects.get_or_create(user=for_user)[0].key
+
+
+def api_client(for_user=None) -> APIClient:
+    """A REST client, authenticated with the user's token when one is given."""
+    client = APIClient()
+    if for_user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token(for_user)}")
+    return client
 
 
 def phase(*, slug: str | None = None, cases=("case_a", "case_b"), **phase_fields) -> Phase:

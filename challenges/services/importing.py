@@ -235,8 +235,10 @@ def _save(key: str, definition: dict, label_files: dict, images: dict, *, challe
                 content_sha256=content, files=files, note=note[:300],
             )
         if result.phase is None:
-            result.phase = Phase.objects.create(task=task, name="Test",
-                                                active_ground_truth=result.ground_truth)
+            result.phase = Phase.objects.create(
+                task=task, name="Test", active_ground_truth=result.ground_truth,
+                primary_metric="mAP" if task.kind == Task.DETECTION else "dice",
+            )
         elif activate and result.phase.active_ground_truth_id != result.ground_truth.id:
             result.queued = activate_ground_truth(result.phase, result.ground_truth)
         elif result.ground_truth_created:

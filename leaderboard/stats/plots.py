@@ -19,7 +19,13 @@ from leaderboard.stats.bootstrap import TaskBootstrap
 from leaderboard.stats.ties import rank_order
 
 _LEFT, _TOP, _RIGHT = 70, 50, 30
-_LABELS = 150  # room for rotated algorithm names
+_LABELS = 175  # room for rotated algorithm names (24 characters) above the caption
+
+
+def _caption_width(caption: str) -> float:
+    """Room for a caption at font size 11 (about 6.5 px per character) after the left margin,
+    so that a plot of few algorithms does not cut its caption off."""
+    return _LEFT + 6.5 * len(caption) + _RIGHT
 
 
 def _blob_column(x: float, ranks: np.ndarray, y_of, radius: float, fill: str) -> list[str]:
@@ -43,7 +49,12 @@ def blob_plot(bootstrap: TaskBootstrap, *, title: str | None = None) -> str:
     k = len(order)
     column = float(np.clip(720 / max(k, 1), 28, 70))
     row = float(np.clip(420 / max(k, 1), 14, 36))
-    width, height = _LEFT + column * k + _RIGHT, _TOP + row * k + _LABELS
+    caption = (
+        f"{len(bootstrap.boot)} resamples; area ∝ share of resamples; "
+        "× median rank; line: 95 % interval"
+    )
+    width = max(_LEFT + column * k + _RIGHT, _caption_width(caption))
+    height = _TOP + row * k + _LABELS
     radius = 0.5 * min(column, row * 1.6)
 
     def x_of(position: int) -> float:
@@ -69,10 +80,6 @@ def blob_plot(bootstrap: TaskBootstrap, *, title: str | None = None) -> str:
             svg.line(x - 5, median_y + 5, x + 5, median_y - 5, width=2),
             svg.label(x + 4, _TOP + row * k + 12, summary.algorithms[a], rotate=-60),
         ]
-    caption = (
-        f"{len(bootstrap.boot)} resamples; area ∝ share of resamples; "
-        "× median rank; line: 95 % interval"
-    )
     body.append(svg.text(_LEFT, height - 10, caption, anchor="start", size=11))
     return svg.document(width, height, title or f"Rank distribution: {bootstrap.task}", body)
 
@@ -96,7 +103,8 @@ def significance_map(
         raise ValueError(f"superior must be {k} × {k}, got {superior.shape}")
     cell = float(np.clip(520 / max(k, 1), 10, 40))
     left = _LEFT + _LABELS
-    width, height = left + cell * k + _RIGHT, _TOP + cell * k + _LABELS
+    width = max(left + cell * k + _RIGHT, _caption_width(caption))
+    height = _TOP + cell * k + _LABELS
     body = [svg.text(width / 2, 24, title, size=14)]
     for i, name in enumerate(algorithms):
         y = _TOP + cell * i

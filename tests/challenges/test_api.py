@@ -1,19 +1,12 @@
 """REST API: challenges, phases and joining."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from challenges.models import Participation
 from tests import factories
+from tests.factories import api_client as client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user=None) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {factories.token(user)}")
-    return client
 
 
 def test_challenge_list_shows_published_challenges_with_their_phases():

@@ -127,3 +127,4 @@ def test_detection_import_reads_voc_folder(tmp_path):
     assert sorted(task.case_names) == sorted(boxes)
     assert task.class_names == ["A", "B", "E", "G"]
     assert task.cases[0]["geometry"] == {"width": 512, "height": 512}
+    assert Phase.objects.get(task=task).primary_metric == "mAP"

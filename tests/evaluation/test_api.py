@@ -1,22 +1,15 @@
 """REST API: submitting and reading submissions, with the phase's visibility rules."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from evaluation.models import Evaluation
 from evaluation.services import scoring
 from tests import factories
+from tests.factories import api_client as client_for
 
 from .helpers import cube_phase, cube_predictions_zip
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user=None) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {factories.token(user)}")
-    return client
 
 
 def post(client, phase, path):

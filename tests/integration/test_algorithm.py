@@ -65,10 +65,7 @@ def phase(tmp_path):
 
 
 def client_for(phase, name):
-    client = APIClient()
-    key = factories.token(factories.participant(phase, name))
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
+    return factories.api_client(factories.participant(phase, name))
 
 
 def result(client, submission_id):

@@ -13,14 +13,9 @@ from evaluation.models import Evaluation, State
 from tests import factories
 from tests.conftest import wait_for
 from tests.evaluation.helpers import cube_phase, cube_predictions_zip, prediction_zip
+from tests.factories import api_client as client_for
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {factories.token(user)}")
-    return client
 
 
 def upload(client, phase, path):

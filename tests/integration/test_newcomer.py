@@ -27,6 +27,8 @@ def test_newcomer_uploads_demo_archive_and_sees_the_leaderboard(live_server, cel
         driver.find_element(By.ID, "id_username").send_keys(PARTICIPANT[0])
         driver.find_element(By.ID, "id_password").send_keys(PARTICIPANT[1])
         driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "header .who"), timeout=30,
+                 what="the login to complete")
         driver.get(f"{live_server.url}/challenges/{demo.challenge.slug}/")
         assert "Accepted" in driver.find_element(By.ID, "participation-status").text
         driver.find_element(By.LINK_TEXT, "Submit").click()

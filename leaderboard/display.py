@@ -1,0 +1,74 @@
+"""What the leaderboard pages show: formatted table rows and the per-case plots.
+
+The per-case plots are drawn on request from the values the snapshot stores (nothing is
+recomputed); the blob plot and the significance map were drawn by the worker, which had the
+bootstrap. Every name in an SVG is escaped by ``leaderboard.stats.svg``.
+"""
+
+import numpy as np
+
+from challenges.models import Phase
+from leaderboard.stats import TaskMatrix, case_plot, podium_plot
+
+from .exports import aggregate_cell, aggregate_columns
+
+
+def _number(value, digits: int = 4) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _rank(value) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
+def table_rows(phase: Phase, board: dict, *, with_scores: bool) -> list[dict]:
+    """One row per entry with display strings: score and its 95 % bootstrap interval, the
+    rank's 95 % interval, P(rank 1) in percent, and the per-label aggregates."""
+    columns = aggregate_columns(phase) if with_scores else []
+    rows = []
+    for entry in board["entries"]:
+        low, high = entry.get("rank_q025"), entry.get("rank_q975")
+        p_first = entry.get("p_rank1")
+        row = {
+            "rank": _rank(entry["rank"]),
+            "participant": entry["participant"],
+            "description": entry["description"],
+            "rank_interval": "—" if low is None else f"{_rank(low)}–{_rank(high)}",
+            "p_rank1": "—" if p_first is None else f"{100 * p_first:.1f} %",
+            "n_cases": entry.get("n_cases", "—"),
+        }
+        if with_scores:
+            score_low, score_high = entry.get("score_q025"), entry.get("score_q975")
+            row["score"] = _number(entry.get("score"))
+            row["score_interval"] = (
+                "" if score_low is None and score_high is None
+                else f"[{_number(score_low)}, {_number(score_high)}]"
+            )
+            row["ranking_score"] = entry.get("ranking_score")
+            row["cells"] = [_number(aggregate_cell(entry.get("aggregate") or {}, key))
+                            for key, _ in columns]
+        rows.append(row)
+    return rows
+
+
+def per_case_plots(phase: Phase, board: dict, statistics: dict, metric: str) -> dict[str, str]:
+    """The dot-and-box plot and the podium plot of ``metric`` per case, participants in rank
+    order; empty when the snapshot holds no per-case values for it."""
+    values = (statistics.get("case_values") or {}).get(metric)
+    if not values:
+        return {}
+    names = tuple(entry["participant"] for entry in board["entries"])
+    matrix = TaskMatrix(
+        task=phase.task.name,
+        algorithms=names,
+        cases=tuple(statistics["cases"]),
+        values=np.array([[np.nan if v is None else v for v in row] for row in values],
+                        dtype=np.float64),
+    )
+    return {
+        "cases": case_plot(matrix, metric=metric, order=names,
+                           title=f"{metric} per case: {phase.task.name}"),
+        "podium": podium_plot(matrix, larger_better=phase.larger_is_better(metric),
+                              metric=metric, order=names, ties=phase.ranking_ties,
+                              title=f"Podium ({metric}): {phase.task.name}"),
+    }

@@ -1,0 +1,161 @@
+"""CSV and JSON exports of a leaderboard and of its per-case results.
+
+Exports exist for published results only: a public phase that shows scores (and, for per-case
+results, shows them too); organizers may always export. CSV cells are safe to open in a
+spreadsheet: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+gets a leading ``'`` (OWASP's advice against formula injection); numbers are written as numbers.
+"""
+
+import csv
+import io
+import json
+import re
+import uuid
+
+from django.http import HttpResponse
+
+from challenges.models import Phase
+from evaluation.models import CaseResult
+
+from .case_tables import case_values
+from .contenders import from_entries
+from .models import LeaderboardSnapshot
+from .numbers import finite
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+LEADERBOARD_FIELDS = ("rank", "participant", "description", "submission", "score",
+                      "score_q025", "score_q975", "ranking_score", "rank_q025", "rank_q975",
+                      "p_rank1", "n_cases")
+
+
+def may_export(phase: Phase, *, organizer: bool, cases: bool = False) -> bool:
+    """Published results only: public, showing scores (and per-case results for ``cases``)."""
+    if organizer:
+        return True
+    return phase.is_public and phase.show_scores and (phase.show_case_results or not cases)
+
+
+def spreadsheet_cell(value) -> str | int | float:
+    """A CSV cell: numbers stay numbers, None/NaN an empty cell, booleans ``true``/``false``,
+    text that a spreadsheet would read as a formula gets a leading ``'``."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        number = finite(value)
+        return "" if number is None else value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def csv_response(filename: str, header: list[str], rows: list[list]) -> HttpResponse:
+    """A CSV attachment; every cell passes through :func:`spreadsheet_cell`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([spreadsheet_cell(h) for h in header])
+    writer.writerows([spreadsheet_cell(cell) for cell in row] for row in rows)
+    return _attachment(buffer.getvalue(), filename, "text/csv; charset=utf-8")
+
+
+def json_response(filename: str, payload: dict) -> HttpResponse:
+    """A JSON attachment (NaN and infinities are never written)."""
+    body = json.dumps(payload, indent=1, allow_nan=False, ensure_ascii=False)
+    return _attachment(body, filename, "application/json")
+
+
+def _attachment(body: str, filename: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def file_stem(phase: Phase) -> str:
+    """An ASCII file name stem from the task key and phase name."""
+    stem = f"{phase.task.key}-{phase.name}"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._") or "leaderboard"
+
+
+def leaderboard_table(phase: Phase, board: dict) -> tuple[list[str], list[list]]:
+    """Header and rows of the leaderboard CSV: the entry fields, then per label and metric
+    (segmentation) or per metric (detection) the evaluation's aggregate."""
+    columns = aggregate_columns(phase)
+    header = [*LEADERBOARD_FIELDS, *(heading for _, heading in columns)]
+    rows = [
+        [entry.get(field) for field in LEADERBOARD_FIELDS]
+        + [aggregate_cell(entry.get("aggregate") or {}, key) for key, _ in columns]
+        for entry in board["entries"]
+    ]
+    return header, rows
+
+
+def aggregate_columns(phase: Phase) -> list[tuple[tuple[str, str | None], str]]:
+    """(key, heading) per aggregate column: (label, metric) for segmentation, metric for
+    detection."""
+    if phase.task.kind == "detection":
+        return [((metric, None), metric) for metric in phase.scored_metrics()]
+    return [
+        ((str(label), metric), f"{phase.task.labels[str(label)]} {metric}")
+        for label in phase.task.foreground_labels
+        for metric in phase.scored_metrics()
+    ]
+
+
+def aggregate_cell(aggregate: dict, key: tuple[str, str | None]):
+    """The value of one aggregate column (None when absent)."""
+    first, second = key
+    value = aggregate.get(first)
+    if second is None:
+        return value if not isinstance(value, dict) else None
+    return value.get(second) if isinstance(value, dict) else None
+
+
+CASE_FIELDS = ("participant", "submission", "case", "label", "label_name")
+
+
+def case_rows(
+    phase: Phase, snapshot: LeaderboardSnapshot | None
+) -> tuple[list[str], list[dict]]:
+    """The per-case results behind a segmentation snapshot, entry by entry: one row per case
+    and label with the phase's metrics (None = undefined; the ranking counts it as the worst
+    value) and whether the case had no prediction. No snapshot: the header only."""
+    metrics = phase.scored_metrics()
+    header = [*CASE_FIELDS, *metrics, "missing"]
+    if snapshot is None:
+        return header, []
+    by_evaluation = {uuid.UUID(e["evaluation"]): e for e in snapshot.entries}
+    labels = phase.task.labels
+    results = (CaseResult.objects.filter(evaluation_id__in=list(by_evaluation))
+               .values_list("evaluation_id", "case", "label", *metrics, "missing"))
+    grouped: dict = {key: [] for key in by_evaluation}
+    for evaluation_id, case, label, *values in results:
+        entry = by_evaluation[evaluation_id]
+        grouped[evaluation_id].append({
+            "participant": entry["participant"], "submission": entry["submission"],
+            "case": case, "label": label, "label_name": labels.get(str(label), ""),
+            **{m: finite(v) for m, v in zip(metrics, values[:-1], strict=True)},
+            "missing": values[-1],
+        })
+    rows = [row for key in by_evaluation
+            for row in sorted(grouped[key], key=lambda r: (r["case"], r["label"]))]
+    return header, rows
+
+
+RANKING_INPUT_FIELDS = ("task", "case", "algorithm", "value")
+
+
+def ranking_input(phase: Phase, snapshot: LeaderboardSnapshot | None) -> list[list]:
+    """The table a segmentation snapshot ranked, as ``python -m leaderboard.stats`` reads it:
+    ``task, case, algorithm, value`` with value the primary metric per case, averaged over
+    the labels, worst values substituted (read again from the stored per-case results)."""
+    if snapshot is None or not snapshot.entries:
+        return []
+    task = phase.task
+    contenders = from_entries(snapshot.entries, snapshot.statistics["participant_keys"])
+    values = case_values(task, contenders, [phase.primary_metric])[phase.primary_metric]
+    return [
+        [task.key, case, contender.name, float(values[k, j])]
+        for k, contender in enumerate(contenders)
+        for j, case in enumerate(task.case_names)
+    ]

@@ -1,0 +1,97 @@
+"""A segmentation phase's leaderboard: per-case table → ranking → bootstrap → entries and plots.
+
+The table ranked is the **primary metric per case, averaged over the task's labels** (worst
+values substituted per label first, see :mod:`leaderboard.case_tables`), one row per
+participant; its mean over cases is the evaluation's own primary score. The phase's method,
+ties, p-value adjustment and α rank it (:class:`leaderboard.stats.RankingConfig`); a seeded
+bootstrap over cases gives the rank and score intervals (:mod:`leaderboard.ranked`); the
+significance map uses the one-sided Wilcoxon tests of test-then-rank, whatever the method.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from challenges.models import Phase
+from leaderboard.stats import RankingConfig, significance, significance_map
+
+from .case_tables import case_values, task_matrix
+from .contenders import Contender
+from .numbers import rounded
+from .ranked import PhaseBoard, board, rank_matrix
+
+
+def ranking_config(phase: Phase) -> RankingConfig:
+    """The phase's ranking configuration. No value is missing once the worst values are
+    substituted; ``na`` names that value where it is one number (0 for Dice and NSD, a fixed
+    worst distance) so that :meth:`RankingConfig.description` says it."""
+    larger_better = phase.larger_is_better()
+    if larger_better:
+        na = 0.0
+    else:
+        na = phase.worst_distance_mm if phase.worst_distance_mm is not None else "worst"
+    return RankingConfig(
+        method=phase.ranking_method,
+        larger_better=larger_better,
+        na=na,
+        ties=phase.ranking_ties,
+        adjust=phase.ranking_adjust,
+        alpha=phase.ranking_alpha,
+    )
+
+
+def missing_rule(phase: Phase) -> str:
+    """The worst-value rule in words, for the page."""
+    if phase.worst_distance_mm is not None:
+        distance = f"the phase's worst distance, {phase.worst_distance_mm:g} mm"
+    else:
+        distance = "the diagonal of the case's image in mm"
+    return (
+        "An undefined value (one mask empty) and a case without a prediction count as the worst "
+        f"value: 0 for Dice and NSD, {distance} for HD, HD95 and ASSD. Each case's "
+        f"{phase.primary_metric} is the mean over the task's labels."
+    )
+
+
+def rank_segmentation(phase: Phase, contenders: Sequence[Contender]) -> PhaseBoard:
+    """Rank the contenders of a segmentation phase and bootstrap the ranking (seeded)."""
+    task = phase.task
+    metrics = list(dict.fromkeys([phase.primary_metric, *phase.scored_metrics()]))
+    per_case = case_values(task, contenders, metrics)
+    matrix = task_matrix(task.key, [c.name for c in contenders], task.case_names,
+                         per_case[phase.primary_metric])
+    config = ranking_config(phase)
+    ranked = rank_matrix(matrix, config, n_boot=phase.bootstrap_samples,
+                         seed=phase.ranking_seed, title=f"Rank distribution: {task.name}")
+    row_of = {c.name: k for k, c in enumerate(contenders)}
+    result = board(ranked, [contenders[row_of[name]] for name in matrix.algorithms],
+                   n_cases=len(task.cases))
+    order = result.order
+    superior = significance(matrix, config)[0][np.ix_(order, order)]
+    rows = [row_of[matrix.algorithms[a]] for a in order]
+    column_of = {case: j for j, case in enumerate(task.case_names)}
+    columns = [column_of[case] for case in matrix.cases]
+    result.statistics.update({
+        "kind": "segmentation",
+        "metric": phase.primary_metric,
+        "description": config.description(),
+        "missing_rule": missing_rule(phase),
+        "seed": phase.ranking_seed if ranked.n_boot else None,
+        "significance": superior.tolist(),
+        "cases": list(matrix.cases),
+        "case_values": {
+            metric: [[rounded(v) for v in values[row, columns]] for row in rows]
+            for metric, values in per_case.items()
+        },
+    })
+    result.statistics["plots"]["significance"] = significance_map(
+        [matrix.algorithms[a] for a in order], superior,
+        title=f"Significance map: {task.name}", caption=_significance_caption(config),
+    )
+    return result
+
+
+def _significance_caption(config: RankingConfig) -> str:
+    adjusted = "" if config.adjust == "none" else f", {config.adjust.capitalize()}-adjusted"
+    return (f"filled: row significantly better than column (one-sided Wilcoxon signed-rank "
+            f"test, α = {config.alpha:g}{adjusted})")

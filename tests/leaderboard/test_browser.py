@@ -1,0 +1,49 @@
+"""The leaderboard pages in a real browser: the table reads right, the SVG plots render with a
+real size, and a hostile participant name stays text."""
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from leaderboard import services
+from tests.integration.browser import chromium
+
+from .helpers import challenge_phases, random_board
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+HOSTILE = "<img src=x onerror=document.title='pwned'>"
+
+
+def test_leaderboard_and_overall_pages_in_chromium(live_server):
+    phases = challenge_phases(["T1", "T2"], cases=[f"c{j:02d}" for j in range(10)],
+                              slug="browser", bootstrap_samples=200)
+    random_board(phases[0], 4, seed=1, names=["ann", HOSTILE, "cid", "dot"])
+    for phase in phases:
+        services.refresh(phase.id)
+    services.refresh_challenge(phases[0].task.challenge_id)
+    entries = services.refresh(phases[0].id).entries
+    driver = chromium()
+    try:
+        driver.get(f"{live_server.url}/phases/{phases[0].id}/")
+        ranks = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "td.rank")]
+        names = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "td.participant")]
+        assert names == [e["participant"] for e in entries]
+        assert ranks == [str(e["rank"]) for e in entries]
+        assert driver.find_elements(By.CSS_SELECTOR, "img") == []
+        assert "pwned" not in driver.title
+        for figure in ("blob-plot", "significance-map", "case-plot", "podium-plot"):
+            width, height = driver.execute_script(
+                "const r = document.querySelector(arguments[0]).getBoundingClientRect();"
+                "return [r.width, r.height];", f"#{figure} svg")
+            assert width > 200 and height > 150, figure
+        blobs = driver.execute_script(
+            "return [...document.querySelectorAll('#blob-plot circle')]"
+            ".map(c => c.getBoundingClientRect().width);")
+        assert blobs and max(blobs) > 10
+        driver.get(f"{live_server.url}/challenges/browser/leaderboard/")
+        rows = driver.find_elements(By.CSS_SELECTOR, "table.mean-rank tbody tr")
+        assert len(rows) == 4
+        assert rows[0].find_element(By.CSS_SELECTOR, "td.participant").text == \
+            entries[0]["participant"]
+    finally:
+        driver.quit()

@@ -1,0 +1,203 @@
+"""The phase leaderboard page and API: the numbers shown are leaderboard.stats' on the values the
+test chose; names are escaped; hidden scores and per-case results never leak."""
+
+import json
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from django.test import Client
+
+from evaluation.models import Submission
+from leaderboard import services
+from leaderboard.presentation import SCORE_KEYS
+from leaderboard.stats import RankingConfig
+from tests import factories
+
+from .helpers import labelled_phase, random_board, stats_on_chosen_values
+
+pytestmark = pytest.mark.django_db
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+NAMES = ["alpha", HOSTILE, "gamma", "delta", "epsilon"]
+B = 300
+
+
+class Board(HTMLParser):
+    """Rows of table#leaderboard as {cell class: text}, and the ids of the figures."""
+
+    def __init__(self):
+        super().__init__()
+        self.inside, self.rows, self.cell, self.figures = False, [], None, []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self.inside = attrs.get("id") == "leaderboard"
+        elif tag == "figure":
+            self.figures.append(attrs.get("id"))
+        elif self.inside and tag == "tr":
+            self.rows.append({})
+        elif self.inside and tag == "td":
+            self.cell = (attrs.get("class") or "", "")
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.inside = False
+        elif tag == "td" and self.cell is not None:
+            self.rows[-1][self.cell[0]] = self.cell[1].strip()
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell = (self.cell[0], self.cell[1] + data)
+
+
+def parsed(response) -> Board:
+    assert response.status_code == 200
+    board = Board()
+    board.feed(response.content.decode())
+    board.rows = [row for row in board.rows if row]
+    return board
+
+
+@pytest.fixture
+def phase():
+    phase = labelled_phase(cases=[f"case_{j:02d}" for j in range(12)],
+                           labels={"1": "left", "2": "right"}, bootstrap_samples=B)
+    phase.grids = random_board(phase, len(NAMES), seed=11, names=NAMES)
+    Submission.objects.filter(phase=phase, description="net 0").update(
+        description='=HYPERLINK("http://evil.example","x")')
+    services.refresh(phase.id)
+    return phase
+
+
+def test_the_page_shows_the_ranks_scores_and_intervals_leaderboard_stats_computes(phase):
+    config = RankingConfig(method="aggregate-mean", larger_better=True, na=0.0)
+    boot, _ = stats_on_chosen_values(phase, phase.grids, config, B)
+    summary = boot.summary()
+    rows = parsed(Client().get(f"/phases/{phase.id}/")).rows
+    assert len(rows) == len(NAMES)
+    for row in rows:
+        k = summary.algorithms.index(row["participant"])
+        assert row["rank"] == f"{summary.full_rank[k]:g}"
+        assert row["score"] == f"{summary.aggregate_value[k]:.4f}"
+        assert row["score-interval"] == (
+            f"[{summary.aggregate_q025[k]:.4f}, {summary.aggregate_q975[k]:.4f}]")
+        assert row["rank-interval"] == f"{summary.q025[k]:g}–{summary.q975[k]:g}"
+        assert row["p-rank1"] == f"{100 * summary.p_rank[k, 0]:.1f} %"
+        assert row["n-cases"] == "12"
+        mean_dice = np.mean(phase.grids[row["participant"]])
+        assert float(row["score"]) == pytest.approx(mean_dice, abs=5e-5)
+    ranks = [int(row["rank"]) for row in rows]
+    assert ranks == sorted(ranks) and ranks[0] == 1
+
+
+def test_the_page_states_method_missing_rule_and_seed_and_draws_the_plots(phase):
+    response = Client().get(f"/phases/{phase.id}/")
+    text = response.content.decode()
+    assert "mean of each algorithm&#x27;s values, then ranked (larger is better; ties: min; " \
+           "missing values count as 0)." in text
+    assert "0 for Dice and NSD, the diagonal of the case&#x27;s image in mm" in text
+    assert f"{B} bootstrap resamples of the test cases, drawn with seed {phase.ranking_seed}" \
+        in text
+    assert parsed(response).figures == ["blob-plot", "significance-map", "case-plot",
+                                        "podium-plot"]
+    assert text.count("<svg") == 4
+    other = Client().get(f"/phases/{phase.id}/?metric=hd95").content.decode()
+    assert "hd95 per case" in other and "Podium (hd95)" in other
+    fallback = Client().get(f"/phases/{phase.id}/?metric=<b>").content.decode()
+    assert "dice per case" in fallback
+
+
+def test_names_are_escaped_in_tables_and_plots(phase):
+    text = Client().get(f"/phases/{phase.id}/").content.decode()
+    assert HOSTILE not in text
+    escaped = "&lt;img src=x onerror=alert(1)&gt;"
+    assert text.count(escaped) >= 6  # table, aggregates table, and every plot's labels
+    api = Client().get(f"/api/v1/phases/{phase.id}/leaderboard/").json()
+    assert HOSTILE in [e["participant"] for e in api["entries"]]
+
+
+def score_strings(phase):
+    entries = services.refresh(phase.id).entries
+    strings = set()
+    for entry in entries:
+        for key in ("score", "score_q025", "score_q975"):
+            strings |= {f"{entry[key]:.4f}", repr(entry[key])}
+    return strings
+
+
+def test_hidden_scores_never_leak(phase):
+    secrets = score_strings(phase)
+    phase.show_scores = False
+    phase.save()
+    client = Client()
+    page = client.get(f"/phases/{phase.id}/")
+    board = parsed(page)
+    assert all(set(row) == {"rank", "participant", "description", "rank-interval", "p-rank1",
+                            "n-cases"} for row in board.rows)
+    assert board.figures == ["blob-plot", "significance-map"]
+    api = client.get(f"/api/v1/phases/{phase.id}/leaderboard/")
+    assert all(not set(e) & set(SCORE_KEYS) for e in api.json()["entries"])
+    for body in (page.content.decode(), api.content.decode()):
+        assert not [s for s in secrets if s in body]
+        assert "case_values" not in body
+    for export in ("leaderboard.json", "leaderboard.csv", "cases.csv", "cases.json",
+                   "ranking-input.csv"):
+        assert client.get(f"/phases/{phase.id}/{export}").status_code == 404
+    organizer = factories.user("organizer-of-hidden")
+    phase.task.challenge.organizers.add(organizer)
+    client.force_login(organizer)
+    assert "podium-plot" in parsed(client.get(f"/phases/{phase.id}/")).figures
+    assert client.get(f"/phases/{phase.id}/cases.csv").status_code == 200
+
+
+def test_hidden_case_results_hide_per_case_plots_and_exports(phase):
+    phase.show_case_results = False
+    phase.save()
+    client = Client()
+    assert parsed(client.get(f"/phases/{phase.id}/")).figures == ["blob-plot",
+                                                                 "significance-map"]
+    assert client.get(f"/phases/{phase.id}/leaderboard.csv").status_code == 200
+    for export in ("cases.csv", "cases.json", "ranking-input.csv"):
+        assert client.get(f"/phases/{phase.id}/{export}").status_code == 404
+
+
+def test_an_unpublished_leaderboard_is_for_organizers_only(phase):
+    phase.is_public = False
+    phase.save()
+    client = Client()
+    for url in ("", "leaderboard.json", "leaderboard.csv", "cases.csv"):
+        assert client.get(f"/phases/{phase.id}/{url}").status_code == 404
+    assert client.get(f"/api/v1/phases/{phase.id}/leaderboard/").status_code == 404
+    organizer = factories.user("organizer-of-private")
+    phase.task.challenge.organizers.add(organizer)
+    client.force_login(organizer)
+    assert len(parsed(client.get(f"/phases/{phase.id}/")).rows) == len(NAMES)
+
+
+def test_the_api_keeps_its_keys_and_adds_the_statistics(phase):
+    body = Client().get(f"/api/v1/phases/{phase.id}/leaderboard/").json()
+    assert {"phase", "task", "metric", "larger_is_better", "ground_truth_version",
+            "computed_at", "method", "entries"} <= set(body)
+    assert body["seed"] == phase.ranking_seed and body["n_boot"] == B
+    assert body["method"] == "aggregate-mean" and body["method_description"]
+    entry = body["entries"][0]
+    assert {"rank", "participant", "submission", "evaluation", "submitted", "description",
+            "score", "aggregate", "rank_q025", "rank_q975", "p_rank1", "score_q025",
+            "score_q975", "n_cases"} <= set(entry)
+    distribution = body["statistics"]["rank_distribution"]
+    assert [row[0] for row in distribution] == [e["p_rank1"] for e in body["entries"]]
+    assert all(sum(row) == pytest.approx(1.0) for row in distribution)
+    assert json.dumps(body, allow_nan=False)
+
+
+def test_organizers_choose_the_ranking_in_the_admin(phase):
+    client = Client()
+    client.force_login(factories.user("admin-of-ranking", staff=True))
+    page = client.get(f"/admin/challenges/phase/{phase.id}/change/").content.decode()
+    for field in ("ranking_method", "ranking_ties", "ranking_adjust", "ranking_alpha",
+                  "bootstrap_samples", "ranking_seed"):
+        assert f'name="{field}"' in page
+    assert "test-then-rank" in page
