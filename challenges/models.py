@@ -284,10 +284,17 @@ class Phase(models.Model):
             raise ValidationError({"active_ground_truth": "belongs to another task"})
 
 
+def new_join_code() -> str:
+    return secrets.token_urlsafe(9)
+
+
 class Team(models.Model):
+    """Participants who submit and rank together; members join with the team's code."""
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="teams")
     name = models.CharField(max_length=100)
+    join_code = models.CharField(max_length=20, default=new_join_code, unique=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

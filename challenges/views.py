@@ -9,7 +9,7 @@ from evaluation.errors import Refused
 
 from .api import visible_challenges
 from .models import Participation, Phase
-from .services.participation import join
+from .services.participation import create_team, join, join_team, leave_team
 
 
 def home(request):
@@ -43,4 +43,29 @@ def challenge_join(request, slug: str):
             messages.info(request, "Thank you: an organizer will review your request to join.")
         else:
             messages.success(request, f"You have joined {challenge.title}.")
+    return redirect("challenge", slug=slug)
+
+
+@login_required
+@require_POST
+def challenge_team(request, slug: str):
+    """Create, join (with a member's code) or leave a team."""
+    challenge = get_object_or_404(visible_challenges(request.user), slug=slug)
+    participation = get_object_or_404(Participation, challenge=challenge, user=request.user)
+    action = request.POST.get("action")
+    try:
+        if action == "create":
+            team = create_team(participation, request.POST.get("name", ""))
+            messages.success(request, f"Team {team.name} created. Share its code with your "
+                                      "teammates so they can join.")
+        elif action == "join":
+            team = join_team(participation, request.POST.get("code", ""))
+            messages.success(request, f"You joined team {team.name}.")
+        elif action == "leave":
+            leave_team(participation)
+            messages.success(request, "You left the team.")
+        else:
+            messages.error(request, "Unknown team action.")
+    except Refused as exc:
+        messages.error(request, str(exc))
     return redirect("challenge", slug=slug)
