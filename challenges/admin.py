@@ -99,6 +99,14 @@ class PhaseAdmin(admin.ModelAdmin):
     ]
     actions = ["publish", "unpublish", "recompute"]
 
+    def save_model(self, request, obj, form, change):
+        before = Phase.objects.get(pk=obj.pk).metric_config() if change else None
+        super().save_model(request, obj, form, change)
+        if change and obj.active_ground_truth_id and obj.metric_config() != before:
+            queued = activate_ground_truth(obj, obj.active_ground_truth)
+            self.message_user(request, f"The scoring configuration changed: {queued} "
+                                       "submissions queued to be scored with it.")
+
     @admin.action(description="Publish the leaderboards")
     def publish(self, request, queryset):
         self.message_user(request, f"{queryset.update(is_public=True)} leaderboards published.")

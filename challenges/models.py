@@ -277,6 +277,11 @@ class Phase(models.Model):
         allowed = DETECTION_METRICS if self.task.kind == Task.DETECTION else SEGMENTATION_METRICS
         if self.primary_metric not in allowed:
             raise ValidationError({"primary_metric": f"choose one of {', '.join(allowed)}"})
+        if self.task.kind == Task.SEGMENTATION and self.primary_metric not in self.scored_metrics():
+            raise ValidationError({"primary_metric": "the primary metric must be computed"})
+        if self.submission_kind == self.ALGORITHM and self.task.kind != Task.SEGMENTATION:
+            raise ValidationError({"submission_kind": "algorithm containers are supported for "
+                                                      "segmentation tasks only"})
         unknown = set(self.metrics or []) - set(SEGMENTATION_METRICS)
         if unknown:
             raise ValidationError({"metrics": f"unknown metrics: {', '.join(sorted(unknown))}"})

@@ -70,6 +70,14 @@ class EvaluationAdmin(admin.ModelAdmin):
 
 @admin.register(CaseResult)
 class CaseResultAdmin(admin.ModelAdmin):
+    """Read-only: results change only by scoring again."""
+
     list_display = ["evaluation", "case", "label", "dice", "nsd", "hd95", "missing"]
     list_filter = ["missing"]
     search_fields = ["case", "evaluation__id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

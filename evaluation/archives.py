@@ -116,7 +116,7 @@ def extract(
         count = 0
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as out:
-            while chunk := stream.read(_CHUNK):
+            while chunk := _read(stream, member.name):
                 count += len(chunk)
                 total += len(chunk)
                 if count > member.size or total > limits.max_total_bytes:
@@ -152,6 +152,15 @@ def _walk(path: Path, open_names: frozenset[str] = frozenset()) -> Iterator[
                 yield info.name, info.size, kind, archive.extractfile(info) if opened else None
     except (tarfile.TarError, zlib.error, OSError, EOFError) as exc:
         raise InputError(f"the tar archive is damaged ({_short(exc)})") from None
+
+
+def _read(stream: IO[bytes], name: str) -> bytes:
+    """The next chunk of a member; damaged member data (bad CRC, corrupt deflate stream,
+    truncation) is the participant's problem, reported as such."""
+    try:
+        return stream.read(_CHUNK)
+    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError) as exc:
+        raise InputError(f"archive member '{name}' is damaged ({_short(exc)})") from None
 
 
 def _zip_kind(info: zipfile.ZipInfo) -> str:

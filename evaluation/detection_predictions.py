@@ -14,6 +14,7 @@ from scorers.errors import InputError
 from scorers.voc import AnnotatedImage, read_voc_xml
 
 from .archives import detect_format, extract, list_members
+from .errors import GroundTruthError
 from .models import Evaluation
 from .predictions import archive_limits
 from .storage import local_path, private_storage
@@ -51,7 +52,11 @@ def ground_truth(evaluation: Evaluation, task: Task, scratch: Path) -> dict[str,
     truth = {}
     for case in task.case_names:
         with local_path(storage, evaluation.ground_truth.files[case]["path"], scratch) as path:
-            truth[case] = read_voc_xml(path, name=f"{case}.xml", classes=task.class_names)
+            try:
+                truth[case] = read_voc_xml(path, name=f"{case}.xml", classes=task.class_names)
+            except InputError as exc:
+                raise GroundTruthError(
+                    f"ground truth v{evaluation.ground_truth.version}: {exc}") from exc
     return truth
 
 

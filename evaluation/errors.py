@@ -13,3 +13,8 @@ class Refused(InputError):
     def __init__(self, message: str, *, http_status: int = 403):
         super().__init__(message)
         self.http_status = http_status
+
+
+class GroundTruthError(Exception):
+    """The hidden ground truth itself is unreadable: an organizer problem. Its message goes to
+    the organizer log only; participants see a neutral message."""

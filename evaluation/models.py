@@ -49,12 +49,6 @@ class Submission(models.Model):
 
     class Meta:
         ordering = ["-created"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["phase", "image_id"], condition=~Q(image_id=""),
-                name="one_submission_per_image_and_phase",
-            ),
-        ]
 
     def __str__(self) -> str:
         return f"{self.participant_name} → {self.phase} ({self.created:%Y-%m-%d %H:%M})"
@@ -87,6 +81,10 @@ class Evaluation(models.Model):
     shards_total = models.PositiveIntegerField(default=1)
     shards_finished = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    lease = models.PositiveIntegerField(
+        default=0, help_text="Raised at every claim: a fencing token, so that a worker the "
+                             "reaper gave up on can no longer write to or move the evaluation."
+    )
     worker = models.CharField(max_length=200, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)

@@ -45,12 +45,15 @@ def transition(
     to: str,
     *,
     allowed_from: Iterable[str] | None = None,
+    holding: int | None = None,
     **fields,
 ) -> Evaluation:
     """Move one evaluation to state ``to``, setting ``fields`` in the same write.
 
     ``allowed_from`` narrows the table for this call (e.g. a worker claims only ``queued``
-    rows). Raises :class:`InvalidTransition` if the move is not allowed from the current state.
+    rows). A worker passes the lease it is ``holding`` (from its claim), so that it cannot
+    move an evaluation that was taken away from it and claimed again. Raises
+    :class:`InvalidTransition` if the move is not allowed.
     """
     with transaction.atomic():
         evaluation = Evaluation.objects.select_for_update().get(pk=evaluation_id)
@@ -59,6 +62,8 @@ def transition(
             allowed_from is not None and current not in set(allowed_from)
         ):
             raise InvalidTransition(f"evaluation {evaluation_id}: {current} → {to} not allowed")
+        if holding is not None and evaluation.lease != holding:
+            raise InvalidTransition(f"evaluation {evaluation_id}: lease {holding} has expired")
         now = timezone.now()
         evaluation.state = to
         if to in (State.RUNNING_ALGORITHM, State.SCORING):
@@ -73,17 +78,17 @@ def transition(
         evaluation.save()
         if to in TERMINAL_STATES:
             for hook in _finished_hooks:
-                transaction.on_commit(lambda hook=hook: hook(evaluation))
+                transaction.on_commit(lambda hook=hook: hook(evaluation), robust=True)
     return evaluation
 
 
-def heartbeat(evaluation_id, *, state: str, advance: int = 0) -> bool:
-    """Record that a worker is alive on an evaluation still in ``state``, and that it finished
-    ``advance`` more cases (added atomically: several shards may report at once).
+def heartbeat(evaluation_id, *, state: str, lease: int, advance: int = 0) -> bool:
+    """Record that the worker holding ``lease`` is alive on an evaluation still in ``state``,
+    and that it finished ``advance`` more cases (added atomically: shards report at once).
 
-    Returns False when the evaluation has left that state (cancelled, or reaped and handed to
-    another worker): the caller must stop working on it.
+    Returns False when the evaluation has left that state or lease (cancelled, or reaped and
+    claimed by another worker): the caller must stop working on it.
     """
-    return Evaluation.objects.filter(pk=evaluation_id, state=state).update(
+    return Evaluation.objects.filter(pk=evaluation_id, state=state, lease=lease).update(
         heartbeat_at=timezone.now(), cases_done=F("cases_done") + advance
     ) == 1

@@ -5,7 +5,6 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready
 
-from .runners import gpu_index_from_env
 from .services import algorithm, reaper, scoring
 
 log = logging.getLogger(__name__)
@@ -19,8 +18,8 @@ def score_evaluation(self, *, evaluation_id: str) -> None:
 
 
 @shared_task(name="evaluation.score_shard", bind=True, **_RELIABLE)
-def score_shard(self, *, evaluation_id: str, attempt: int, shard: int) -> None:
-    scoring.score_shard(evaluation_id, attempt=attempt, shard=shard,
+def score_shard(self, *, evaluation_id: str, lease: int, shard: int) -> None:
+    scoring.score_shard(evaluation_id, lease=lease, shard=shard,
                         worker=self.request.hostname or "worker")
 
 
@@ -35,15 +34,16 @@ def reap() -> None:
 
 
 @worker_ready.connect
-def remove_engine_leftovers(**kwargs) -> None:
-    """A GPU worker (one per GPU, PODIUM_GPU_INDEX set) owns its containers' name prefix, so at
-    start it removes whatever a killed predecessor left behind."""
-    if gpu_index_from_env() is None:
+def remove_engine_leftovers(sender=None, **kwargs) -> None:
+    """A worker serving the ``gpu`` queue owns its containers' name prefix (its GPU index, or
+    PODIUM_RUNNER_NAME_PREFIX), so at start it removes what a killed predecessor left behind."""
+    consumed = sender.app.amqp.queues.consume_from if sender is not None else None
+    if consumed is not None and "gpu" not in consumed:
         return
     try:
         removed = algorithm.runner().remove_leftovers()
-    except Exception:
-        log.exception("could not remove leftover containers")
+    except Exception as exc:  # no engine here: nothing can have been left behind
+        log.info("no container engine to clean up (%s)", exc)
         return
     if removed:
         log.warning("removed leftover containers and volumes: %s", ", ".join(removed))

@@ -33,7 +33,8 @@ def phase_submit(request, phase_id):
                                 description=request.POST.get("description", ""))
         except InputError as exc:
             if wants_json:
-                return JsonResponse({"detail": str(exc)}, status=400)
+                return JsonResponse({"detail": str(exc)},
+                                    status=getattr(exc, "http_status", 400))
             messages.error(request, str(exc))
         else:
             if wants_json:

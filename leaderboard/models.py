@@ -32,7 +32,9 @@ class LeaderboardSnapshot(models.Model):
     seed = models.BigIntegerField(null=True, blank=True)
     entries = models.JSONField(default=list, blank=True)
     statistics = models.JSONField(default=dict, blank=True)
-    refresh_pending = models.BooleanField(default=False)
+    refresh_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="A refresh was asked for and has not started yet."
+    )
 
     class Meta:
         constraints = [
@@ -44,3 +46,7 @@ class LeaderboardSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"leaderboard of {self.phase or self.challenge}"
+
+    @property
+    def refresh_pending(self) -> bool:
+        return self.refresh_requested_at is not None

@@ -1,9 +1,10 @@
 """Computing and refreshing leaderboard snapshots (a phase's, and a challenge's overall one).
 
 A finished evaluation asks for its phase's refresh; a burst of requests computes once: the first
-request sets ``refresh_pending`` and sends one task with a countdown, later ones see the flag
-and send nothing; the task clears the flag before it reads its inputs, so an evaluation that
-finishes during a computation asks for another. A changed phase snapshot asks, the same way,
+request sets ``refresh_requested_at`` and sends one task with a countdown, later ones see it
+and send nothing; the task clears it before it reads its inputs, so an evaluation that finishes
+during a computation asks for another. A request older than PODIUM_REFRESH_RESEND_AFTER_S
+whose task never ran (a lost message) is sent again. A changed phase snapshot asks, the same way,
 for its challenge's overall ranking. A computation never overwrites a snapshot written from
 newer inputs (``inputs_read_at``), and one whose inputs did not change is skipped.
 """
@@ -12,6 +13,7 @@ import hashlib
 import json
 import logging
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -54,12 +56,14 @@ def request_challenge_refresh(challenge_id) -> None:
 
 
 def _request(snapshot: LeaderboardSnapshot, task_name: str, kwargs: dict) -> None:
-    claimed = LeaderboardSnapshot.objects.filter(pk=snapshot.pk, refresh_pending=False).update(
-        refresh_pending=True
-    )
+    now = timezone.now()
+    lost = now - timedelta(seconds=settings.PODIUM_REFRESH_RESEND_AFTER_S)
+    claimed = LeaderboardSnapshot.objects.filter(
+        Q(refresh_requested_at__isnull=True) | Q(refresh_requested_at__lt=lost), pk=snapshot.pk
+    ).update(refresh_requested_at=now)
     if claimed:
         transaction.on_commit(
-            lambda: app.send_task(task_name, kwargs=kwargs, countdown=DEBOUNCE_S)
+            lambda: app.send_task(task_name, kwargs=kwargs, countdown=DEBOUNCE_S), robust=True
         )
 
 
@@ -88,7 +92,7 @@ def refresh(phase_id) -> LeaderboardSnapshot:
     phase = Phase.objects.select_related("task", "active_ground_truth").get(pk=phase_id)
     snapshot, _ = LeaderboardSnapshot.objects.get_or_create(phase=phase)
     # Cleared first, so an evaluation finishing while we compute asks for another pass.
-    LeaderboardSnapshot.objects.filter(pk=snapshot.pk).update(refresh_pending=False)
+    LeaderboardSnapshot.objects.filter(pk=snapshot.pk).update(refresh_requested_at=None)
     started = timezone.now()
     ranked = contenders(selected_evaluations(phase))
     options = phase_options(phase)
@@ -126,7 +130,7 @@ def refresh_challenge(challenge_id) -> LeaderboardSnapshot:
     """Recompute the challenge's overall rankings from its phases' snapshots."""
     challenge = Challenge.objects.get(pk=challenge_id)
     snapshot, _ = LeaderboardSnapshot.objects.get_or_create(challenge=challenge)
-    LeaderboardSnapshot.objects.filter(pk=snapshot.pk).update(refresh_pending=False)
+    LeaderboardSnapshot.objects.filter(pk=snapshot.pk).update(refresh_requested_at=None)
     started = timezone.now()
     sources = (
         LeaderboardSnapshot.objects.filter(phase__task__challenge=challenge,
@@ -165,10 +169,13 @@ def _digest(payload: dict) -> str:
 
 
 def selected_evaluations(phase: Phase) -> list[Evaluation]:
-    """One succeeded evaluation per participant against the active ground truth: that of the
-    latest (or best) submission, as the phase chooses."""
+    """One succeeded evaluation per participant against the active ground truth and the
+    phase's current scoring configuration: that of the latest (or best) submission, as the
+    phase chooses. (Scores of another configuration are never ranked together; changing the
+    configuration in the admin re-queues every submission.)"""
     if phase.active_ground_truth_id is None:
         return []
+    config = phase.metric_config()
     evaluations = (
         Evaluation.objects.filter(
             submission__phase=phase, ground_truth_id=phase.active_ground_truth_id,
@@ -179,7 +186,8 @@ def selected_evaluations(phase: Phase) -> list[Evaluation]:
     )
     per_submission: dict = {}
     for evaluation in evaluations:
-        per_submission.setdefault(evaluation.submission_id, evaluation)
+        if evaluation.metric_config == config:
+            per_submission.setdefault(evaluation.submission_id, evaluation)
     per_participant: dict = {}
     larger_better = phase.larger_is_better()
     for evaluation in per_submission.values():  # newest submission first

@@ -51,6 +51,16 @@ ALLOWED_HOSTS = [
     h for h in env("PODIUM_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h
 ]
 CSRF_TRUSTED_ORIGINS = [o for o in env("PODIUM_CSRF_TRUSTED_ORIGINS").split(",") if o]
+# Behind a TLS-terminating proxy: PODIUM_HTTPS=1 marks cookies Secure, redirects HTTP and sends
+# HSTS; the proxy must set X-Forwarded-Proto.
+if env_bool("PODIUM_HTTPS"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("PODIUM_HSTS_SECONDS", 31536000)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -172,6 +182,9 @@ STORAGES = {
     "private": _private,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+FILE_UPLOAD_HANDLERS = ["podium.uploads.CappedUploadHandler"]
+FILE_UPLOAD_TEMP_DIR = str(WORK_DIR)
+WORK_DIR.mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -234,6 +247,8 @@ PODIUM_HEARTBEAT_TIMEOUT_S = env_int("PODIUM_HEARTBEAT_TIMEOUT_S", 300)
 PODIUM_REAPER_INTERVAL_S = env_int("PODIUM_REAPER_INTERVAL_S", 60)
 PODIUM_MAX_ATTEMPTS = env_int("PODIUM_MAX_ATTEMPTS", 3)
 PODIUM_REQUEUE_QUEUED_AFTER_S = env_int("PODIUM_REQUEUE_QUEUED_AFTER_S", 1800)
+# A leaderboard refresh asked for but never started (its message lost) is asked for again.
+PODIUM_REFRESH_RESEND_AFTER_S = env_int("PODIUM_REFRESH_RESEND_AFTER_S", 300)
 # A larger segmentation submission is scored in shards of this many cases, by every free worker.
 PODIUM_SCORING_SHARD_CASES = env_int("PODIUM_SCORING_SHARD_CASES", 16)
 # Algorithm containers (docs/runner.md). The engine is DOCKER_HOST (read by docker-py); each GPU

@@ -159,7 +159,9 @@ def _checked_geometry(header: Nifti1Header, name: str, limits: ReadLimits) -> Ge
     spatial = min(len(shape), 3)
     if spatial < 2:
         raise _fail(name, f"expected a 2D or 3D image, got shape {shape}")
-    zooms = tuple(float(z) for z in header["pixdim"][1 : spatial + 1])
+    # Magnitudes, as nibabel's get_zooms() reports them: some writers store a negative pixdim
+    # (the orientation lives in the affine); zero, NaN and inf stay invalid.
+    zooms = tuple(abs(float(z)) for z in header["pixdim"][1 : spatial + 1])
     if not all(math.isfinite(z) and z > 0 for z in zooms):
         raise _fail(name, f"voxel spacing must be finite and positive, got {zooms}")
     affine = np.asarray(header.get_best_affine(), dtype=float)

@@ -36,12 +36,24 @@ _MAX_LABEL_SPAN = 1 << 20
 
 
 def _check_array(name: str, array: object) -> np.ndarray:
+    """A 2D/3D label map in native byte order: integers, booleans, or floats whose every value
+    is an integer (what ``nibabel``'s ``get_fdata()`` returns for a label map)."""
     if not isinstance(array, np.ndarray):
         raise InputError(f"{name} must be a numpy array, not {type(array).__name__}")
-    if array.dtype != np.bool_ and not np.issubdtype(array.dtype, np.integer):
-        raise InputError(f"{name} must hold integer labels, not {array.dtype}")
     if array.ndim not in (2, 3):
         raise InputError(f"{name} must be 2D or 3D, not {array.ndim}D")
+    if np.issubdtype(array.dtype, np.floating):
+        if not (np.all(np.isfinite(array)) and np.all(array == np.round(array))):
+            raise InputError(f"{name} must hold integer labels; its float values are not all "
+                             "whole numbers")
+        if array.size and (array.min() < np.iinfo(np.int64).min / 2
+                           or array.max() > np.iinfo(np.int64).max / 2):
+            raise InputError(f"{name} holds label values out of range")
+        return array.astype(np.int64)
+    if array.dtype != np.bool_ and not np.issubdtype(array.dtype, np.integer):
+        raise InputError(f"{name} must hold integer labels, not {array.dtype}")
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
     return array.view(np.uint8) if array.dtype == np.bool_ else array
 
 

@@ -74,19 +74,36 @@ def _weighted_percentile(values: np.ndarray, weights: np.ndarray, percent: float
     return float(levels[min(index, levels.size - 1)])
 
 
+def _float32_quantile(values: np.ndarray, fraction: float) -> float:
+    """The linearly interpolated quantile as ``torch.quantile`` computes it on a float32
+    tensor (MONAI's ``compute_hausdorff_distance``): position and weight in float32, and the
+    interpolation done from the nearer end (torch's ``lerp``). np.percentile, in float64,
+    differs in the last float32 bits when the two neighbours are far apart."""
+    count = values.size
+    position = np.float32(fraction) * np.float32(count - 1)
+    low = int(np.floor(position))
+    high = min(low + 1, count - 1)
+    ordered = np.partition(values, (low, high)) if count > 1 else values
+    a, b = ordered[low], ordered[high]
+    weight = np.float32(position - np.float32(low))
+    if weight < 0.5:
+        return float(a + weight * (b - a))
+    return float(b - (b - a) * (np.float32(1) - weight))
+
+
 def hausdorff(distances: SurfaceDistances, *, percent: float, surface: str) -> float:
     """Symmetric (robust) Hausdorff distance in mm: the larger of the two directed percentiles.
 
     percent = 100 gives HD (the largest distance either way). Otherwise surfel uses the
     surfel-measure-weighted percentile of ``compute_robust_hausdorff``; voxel uses
-    ``np.percentile``'s linear interpolation over border voxels, as MONAI's
-    ``compute_hausdorff_distance(percentile=...)`` (``torch.quantile``).
+    linear interpolation over border voxels exactly as MONAI's
+    ``compute_hausdorff_distance(percentile=...)`` does it (``torch.quantile`` in float32).
     """
     if surface == "voxel":
         directed = _voxel_distances(distances)
         if percent == 100:
             return float(max(d.max() for d in directed))
-        return float(max(np.percentile(d, percent) for d in directed))
+        return max(_float32_quantile(d, percent / 100.0) for d in directed)
     if percent == 100:
         return float(max(distances.pred_to_ref.max(), distances.ref_to_pred.max()))
     return max(

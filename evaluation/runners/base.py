@@ -93,6 +93,10 @@ class Outcome(enum.StrEnum):
     ENGINE_ERROR = "engine_error"
 
 
+def _seconds(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3f}".rstrip("0")
+
+
 def _size(n: int) -> str:
     return f"{n / MIB:g} MiB"
 
@@ -127,7 +131,7 @@ class RunResult:
             case Outcome.MEMORY_LIMIT:
                 return "memory limit exceeded"
             case Outcome.TIME_LIMIT:
-                return f"time limit of {self.limits.wall_time_s:g} s exceeded"
+                return f"time limit of {_seconds(self.limits.wall_time_s)} s exceeded"
             case Outcome.OUTPUT_TOO_LARGE:
                 return (
                     f"the outputs exceed the limit of {_size(self.limits.output_bytes)} "
@@ -151,6 +155,10 @@ class Runner(ABC):
     @abstractmethod
     def load_image(self, archive_path: Path) -> str:
         """Load a ``docker save`` archive (inspected first); return the image id."""
+
+    @abstractmethod
+    def stop(self, run_id: str) -> None:
+        """Kill the algorithm of a run in flight (from another thread); ``run`` then returns."""
 
     @abstractmethod
     def has_image(self, image_id: str) -> bool:

@@ -16,7 +16,7 @@ podman serving the same API (scripts/podman/serve.sh). One run:
 
 from __future__ import annotations
 
-import gzip
+import json
 import logging
 import re
 import tarfile
@@ -31,7 +31,7 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
-from evaluation.algorithm_images import GZIP_MAGIC, check_user, inspect_archive
+from evaluation.algorithm_images import check_user, inspect_archive
 from evaluation.runners import docker_options
 from evaluation.runners.base import Outcome, Runner, RunRequest, RunResult
 from evaluation.runners.collect import OutputTooLarge, collect_outputs, empty_folder
@@ -45,6 +45,8 @@ CHUNK_BYTES = 1024 * 1024
 KILL_GRACE_S = 30.0
 ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 HOLDER_TAG = "podium/output-holder:latest"
+MAX_JSON_BYTES = 1024 * 1024
+_REFERENCE_ANNOTATIONS = ("org.opencontainers.image.ref.name", "io.containerd.image.name")
 NAME_PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 
 
@@ -104,7 +106,7 @@ class DockerApiRunner(Runner):
         so a tag another upload also used can never make us return the wrong image.
         """
         image = inspect_archive(archive_path)
-        for line in self.client.api.load_image(_uncompressed_chunks(archive_path)):
+        for line in self.client.api.load_image(_untagged_chunks(archive_path)):
             if isinstance(line, dict) and line.get("error"):
                 raise EngineError(f"loading the image failed: {line['error']}")
         try:
@@ -238,6 +240,15 @@ class DockerApiRunner(Runner):
             return False
         return True
 
+    def stop(self, run_id: str) -> None:
+        """Kill the run's algorithm container (a cancelled evaluation); ``run`` then returns."""
+        try:
+            self.client.api.kill(RunNames.of(self.config.name_prefix, run_id).container)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as error:
+            logger.warning("run %s: could not be stopped: %s", run_id, error)
+
     def remove_leftovers(self, prefix: str | None = None) -> list[str]:
         """Remove every container and volume whose name starts with ``prefix`` (default: this
         runner's ``name_prefix``); return their names. Call it where no run of that prefix can
@@ -255,15 +266,53 @@ class DockerApiRunner(Runner):
         return removed
 
 
-def _uncompressed_chunks(path: Path) -> Iterator[bytes]:
-    """The archive as an uncompressed tar stream: podman's compat API (4.3) cannot read a
-    gzipped ``docker save`` archive, and Docker Engine reads both."""
-    with open(path, "rb") as raw:
-        compressed = raw.read(2) == GZIP_MAGIC
-        raw.seek(0)
-        stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
-        while chunk := stream.read(CHUNK_BYTES):
-            yield chunk
+def _untagged_chunks(path: Path) -> Iterator[bytes]:
+    """The archive as an uncompressed tar stream with every tag removed.
+
+    ``docker load`` applies the tags an archive names (``RepoTags`` in manifest.json, the
+    legacy ``repositories`` file, reference annotations in an OCI ``index.json``). A
+    participant's archive could name the platform's own images (``podium-gpu-worker:latest``)
+    and take them over on the node. Images are addressed by id only, so tags are dropped.
+    Uncompressed because podman's compat API (4.3) cannot read a gzipped archive.
+    """
+    with tarfile.open(path, mode="r|*") as archive:
+        for member in archive:
+            name = member.name.removeprefix("./")
+            if name == "repositories":
+                continue
+            if name in ("manifest.json", "index.json") and member.isreg():
+                stream = archive.extractfile(member)
+                data = _without_tags(name, stream.read(MAX_JSON_BYTES + 1))
+                member.size = len(data)
+                yield member.tobuf(format=tarfile.PAX_FORMAT)
+                yield data + _padding(len(data))
+                continue
+            yield member.tobuf(format=tarfile.PAX_FORMAT)
+            if member.isreg():
+                stream = archive.extractfile(member)
+                while chunk := stream.read(CHUNK_BYTES):
+                    yield chunk
+                yield _padding(member.size)
+    yield b"\0" * (2 * tarfile.BLOCKSIZE)
+
+
+def _without_tags(name: str, data: bytes) -> bytes:
+    if len(data) > MAX_JSON_BYTES:
+        raise EngineError(f"the archive's {name} is too large")
+    document = json.loads(data)
+    if name == "manifest.json":
+        for entry in document:
+            entry["RepoTags"] = None
+    else:
+        for manifest in document.get("manifests") or []:
+            annotations = manifest.get("annotations") or {}
+            for key in _REFERENCE_ANNOTATIONS:
+                annotations.pop(key, None)
+    return json.dumps(document).encode()
+
+
+def _padding(size: int) -> bytes:
+    return b"\0" * (-size % tarfile.BLOCKSIZE)
 
 
 def _check_folders(request: RunRequest) -> None:

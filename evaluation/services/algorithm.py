@@ -7,6 +7,7 @@ images are staged, into a folder of their own.
 """
 
 import logging
+import re
 import shutil
 import threading
 import zipfile
@@ -28,6 +29,7 @@ from ..runners.base import MIB
 from ..states import InvalidTransition, heartbeat, transition
 from ..storage import local_path, private_storage
 from .queueing import enqueue
+from .scoring import Stopped
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ def claim(evaluation_id, worker: str) -> Evaluation | None:
         ):
             return None
         return transition(evaluation_id, State.RUNNING_ALGORITHM, worker=worker,
-                          attempts=evaluation.attempts + 1)
+                          attempts=evaluation.attempts + 1, lease=evaluation.lease + 1)
 
 
 def run(evaluation_id, *, worker: str) -> None:
@@ -73,6 +75,8 @@ def run(evaluation_id, *, worker: str) -> None:
     scratch.mkdir(parents=True)
     try:
         _run(evaluation, scratch)
+    except Stopped:
+        log.info("evaluation %s was cancelled or taken over during its run", evaluation.id)
     except InputError as exc:
         _fail(evaluation, str(exc))
     except Exception as exc:
@@ -94,13 +98,12 @@ def _run(evaluation: Evaluation, scratch: Path) -> None:
             loaded = engine.load_image(archive)
         if loaded != submission.image_id:
             raise RuntimeError(f"the engine loaded {loaded}, expected {submission.image_id}")
-    inputs = stage_inputs(task)
     output_dir = scratch / "output"
     output_dir.mkdir()
     request = RunRequest(
-        run_id=f"e{evaluation.id.hex[:24]}-{evaluation.attempts}",
+        run_id=f"e{evaluation.id.hex[:24]}-{evaluation.lease}",
         image_id=submission.image_id,
-        input_dir=inputs,
+        input_dir=stage_inputs(task),
         output_dir=output_dir,
         limits=ResourceLimits(
             memory_bytes=phase.algorithm_memory_mb * MIB,
@@ -109,30 +112,73 @@ def _run(evaluation: Evaluation, scratch: Path) -> None:
         ),
         gpu_device=gpu_index_from_env(),
     )
-    with _heartbeats(evaluation.id):
-        result = engine.run(request)
+    try:
+        with _heartbeats(evaluation, on_lost=lambda: engine.stop(request.run_id)):
+            result = engine.run(request)
+    finally:
+        engine.remove_image(submission.image_id)  # GPU nodes keep no participant images
     logs = (f"--- stdout (tail) ---\n{result.stdout_tail}\n"
             f"--- stderr (tail) ---\n{result.stderr_tail}")
     note = (f"run {request.run_id}: {result.outcome} exit={result.exit_code} "
             f"{result.duration_s:.1f}s {result.error}\n")
-    Evaluation.objects.filter(pk=evaluation.pk).update(
-        logs=logs, organizer_log=evaluation.organizer_log + note)
-    evaluation.organizer_log += note
+    _update_held(evaluation, logs=logs, organizer_log=evaluation.organizer_log + note)
     if result.outcome == Outcome.ENGINE_ERROR:
         raise RuntimeError(result.error or "engine error")
     if result.outcome != Outcome.SUCCEEDED:
         raise InputError(result.message)
     outputs = _pack_outputs(output_dir, scratch / "outputs.zip")
-    try:
-        predictions.validate_upload(outputs, task, allow_partial=phase.allow_partial)
-    except InputError as exc:
-        raise InputError(f"The algorithm's outputs are not valid: {exc}") from None
+    _check_outputs(evaluation, outputs, output_dir)
     with open(outputs, "rb") as fh:
         stored = default_storage.save(
             f"submissions/{phase.id}/{submission.id}/outputs-{evaluation.id}.zip", File(fh))
-    Evaluation.objects.filter(pk=evaluation.pk).update(outputs=stored)
-    evaluation.outputs = stored
+    try:
+        _update_held(evaluation, outputs=stored)
+    except Stopped:
+        default_storage.delete(stored)
+        raise
     _hand_to_scoring(evaluation)
+
+
+def _update_held(evaluation: Evaluation, **fields) -> None:
+    """Write ``fields`` only while this worker still holds the evaluation (else Stopped)."""
+    held = Evaluation.objects.filter(pk=evaluation.pk, lease=evaluation.lease,
+                                     state=State.RUNNING_ALGORITHM)
+    if not held.update(**fields):
+        raise Stopped
+    for name, value in fields.items():
+        setattr(evaluation, name, value)
+
+
+def _check_outputs(evaluation: Evaluation, outputs: Path, output_dir: Path) -> None:
+    """The outputs must pass the checks of an uploaded archive. The participant's message
+    names only test cases and counts: file names and header values come from the algorithm,
+    which saw the hidden test images, so echoing them would be a channel out."""
+    phase = evaluation.submission.phase
+    try:
+        predictions.validate_upload(outputs, phase.task, allow_partial=phase.allow_partial)
+    except InputError as exc:
+        _update_held(evaluation, organizer_log=f"{evaluation.organizer_log}outputs: {exc}\n")
+        raise InputError(
+            "The algorithm's outputs are not valid: " + _safe_reason(str(exc), phase, output_dir)
+        ) from None
+
+
+def _safe_reason(reason: str, phase: Phase, output_dir: Path) -> str:
+    cases = phase.task.case_names
+    names = {p.name for p in output_dir.rglob("*") if p.is_file()}
+    missing = [case for case in cases if not {f"{case}.nii.gz", f"{case}.nii"} & names]
+    expected = {f"{case}{suffix}" for case in cases for suffix in predictions.NIFTI_SUFFIXES}
+    extra = len(names - expected)
+    if extra:
+        return (f"{extra} file(s) in /output are not named after a test case "
+                f"(expected e.g. {cases[0]}.nii.gz)")
+    if missing and not phase.allow_partial:
+        return f"{len(missing)} test case(s) have no output: {predictions.listing(missing)}"
+    named = re.match(r"case (\S+):", reason)
+    if named and named.group(1) in cases:
+        return (f"the output for case {named.group(1)} is not a label map with the test "
+                "image's geometry and the task's labels")
+    return "the outputs could not be read as label maps of the test images"
 
 
 def stage_inputs(task: Task) -> Path:
@@ -169,40 +215,44 @@ def _hand_to_scoring(evaluation: Evaluation) -> None:
     """Outputs ready: the evaluation waits in ``scoring`` for a scorer to claim it."""
     try:
         moved = transition(evaluation.id, State.SCORING, allowed_from=[State.RUNNING_ALGORITHM],
-                           worker="", enqueued_at=timezone.now())
+                           holding=evaluation.lease, worker="", enqueued_at=timezone.now())
     except InvalidTransition:
         log.info("evaluation %s was moved before its outputs were handed on", evaluation.id)
         return
-    transaction.on_commit(lambda: enqueue(moved))
+    transaction.on_commit(lambda: enqueue(moved), robust=True)
 
 
 def _fail(evaluation: Evaluation, message: str, organizer_log: str = "") -> None:
     phase = evaluation.submission.phase
-    logs = Evaluation.objects.get(pk=evaluation.pk).logs
-    if phase.show_algorithm_logs and logs:
-        message = f"{message}\n{logs}"
+    current = Evaluation.objects.get(pk=evaluation.pk)
+    if phase.show_algorithm_logs and current.logs:
+        message = f"{message}\n{current.logs}"
     try:
         transition(evaluation.id, State.FAILED, allowed_from=[State.RUNNING_ALGORITHM],
-                   participant_message=message,
-                   organizer_log=evaluation.organizer_log + organizer_log)
+                   holding=evaluation.lease, participant_message=message,
+                   organizer_log=current.organizer_log + organizer_log)
     except InvalidTransition:
         log.info("evaluation %s was moved before it failed", evaluation.id)
 
 
 class _heartbeats:
-    """Writes the evaluation's heartbeat every HEARTBEAT_EVERY_S while the container runs."""
+    """Writes the evaluation's heartbeat every HEARTBEAT_EVERY_S while the container runs; if
+    the evaluation was cancelled or taken over meanwhile, calls ``on_lost`` (stops the run)."""
 
-    def __init__(self, evaluation_id):
-        self.evaluation_id = evaluation_id
-        self.stop = threading.Event()
+    def __init__(self, evaluation: Evaluation, *, on_lost):
+        self.evaluation = evaluation
+        self.on_lost = on_lost
+        self.done = threading.Event()
         self.thread = threading.Thread(target=self._beat, daemon=True)
 
     def _beat(self) -> None:
         from django.db import connection
 
         try:
-            while not self.stop.wait(HEARTBEAT_EVERY_S):
-                if not heartbeat(self.evaluation_id, state=State.RUNNING_ALGORITHM):
+            while not self.done.wait(HEARTBEAT_EVERY_S):
+                if not heartbeat(self.evaluation.id, state=State.RUNNING_ALGORITHM,
+                                 lease=self.evaluation.lease):
+                    self.on_lost()
                     return
         finally:
             connection.close()
@@ -212,5 +262,5 @@ class _heartbeats:
         return self
 
     def __exit__(self, *exc):
-        self.stop.set()
+        self.done.set()
         self.thread.join()

@@ -50,7 +50,8 @@ def reap() -> dict[str, int]:
             ).update(enqueued_at=now)
             if updated:
                 evaluation = Evaluation.objects.select_related("submission").get(pk=evaluation_id)
-                transaction.on_commit(lambda evaluation=evaluation: enqueue(evaluation))
+                transaction.on_commit(lambda evaluation=evaluation: enqueue(evaluation),
+                                      robust=True)
                 counts["resent"] += 1
     if any(counts.values()):
         log.warning("reaper: %s", counts)
@@ -80,5 +81,5 @@ def _reap_stale(evaluation_id, stale_before) -> str | None:
                                   organizer_log=evaluation.organizer_log + note)
         except InvalidTransition:
             return None
-        transaction.on_commit(lambda: enqueue(requeued))
+        transaction.on_commit(lambda: enqueue(requeued), robust=True)
         return "requeued"

@@ -54,6 +54,13 @@ def reevaluate(submissions) -> int:
     return queued
 
 
+def _latest_outputs(submission: Submission) -> str:
+    if submission.kind != Phase.ALGORITHM:
+        return ""
+    done = submission.evaluations.exclude(outputs="").order_by("-created").first()
+    return done.outputs if done else ""
+
+
 def _queue(submission: Submission, phase: Phase, *, reason: str, force: bool = False) -> bool:
     if phase.active_ground_truth_id is None:
         return False
@@ -74,6 +81,9 @@ def _queue(submission: Submission, phase: Phase, *, reason: str, force: bool = F
         ground_truth_id=phase.active_ground_truth_id,
         metric_config=config,
         enqueued_at=timezone.now(),
+        # An algorithm's outputs do not depend on the labels: score them again, unless the
+        # organizers asked for a full re-run.
+        outputs="" if force else _latest_outputs(submission),
     )
-    transaction.on_commit(lambda: enqueue(evaluation))
+    transaction.on_commit(lambda: enqueue(evaluation), robust=True)
     return True

@@ -2,8 +2,9 @@
 
 Runs on the ``scoring`` queue. Idempotent: it only claims an evaluation that is waiting, clears
 any results a previous (dead) attempt left, and writes a heartbeat after every case so that the
-reaper can tell a live worker from a dead one and a cancel stops it between cases. Shards of a
-large submission carry the attempt they belong to; a shard of an older attempt does nothing.
+reaper can tell a live worker from a dead one and a cancel stops it between cases. Every claim
+raises the evaluation's lease; shards and every write of a worker carry the lease it holds, so a
+worker the reaper gave up on (or a shard delivered twice) can no longer write or move anything.
 """
 
 import logging
@@ -25,6 +26,7 @@ from scorers.segmentation import score_case
 
 from .. import detection_predictions, predictions
 from ..archives import extract
+from ..errors import GroundTruthError
 from ..models import CaseResult, Evaluation, Phase, State
 from ..results import aggregate, missing_case_values
 from ..states import InvalidTransition, heartbeat, transition
@@ -44,10 +46,6 @@ class Stopped(Exception):
     """The evaluation left the scoring state (cancelled, or reaped and handed on)."""
 
 
-class GroundTruthError(Exception):
-    """The hidden ground truth itself is unreadable: an organizer problem, never shown."""
-
-
 def claim(evaluation_id, worker: str) -> Evaluation | None:
     """Take a waiting evaluation for scoring; None if it is not waiting for a scorer."""
     with transaction.atomic():
@@ -60,12 +58,12 @@ def claim(evaluation_id, worker: str) -> Evaluation | None:
             # Handed on by an algorithm run: outputs are ready, nobody scores them yet.
             evaluation.worker = worker
             evaluation.heartbeat_at = timezone.now()
-            evaluation.cases_done = 0
-            evaluation.save(update_fields=["worker", "heartbeat_at", "cases_done"])
+            evaluation.lease += 1
+            evaluation.save(update_fields=["worker", "heartbeat_at", "lease"])
             return evaluation
         if evaluation.state == State.QUEUED and evaluation.submission.kind == Phase.PREDICTIONS:
-            return transition(evaluation_id, State.SCORING, worker=worker, cases_done=0,
-                              attempts=evaluation.attempts + 1)
+            return transition(evaluation_id, State.SCORING, worker=worker,
+                              attempts=evaluation.attempts + 1, lease=evaluation.lease + 1)
     return None
 
 
@@ -84,17 +82,19 @@ def score(evaluation_id, *, worker: str) -> None:
     shards = _plan(evaluation)
     for shard in range(1, shards):
         app.send_task(SHARD_TASK, kwargs={"evaluation_id": str(evaluation.id),
-                                          "attempt": evaluation.attempts, "shard": shard})
+                                          "lease": evaluation.lease, "shard": shard})
     _run_shard(evaluation, 0)
 
 
-def score_shard(evaluation_id, *, attempt: int, shard: int, worker: str) -> None:
-    """Score one shard of an evaluation that is still in this attempt of scoring."""
+def score_shard(evaluation_id, *, lease: int, shard: int, worker: str) -> None:
+    """Score one shard of an evaluation still held under ``lease`` (a shard of an older claim,
+    or one delivered twice, does nothing)."""
     evaluation = Evaluation.objects.select_related("submission__phase__task",
                                                    "ground_truth").filter(pk=evaluation_id).first()
-    if evaluation is None or evaluation.state != State.SCORING or evaluation.attempts != attempt:
-        log.info("evaluation %s moved on; shard %s of attempt %s dropped",
-                 evaluation_id, shard, attempt)
+    if evaluation is None or evaluation.state != State.SCORING or evaluation.lease != lease or (
+        shard in evaluation.shards_finished
+    ):
+        log.info("evaluation %s: shard %s of lease %s dropped", evaluation_id, shard, lease)
         return
     _run_shard(evaluation, shard)
 
@@ -181,20 +181,31 @@ def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path, cases
                                 surface=config["surface"])
             values = {label: {m: _finite_or_none(scores[label][m]) for m in metrics}
                       for label in labels}
-        CaseResult.objects.bulk_create(
+        _record(evaluation, case, [
             CaseResult(evaluation=evaluation, case=case, label=label, missing=member is None,
                        **values[label])
             for label in labels
-        )
-        if not heartbeat(evaluation.id, state=State.SCORING, advance=1):
+        ])
+
+
+def _record(evaluation: Evaluation, case: str, rows: list[CaseResult]) -> None:
+    """Write one case's results together with the heartbeat that proves we still hold the
+    lease (else Stopped); a case written before (a shard delivered twice) is replaced."""
+    with transaction.atomic():
+        earlier = CaseResult.objects.filter(evaluation=evaluation, case=case)
+        fresh = not earlier.exists()
+        if not heartbeat(evaluation.id, state=State.SCORING, lease=evaluation.lease,
+                         advance=int(fresh)):
             raise Stopped
+        earlier.delete()
+        CaseResult.objects.bulk_create(rows)
 
 
 def _last_shard_done(evaluation: Evaluation, shard: int) -> bool:
     """Record that ``shard`` finished; True for the one shard that completes the set."""
     with transaction.atomic():
         current = Evaluation.objects.select_for_update().get(pk=evaluation.pk)
-        if current.state != State.SCORING or current.attempts != evaluation.attempts:
+        if current.state != State.SCORING or current.lease != evaluation.lease:
             raise Stopped
         finished = sorted(set(current.shards_finished) | {shard})
         if finished == current.shards_finished:
@@ -233,6 +244,7 @@ def _finite_or_none(value: float) -> float | None:
 
 def _finish(evaluation: Evaluation, state: str, **fields) -> None:
     try:
-        transition(evaluation.id, state, allowed_from=[State.SCORING], **fields)
+        transition(evaluation.id, state, allowed_from=[State.SCORING],
+                   holding=evaluation.lease, **fields)
     except InvalidTransition:
         log.info("evaluation %s was moved by someone else before it finished", evaluation.id)

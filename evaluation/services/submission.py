@@ -55,24 +55,32 @@ def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
     """
     participation = participation_for(phase, user)
     _check_phase_accepts(phase)
+    _check_limit(phase, participation)  # early, unlocked: spare a participant at the limit
     submission_id = uuid.uuid4()
     image_id = ""
+    algorithm = phase.submission_kind == Phase.ALGORITHM
+    cap = settings.PODIUM_IMAGE_MAX_BYTES if algorithm else settings.PODIUM_UPLOAD_MAX_BYTES
     settings.WORK_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.WORK_DIR) as tmp:
-        local, size, sha256 = _receive(upload, Path(tmp) / "upload")
-        if phase.submission_kind == Phase.ALGORITHM:
-            image_id = inspect_archive(local, max_bytes=settings.PODIUM_IMAGE_MAX_BYTES).image_id
-            _check_new_image(phase, image_id)
+        local, size, sha256 = _receive(upload, Path(tmp) / "upload", cap)
+        if algorithm:
+            image_id = inspect_archive(local, max_bytes=cap).image_id
+            _check_new_image(phase, participation, image_id)
             stored_name, created = _store_image(local, image_id)
         else:
             _validate(phase, local)
             stored_name, created = _store(phase, submission_id, local), True
+    committed = False
     try:
         with transaction.atomic():
             _lock_participant(participation)
+            # The phase, locked and read again: a ground-truth activation, a closing or a
+            # change of the scoring configuration during the upload's checks counts.
+            phase = Phase.objects.select_for_update().select_related("task").get(pk=phase.pk)
+            _check_phase_accepts(phase)
             _check_limit(phase, participation)
             if image_id:
-                _check_new_image(phase, image_id)
+                _check_new_image(phase, participation, image_id)
             submission = Submission.objects.create(
                 id=submission_id,
                 phase=phase,
@@ -88,15 +96,15 @@ def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
             )
             evaluation = Evaluation.objects.create(
                 submission=submission,
-                ground_truth=phase.active_ground_truth,
+                ground_truth_id=phase.active_ground_truth_id,
                 metric_config=phase.metric_config(),
                 enqueued_at=timezone.now(),
             )
-            transaction.on_commit(lambda: enqueue(evaluation))
-    except BaseException:
-        if created:
+            transaction.on_commit(lambda: enqueue(evaluation), robust=True)
+        committed = True
+    finally:
+        if not committed and created:
             default_storage.delete(stored_name)
-        raise
     log.info("submission %s accepted for phase %s from user %s", submission.id, phase.id, user.pk)
     return submission
 
@@ -118,20 +126,26 @@ def cancel(submission: Submission, user) -> Evaluation:
 
 def submissions_counted(phase: Phase, participation: Participation):
     """The participant's submissions to the phase that count against its limit right now."""
-    qs = Submission.objects.filter(phase=phase)
-    if participation.team_id:
-        qs = qs.filter(team_id=participation.team_id)
-    else:
-        qs = qs.filter(creator_id=participation.user_id, team__isnull=True)
+    qs = own_submissions(phase, participation)
     period = _PERIODS[phase.limit_period]
     if period is not None:
         qs = qs.filter(created__gte=timezone.now() - period)
     if not phase.count_failed:
-        first_state = Evaluation.objects.filter(submission=OuterRef("pk")).order_by("created")
-        qs = qs.annotate(first_state=Subquery(first_state.values("state")[:1])).exclude(
-            first_state__in=[State.FAILED, State.CANCELLED]
+        # By the newest evaluation: a submission superseded by a re-evaluation still counts,
+        # one the participant cancelled (or that failed) does not.
+        latest = Evaluation.objects.filter(submission=OuterRef("pk")).order_by("-created")
+        qs = qs.annotate(latest_state=Subquery(latest.values("state")[:1])).exclude(
+            latest_state__in=[State.FAILED, State.CANCELLED]
         )
     return qs
+
+
+def own_submissions(phase: Phase, participation: Participation):
+    """The submissions of the participant (its team, if it has one) to the phase."""
+    qs = Submission.objects.filter(phase=phase)
+    if participation.team_id:
+        return qs.filter(team_id=participation.team_id)
+    return qs.filter(creator_id=participation.user_id, team__isnull=True)
 
 
 def _check_phase_accepts(phase: Phase) -> None:
@@ -163,7 +177,7 @@ def _lock_participant(participation: Participation) -> None:
         Participation.objects.select_for_update().get(pk=participation.pk)
 
 
-def _receive(upload, target: Path) -> tuple[Path, int, str]:
+def _receive(upload, target: Path, cap: int) -> tuple[Path, int, str]:
     """Copy the upload to a private local file, hashing it and enforcing the size cap."""
     digest = hashlib.sha256()
     size = 0
@@ -171,10 +185,8 @@ def _receive(upload, target: Path) -> tuple[Path, int, str]:
     with os.fdopen(fd, "wb") as out:
         for chunk in upload.chunks():
             size += len(chunk)
-            if size > settings.PODIUM_UPLOAD_MAX_BYTES:
-                raise InputError(
-                    f"the upload is larger than {settings.PODIUM_UPLOAD_MAX_BYTES} bytes"
-                )
+            if size > cap:
+                raise InputError(f"the upload is larger than {cap} bytes")
             digest.update(chunk)
             out.write(chunk)
     if size == 0:
@@ -190,11 +202,11 @@ def _validate(phase: Phase, local: Path) -> None:
         predictions.validate_upload(local, task, allow_partial=phase.allow_partial)
 
 
-def _check_new_image(phase: Phase, image_id: str) -> None:
-    earlier = Submission.objects.filter(phase=phase, image_id=image_id).first()
+def _check_new_image(phase: Phase, participation: Participation, image_id: str) -> None:
+    earlier = own_submissions(phase, participation).filter(image_id=image_id).first()
     if earlier is not None:
         raise Refused(
-            f"this image ({image_id[:19]}…) was already submitted to this phase on "
+            f"you already submitted this image ({image_id[:19]}…) to this phase on "
             f"{earlier.created:%Y-%m-%d %H:%M} UTC; change and rebuild it to submit again",
             http_status=409,
         )

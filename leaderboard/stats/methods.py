@@ -229,11 +229,14 @@ def significance(
 def _test_then_rank(matrix: TaskMatrix, config: RankingConfig, counts: np.ndarray, compat: bool):
     k = len(matrix.algorithms)
     wins = significance(matrix, config, counts, compat=compat).sum(axis=2)
-    share = wins / (k - 1) if k > 1 else np.zeros(wins.shape)
-    if config.na == "drop":
-        drawn = counts @ (~np.isnan(matrix.values)).T.astype(np.float64)
-        share = np.where(drawn > 0, share, np.nan)
-    return share
+    if config.na != "drop":
+        return wins / (k - 1) if k > 1 else np.zeros(wins.shape)
+    # As challengeR, which drops the rows with missing values before testing: an algorithm
+    # with no value on the resample is not in the task at all, so it is neither ranked nor
+    # counted among the others an algorithm could beat.
+    present = counts @ (~np.isnan(matrix.values)).T.astype(np.float64) > 0
+    others = np.maximum(present.sum(axis=1, keepdims=True) - 1, 1)
+    return np.where(present, wins / others, np.nan)
 
 
 def metric_aggregate(

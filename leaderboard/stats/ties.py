@@ -16,9 +16,10 @@ from leaderboard.stats.errors import StatsInputError
 Ties = Literal["min", "average"]
 
 AGGREGATE_TOLERANCE = 1e-12
-"""Two computed aggregates closer than this times the largest finite |score| being ranked are
-tied. Sums of the same numbers in another order differ in the last bits; without a tolerance,
-reordering cases could break a tie (and a mean that should be 0 can come out as 1e-17)."""
+"""Two computed aggregates a and b with |a − b| ≤ this × max(|a|, |b|, 1) are tied. Sums of the
+same numbers in another order differ in the last bits; without a tolerance, reordering cases
+could break a tie (and a mean that should be 0 can come out as 1e-17). The tolerance is
+relative to the pair, so one huge score (a fill value) never ties two distinct small ones."""
 
 
 def check_ties(ties: str) -> Ties:
@@ -34,8 +35,8 @@ def _same_as_previous(keys: np.ndarray, rel_tol: float) -> np.ndarray:
     same |= np.isnan(previous) & np.isnan(current)
     if rel_tol > 0:
         finite = np.isfinite(keys)
-        scale = np.max(np.abs(np.where(finite, keys, 0.0)), axis=-1, keepdims=True)
         with np.errstate(invalid="ignore"):
+            scale = np.maximum(np.maximum(np.abs(previous), np.abs(current)), 1.0)
             close = np.abs(current - previous) <= rel_tol * scale
         same |= finite[..., :-1] & finite[..., 1:] & close
     return same
@@ -70,9 +71,8 @@ def rank_scores(
 ) -> np.ndarray:
     """Rank along the last axis: 1 = best, ties by ``ties``, NaN last (challengeR's rankNA2).
 
-    Scores within ``rel_tol`` × (largest finite |score| of the row) of their neighbour in
-    sorted order are tied; pass ``rel_tol=0`` to rank raw metric values exactly, as challengeR
-    does per case. ±inf are
+    Neighbours in sorted order within ``rel_tol`` × max(|a|, |b|, 1) of each other are tied;
+    pass ``rel_tol=0`` to rank raw metric values exactly, as challengeR does per case. ±inf are
     ordinary (extreme) scores and tie with an equal infinity. Returns floats of the same shape.
     """
     check_ties(ties)

@@ -170,3 +170,14 @@ def test_truncated_archives_are_reported_as_damaged(tmp_path):
         message = rejected(archive)
         assert "damaged" in message
         assert str(tmp_path) not in message
+
+
+def test_corrupt_member_data_is_reported_not_raised(tmp_path):
+    path = make_zip(tmp_path / "a.zip", {"case_1.nii": bytes(range(256)) * 64})
+    data = bytearray(path.read_bytes())
+    start = data.find(b"case_1.nii") + len("case_1.nii")  # the member's compressed data
+    data[start + 10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    members = list_members(path, LIMITS)  # the directory is intact
+    with pytest.raises(InputError, match=r"'case_1\.nii' is damaged"):
+        extract(path, members, tmp_path / "out", LIMITS)

@@ -156,12 +156,54 @@ def test_large_submissions_are_scored_in_shards_finished_by_the_last_one(phase, 
     assert evaluation.cases_done == 1
     assert set(CaseResult.objects.filter(evaluation=evaluation).values_list("case", flat=True)) \
         == {"cube_000"}
-    scoring.score_shard(evaluation.id, attempt=evaluation.attempts - 1, shard=1, worker="old")
-    assert Evaluation.objects.get(pk=evaluation.pk).state == State.SCORING  # stale: ignored
-    scoring.score_shard(evaluation.id, attempt=evaluation.attempts, shard=1, worker="second")
+    scoring.score_shard(evaluation.id, lease=evaluation.lease - 1, shard=1, worker="old")
+    assert Evaluation.objects.get(pk=evaluation.pk).cases_done == 1  # an old lease: ignored
+    scoring.score_shard(evaluation.id, lease=evaluation.lease, shard=0, worker="twice")
+    assert Evaluation.objects.get(pk=evaluation.pk).cases_done == 1  # delivered twice: ignored
+    scoring.score_shard(evaluation.id, lease=evaluation.lease, shard=1, worker="second")
     evaluation.refresh_from_db()
     assert evaluation.state == State.SUCCEEDED and evaluation.cases_done == 2
     assert evaluation.aggregate["1"]["dice"] == pytest.approx(0.9)
     assert CaseResult.objects.filter(evaluation=evaluation).count() == 4
-    scoring.score_shard(evaluation.id, attempt=evaluation.attempts, shard=1, worker="again")
+    scoring.score_shard(evaluation.id, lease=evaluation.lease, shard=1, worker="again")
     assert CaseResult.objects.filter(evaluation=evaluation).count() == 4  # redelivery: no-op
+
+
+def test_a_worker_whose_lease_expired_can_neither_write_nor_finish(phase, tmp_path):
+    evaluation = submitted(phase, tmp_path)
+    slow = scoring.claim(evaluation.id, "slow")
+    scoring._plan(slow)
+    # The reaper gave up on the slow worker; another worker claimed the evaluation again.
+    transition(evaluation.id, State.QUEUED, worker="")
+    fresh = scoring.claim(evaluation.id, "fresh")
+    assert fresh.lease == slow.lease + 1
+    scratch = tmp_path / "slow"
+    scratch.mkdir()
+    archive = cube_predictions_zip(tmp_path / "slow")
+    with pytest.raises(scoring.Stopped):
+        scoring._score_segmentation(slow, phase.task, archive, ["cube_000"], scratch)
+    scoring._finish(slow, State.FAILED, participant_message="from the slow worker")
+    current = Evaluation.objects.get(pk=evaluation.pk)
+    assert current.state == State.SCORING and current.worker == "fresh"
+    assert not CaseResult.objects.filter(evaluation=evaluation).exists()
+
+
+def test_broken_detection_ground_truth_is_never_shown(tmp_path):
+    from challenges.services.demo_data import write_box_predictions, write_detection_task
+    from challenges.services.importing import import_task
+
+    folder, boxes = write_detection_task(tmp_path, key="Task10_Dx", n_images=3, seed=4)
+    phase = import_task(folder, challenge_slug="dx").phase
+    user = factories.participant(phase)
+    evaluation = submit_file(phase, user, write_box_predictions(
+        boxes, tmp_path / "p.csv", quality=0.9, seed=1)).evaluations.get()
+    first = sorted(evaluation.ground_truth.files)[0]
+    path = private_storage().path(evaluation.ground_truth.files[first]["path"])
+    with open(path, "w") as fh:
+        fh.write("<annotation><object><name>SECRET_CLASS</name></object></annotation>")
+    scoring.score(evaluation.id, worker="t")
+    evaluation.refresh_from_db()
+    assert evaluation.state == State.FAILED
+    assert evaluation.participant_message == scoring.NEUTRAL_MESSAGE
+    assert "SECRET_CLASS" not in evaluation.participant_message
+    assert "ground truth v1" in evaluation.organizer_log

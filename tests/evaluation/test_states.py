@@ -52,11 +52,19 @@ def test_allowed_from_narrows_the_table(evaluation):
 
 
 def test_heartbeat_reports_when_the_evaluation_was_taken_away(evaluation):
-    transition(evaluation.id, State.SCORING)
-    assert heartbeat(evaluation.id, state=State.SCORING, advance=3)
+    held = transition(evaluation.id, State.SCORING, lease=1)
+    assert heartbeat(evaluation.id, state=State.SCORING, lease=held.lease, advance=3)
     assert Evaluation.objects.get(pk=evaluation.pk).cases_done == 3
+    assert not heartbeat(evaluation.id, state=State.SCORING, lease=held.lease - 1)  # old lease
     transition(evaluation.id, State.CANCELLED)
-    assert not heartbeat(evaluation.id, state=State.SCORING, advance=1)
+    assert not heartbeat(evaluation.id, state=State.SCORING, lease=held.lease, advance=1)
+
+
+def test_a_transition_holding_an_expired_lease_is_refused(evaluation):
+    transition(evaluation.id, State.SCORING, lease=2)
+    with pytest.raises(InvalidTransition, match="lease 1 has expired"):
+        transition(evaluation.id, State.FAILED, holding=1)
+    assert transition(evaluation.id, State.SUCCEEDED, holding=2).state == State.SUCCEEDED
 
 
 def age(evaluation, seconds: int, field: str = "heartbeat_at"):

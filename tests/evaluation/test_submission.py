@@ -180,3 +180,46 @@ def test_two_simultaneous_submissions_at_the_limit_accept_exactly_one(tmp_path):
     assert sorted(outcomes) == ["accepted", "refused:429"]
     assert Submission.objects.count() == 1
     assert Evaluation.objects.count() == 1
+
+
+def test_the_phase_is_read_again_under_lock(phase, user, tmp_path):
+    """A ground-truth version activated while an upload is being checked is the one used."""
+    from challenges.models import GroundTruth
+
+    stale = type(phase).objects.get(pk=phase.pk)  # what the request loaded at its start
+    newer = GroundTruth.objects.create(task=phase.task, version=2, content_sha256="1" * 64,
+                                       files=phase.active_ground_truth.files)
+    type(phase).objects.filter(pk=phase.pk).update(active_ground_truth=newer)
+    submission = submit_file(stale, user, cube_predictions_zip(tmp_path))
+    assert submission.evaluations.get().ground_truth == newer
+
+
+def test_superseded_submissions_still_count_against_the_limit(phase, user, tmp_path):
+    from evaluation.services.reevaluation import reevaluate
+
+    phase.submission_limit = 1
+    phase.save()
+    first = submit_file(phase, user, cube_predictions_zip(tmp_path))
+    reevaluate([first])  # cancels the queued evaluation ("superseded") and queues a new one
+    assert first.evaluations.order_by("created").first().state == State.CANCELLED
+    with pytest.raises(Refused, match="limit reached"):
+        submit_file(phase, user, cube_predictions_zip(tmp_path))
+
+
+def test_an_algorithm_image_is_refused_twice_from_one_participant_only(tmp_path):
+    from challenges.models import Phase
+    from evaluation.runners.image_archive import ImageSpec, LayerFile, write_image_archive
+
+    phase = cube_phase(tmp_path, submission_kind=Phase.ALGORITHM)
+    spec = ImageSpec(files={"/algo/run.sh": LayerFile(b"exit 0\n", 0o755)}, user="1000",
+                     cmd=("/algo/run.sh",))
+    archive = tmp_path / "algo.tar"
+    image_id = write_image_archive(spec, archive, tag="someone/else:latest")
+    alice, bob = factories.participant(phase, "alice"), factories.participant(phase, "bob")
+    first = submit_file(phase, alice, archive)
+    assert first.image_id == image_id and first.file.name.startswith("algorithms/")
+    with pytest.raises(Refused, match="you already submitted this image") as caught:
+        submit_file(phase, alice, archive)
+    assert caught.value.http_status == 409 and "bob" not in str(caught.value)
+    second = submit_file(phase, bob, archive)  # another participant may use the same image
+    assert second.file.name == first.file.name  # stored once, by content

@@ -106,6 +106,8 @@ def test_failures_give_the_participant_an_actionable_message(gpu_worker, phase, 
     partial = post(client, phase, algorithm_image(
         tmp_path / "partial.tar", 'cp /algo/predictions/cube_000.nii.gz /output/',
         cases=("cube_000",)))
+    smuggler = post(client, phase, algorithm_image(
+        tmp_path / "smuggle.tar", COPY + '; echo x > "/output/SECRET-intensity-123.nii.gz"'))
     root = post(client, phase, algorithm_image(tmp_path / "root.tar", COPY, user="0"))
     assert root.status_code == 400 and "USER 1000" in root.json()["detail"]
     assert not Submission.objects.filter(file_name="root.tar").exists()
@@ -116,6 +118,10 @@ def test_failures_give_the_participant_an_actionable_message(gpu_worker, phase, 
     assert "CUDA missing" in crashed["message"] and "CUDA missing" in crashed["logs"]
     incomplete = wait_for(lambda: result(client, partial.json()["id"]), timeout=180, what="run")
     assert incomplete["status"] == "failed"
-    assert "1 test case has no prediction: cube_001" in incomplete["message"]
-    for body in (crashed, incomplete):
+    assert "1 test case(s) have no output: cube_001" in incomplete["message"]
+    smuggled = wait_for(lambda: result(client, smuggler.json()["id"]), timeout=180, what="run")
+    assert smuggled["status"] == "failed"
+    assert "1 file(s) in /output are not named after a test case" in smuggled["message"]
+    assert "SECRET" not in smuggled["message"]  # names written by the algorithm stay inside
+    for body in (crashed, incomplete, smuggled):
         assert "/tmp" not in body["message"] and "podium-e2e" not in body["message"]

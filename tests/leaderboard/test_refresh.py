@@ -91,3 +91,24 @@ def test_a_refresh_of_a_deleted_phase_ends_quietly():
     tasks.refresh_challenge(challenge_id="00000000-0000-0000-0000-000000000000")
     tasks.refresh_challenge(challenge_id=challenge_id)  # still there, with no phase left
     assert LeaderboardSnapshot.objects.get(challenge_id=challenge_id).entries == []
+
+
+def test_a_request_whose_message_was_lost_is_sent_again(published, settings,
+                                                        django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    phase = labelled_phase(cases=["a"], bootstrap_samples=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_refresh(phase.id)
+        services.request_refresh(phase.id)  # debounced: nothing sent
+    assert len([p for p in published if p[0] == services.REFRESH_TASK]) == 1
+    # The message is lost (a killed worker of the embedded broker); later requests re-send it
+    # once the request is older than the resend delay.
+    LeaderboardSnapshot.objects.filter(phase=phase).update(
+        refresh_requested_at=timezone.now()
+        - timedelta(seconds=settings.PODIUM_REFRESH_RESEND_AFTER_S + 1))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_refresh(phase.id)
+    assert len([p for p in published if p[0] == services.REFRESH_TASK]) == 2

@@ -199,7 +199,6 @@ def test_truncated_and_corrupt_gzip(tmp_path):
         ([(0, "<i", 999)], "bad header size"),
         ([(344, "4s", b"ni1\x00")], "magic must be n+1 or n+2"),
         ([(76, "<4f", (1.0, 0.8, 0.0, 2.5))], "voxel spacing must be finite and positive"),
-        ([(76, "<4f", (1.0, -0.8, 0.8, 2.5))], "voxel spacing must be finite and positive"),
         ([(76, "<4f", (1.0, float("nan"), 0.8, 2.5))], "voxel spacing must be finite"),
         ([(70, "<hh", (32, 64))], "unsupported NIfTI data type complex64"),
         ([(70, "<hh", (128, 24))], "unsupported NIfTI data type"),
@@ -212,6 +211,12 @@ def test_truncated_and_corrupt_gzip(tmp_path):
 def test_hostile_headers_are_rejected_before_pixel_data(tmp_path, changes, message):
     path = patched(tmp_path, "bad.nii", changes)
     assert message in error_of(lambda: read_label_map(path, name="liver_017"))
+
+
+def test_a_negative_pixdim_gives_its_magnitude_as_nibabel_does(tmp_path):
+    path = patched(tmp_path, "neg.nii", [(76, "<4f", (1.0, -0.8, 0.8, 2.5))])
+    _, geometry = read_label_map(path, name="liver_017")
+    assert geometry.spacing_mm == pytest.approx((0.8, 0.8, 2.5))
 
 
 def test_not_nifti_at_all(tmp_path):

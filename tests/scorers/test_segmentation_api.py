@@ -90,7 +90,9 @@ def test_label_boxes_find_every_label_in_one_pass(order, last, dtype):
     ("change", "message"),
     [
         ({"pred": [[1, 0], [0, 1]]}, "prediction must be a numpy array"),
-        ({"pred": np.ones((3, 3), np.float32)}, "prediction must hold integer labels"),
+        ({"pred": np.full((3, 3), 0.5, np.float32)}, "prediction must hold integer labels"),
+        ({"pred": np.full((3, 3), np.nan)}, "prediction must hold integer labels"),
+        ({"pred": np.ones((3, 3), np.complex64)}, "prediction must hold integer labels"),
         ({"ref": np.ones((3,), np.uint8), "pred": np.ones((3,), np.uint8)}, "must be 2D or 3D"),
         ({"ref": np.ones((3, 4), np.uint8)}, "prediction shape (3, 3) does not match the "
                                              "reference (3, 4)"),
@@ -137,3 +139,16 @@ def test_scoring_works_in_a_forked_child_after_the_parent_scored():
     if child.is_alive():
         child.kill()
     assert child.exitcode == 0
+
+
+def test_float_label_maps_with_whole_values_and_big_endian_arrays_are_accepted():
+    ref = np.zeros((12, 10, 6), np.uint8)
+    ref[2:8, 3:9, 1:5] = 1
+    pred = np.roll(ref, 1, axis=0)
+    expected = score_case(pred, ref, spacing_mm=(0.8, 0.8, 2.5), labels=[1],
+                          nsd_tolerance_mm=1.0)
+    as_float = score_case(pred.astype(np.float64), ref.astype(np.float32),
+                          spacing_mm=(0.8, 0.8, 2.5), labels=[1], nsd_tolerance_mm=1.0)
+    big_endian = score_case(pred.astype(">i2"), ref.astype(">u2"), spacing_mm=(0.8, 0.8, 2.5),
+                            labels=[1], nsd_tolerance_mm=1.0)
+    assert as_float == expected and big_endian == expected

@@ -102,6 +102,21 @@ def test_voxel_mode_equals_monai(seed, ndim):
     _assert_close(got, _monai_scores(pred, ref, spacing, tolerance))
 
 
+def test_voxel_mode_hd95_interpolates_as_monai_does_between_far_apart_distances():
+    """The 95th percentile falls between a near and a far distance (a distant false positive):
+    MONAI interpolates in float32 (torch.quantile), and so do we, to the last bit."""
+    ref = np.zeros((40, 120, 120), np.uint8)
+    ref[10:30, 20:60, 20:60] = 1
+    pred = np.zeros_like(ref)
+    pred[11:31, 21:61, 19:59] = 1
+    pred[27:35, 111:119, 80:88] = 1
+    spacing = (0.8531163922525791, 2.17515462328734, 2.286546341636882)
+    got = score_case(pred, ref, spacing_mm=spacing, labels=[1], nsd_tolerance_mm=1.0,
+                     surface="voxel")[1]
+    assert got["hd95"] == pytest.approx(_monai_scores(pred, ref, spacing, 1.0)["hd95"],
+                                        rel=1e-7)
+
+
 def test_voxel_mode_hausdorff_equals_medpy():
     from medpy.metric.binary import hd
 

@@ -265,3 +265,21 @@ def test_tied_aggregates_by_hand(method, ties, expected):
     )
     (ranking,) = rank_table(table, RankingConfig(method=method, ties=ties))
     assert ranking.rank.tolist() == expected
+
+
+def test_test_then_rank_drops_an_algorithm_without_values_as_challenger_does():
+    a = [9, 8, 9, 7, 9, 8, 9, 9]
+    b = [1, 2, 1, 3, 2, 1, 2, 1]
+    rows = ([("A", f"c{i}", v) for i, v in enumerate(a)]
+            + [("B", f"c{i}", v) for i, v in enumerate(b)]
+            + [("C", f"c{i}", None) for i in range(len(a))])
+    table = ScoreTable.from_columns(task=["T"] * len(rows), case=[r[1] for r in rows],
+                                    algorithm=[r[0] for r in rows], value=[r[2] for r in rows])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DroppedCasesWarning)
+        ranking = rank_table(table, RankingConfig(method="test-then-rank", na="drop"))[0]
+    scores = dict(zip(ranking.algorithms, ranking.score, strict=True))
+    ranks = dict(zip(ranking.algorithms, ranking.rank, strict=True))
+    assert (scores["A"], ranks["A"]) == (1.0, 1.0)  # beat every other algorithm present
+    assert (scores["B"], ranks["B"]) == (0.0, 2.0)
+    assert math.isnan(scores["C"]) and ranks["C"] == 3.0

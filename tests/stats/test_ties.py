@@ -77,3 +77,14 @@ def test_agrees_with_a_loop_implementation_of_rank_na2(scores, larger_better, ti
     expected = rank_na2(scores, larger_better=larger_better, ties=ties)
     got = rank_scores(np.array(scores), larger_better=larger_better, ties=ties, rel_tol=0)
     assert got.tolist() == expected
+
+
+def test_the_tie_tolerance_is_relative_to_each_pair_not_to_the_largest_score():
+    # A huge fill value must not tie two distinct small means (challengeR compares exactly).
+    ranks = rank_scores(np.array([1e6, 1.0, 1.0000001]), larger_better=False)
+    assert ranks.tolist() == [3.0, 1.0, 2.0]
+    # ... while sums that differ only in their last bits still tie.
+    a = sum([0.1, 0.2, 0.3])
+    b = sum([0.3, 0.2, 0.1])
+    assert a != b
+    assert rank_scores(np.array([a, b, 0.0]), larger_better=True).tolist() == [1.0, 1.0, 3.0]
