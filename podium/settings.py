@@ -247,6 +247,8 @@ PODIUM_HEARTBEAT_TIMEOUT_S = env_int("PODIUM_HEARTBEAT_TIMEOUT_S", 300)
 PODIUM_REAPER_INTERVAL_S = env_int("PODIUM_REAPER_INTERVAL_S", 60)
 PODIUM_MAX_ATTEMPTS = env_int("PODIUM_MAX_ATTEMPTS", 3)
 PODIUM_REQUEUE_QUEUED_AFTER_S = env_int("PODIUM_REQUEUE_QUEUED_AFTER_S", 1800)
+# Decoded hidden label maps each worker process keeps between evaluations (0: none).
+PODIUM_REFERENCE_CACHE_BYTES = env_int("PODIUM_REFERENCE_CACHE_BYTES", 512 * 1024**2)
 # A leaderboard refresh asked for but never started (its message lost) is asked for again.
 PODIUM_REFRESH_RESEND_AFTER_S = env_int("PODIUM_REFRESH_RESEND_AFTER_S", 300)
 # A larger segmentation submission is scored in shards of this many cases, by every free worker.

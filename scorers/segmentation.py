@@ -57,6 +57,10 @@ def _check_array(name: str, array: object) -> np.ndarray:
     return array.view(np.uint8) if array.dtype == np.bool_ else array
 
 
+def _fortran_ordered(array: np.ndarray) -> bool:
+    return array.flags.f_contiguous and not array.flags.c_contiguous
+
+
 def _check_spacing(spacing_mm: object, ndim: int) -> tuple[float, ...]:
     try:
         spacing = tuple(float(s) for s in spacing_mm)  # type: ignore[attr-defined]
@@ -207,6 +211,10 @@ def score_case(
         raise InputError(f"surface must be one of {SURFACES}, got {surface!r}")
     if not checked_labels:
         return {}
+    if _fortran_ordered(pred) and _fortran_ordered(ref):
+        # NIfTI data (and nibabel's arrays) are Fortran-ordered; the kernels scan C order.
+        # Reversing the axes together with the spacing is the same geometry, read in C order.
+        pred, ref, spacing = pred.T, ref.T, spacing[::-1]
     (pred_boxes, pred_counts), (ref_boxes, ref_counts) = both(
         lambda: label_boxes(pred, checked_labels), lambda: label_boxes(ref, checked_labels)
     )

@@ -10,6 +10,7 @@ worker the reaper gave up on (or a shard delivered twice) can no longer write or
 import logging
 import math
 import shutil
+import time
 import traceback
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from scorers.errors import InputError
 from scorers.nifti import read_label_map
 from scorers.segmentation import score_case
 
-from .. import detection_predictions, predictions
+from .. import detection_predictions, predictions, references
 from ..archives import extract
 from ..errors import GroundTruthError
 from ..models import CaseResult, Evaluation, Phase, State
@@ -35,6 +36,7 @@ from ..storage import local_path, private_storage
 log = logging.getLogger(__name__)
 
 SHARD_TASK = "evaluation.score_shard"
+RESULTS_EVERY_S = 0.5
 
 NEUTRAL_MESSAGE = (
     "Scoring stopped because of an internal error; the organizers have been notified. "
@@ -158,7 +160,7 @@ def _score(evaluation: Evaluation, shard: int, scratch: Path) -> None:
 
 def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path, cases: list[str],
                         scratch: Path) -> None:
-    """Score ``cases`` and write their results, with a heartbeat after each case."""
+    """Score ``cases`` and write their results (with heartbeats, at least every 0.5 s)."""
     config = evaluation.metric_config
     metrics = config["metrics"]
     labels = [int(label) for label in config["labels"]]
@@ -167,6 +169,7 @@ def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path, cases
     files = predictions.match_cases(archive, task, allow_partial=True)
     wanted = [files.members[case] for case in cases if case in files.members]
     paths = extract(archive, wanted, scratch / "predictions", predictions.archive_limits())
+    pending = _Results(evaluation, labels=len(labels))
     for case in cases:
         reference, geometry = _read_reference(evaluation, task, case, scratch)
         member = files.members.get(case)
@@ -181,24 +184,46 @@ def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path, cases
                                 surface=config["surface"])
             values = {label: {m: _finite_or_none(scores[label][m]) for m in metrics}
                       for label in labels}
-        _record(evaluation, case, [
+        pending.add(case, [
             CaseResult(evaluation=evaluation, case=case, label=label, missing=member is None,
                        **values[label])
             for label in labels
         ])
+    pending.flush()
 
 
-def _record(evaluation: Evaluation, case: str, rows: list[CaseResult]) -> None:
-    """Write one case's results together with the heartbeat that proves we still hold the
-    lease (else Stopped); a case written before (a shard delivered twice) is replaced."""
-    with transaction.atomic():
-        earlier = CaseResult.objects.filter(evaluation=evaluation, case=case)
-        fresh = not earlier.exists()
-        if not heartbeat(evaluation.id, state=State.SCORING, lease=evaluation.lease,
-                         advance=int(fresh)):
-            raise Stopped
-        earlier.delete()
-        CaseResult.objects.bulk_create(rows)
+class _Results:
+    """Case results on their way to the database: written with the heartbeat that proves the
+    lease is still held (else Stopped), every RESULTS_EVERY_S or at the end of the shard, so a
+    fast scorer does not wait on one commit per case. A case written before (a shard delivered
+    twice) is replaced."""
+
+    def __init__(self, evaluation: Evaluation, *, labels: int):
+        self.evaluation = evaluation
+        self.labels = labels
+        self.cases: list[str] = []
+        self.rows: list[CaseResult] = []
+        self.since = time.monotonic()
+
+    def add(self, case: str, rows: list[CaseResult]) -> None:
+        self.cases.append(case)
+        self.rows.extend(rows)
+        if time.monotonic() - self.since >= RESULTS_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.cases:
+            with transaction.atomic():
+                earlier = CaseResult.objects.filter(evaluation=self.evaluation,
+                                                    case__in=self.cases)
+                replaced, _ = earlier.delete()
+                if not heartbeat(self.evaluation.id, state=State.SCORING,
+                                 lease=self.evaluation.lease,
+                                 advance=len(self.cases) - replaced // self.labels):
+                    raise Stopped  # rolls the delete back too
+                CaseResult.objects.bulk_create(self.rows)
+        self.cases, self.rows = [], []
+        self.since = time.monotonic()
 
 
 def _last_shard_done(evaluation: Evaluation, shard: int) -> bool:
@@ -230,10 +255,14 @@ def _summarize(evaluation: Evaluation, task: Task) -> None:
 
 def _read_reference(evaluation: Evaluation, task: Task, case: str, scratch: Path):
     entry = evaluation.ground_truth.files[case]
-    try:
+
+    def read():
         with local_path(private_storage(), entry["path"], scratch) as path:
             return read_label_map(path, name=f"reference {case}",
                                   labels=[int(v) for v in task.labels])
+
+    try:
+        return references.reference(entry["path"], read)
     except InputError as exc:
         raise GroundTruthError(f"ground truth v{evaluation.ground_truth.version}: {exc}") from exc
 

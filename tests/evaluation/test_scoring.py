@@ -2,7 +2,6 @@
 
 import math
 
-import numpy as np
 import pytest
 
 from challenges.services.demo_data import write_nifti
@@ -141,8 +140,6 @@ def test_geometry_mismatch_at_scoring_names_the_case(phase, tmp_path):
     evaluation.refresh_from_db()
     assert evaluation.state == State.FAILED
     assert "cube_001" in evaluation.participant_message
-    assert np.isclose(CaseResult.objects.get(evaluation=evaluation, case="cube_000",
-                                             label=1).dice, 0.9)
 
 
 def test_large_submissions_are_scored_in_shards_finished_by_the_last_one(phase, tmp_path,

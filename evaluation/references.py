@@ -1,0 +1,43 @@
+"""Decoded hidden labels, kept in each worker process between evaluations.
+
+Every submission of a phase is scored against the same ground-truth files, so decoding them
+again for each one is repeated work (inflating and checking a label map costs about as much as
+scoring it). A least-recently-used cache of decoded label maps, bounded in bytes
+(PODIUM_REFERENCE_CACHE_BYTES per worker process; 0 turns it off), keyed by the file's
+content-addressed storage name. Cached arrays are read-only.
+"""
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+import numpy as np
+from django.conf import settings
+
+from scorers.nifti import Geometry
+
+_cache: OrderedDict[str, tuple[np.ndarray, Geometry]] = OrderedDict()
+_size = 0
+
+
+def reference(name: str, read: Callable[[], tuple[np.ndarray, Geometry]]):
+    """The decoded label map stored under ``name``: from the cache, or ``read()`` and kept."""
+    global _size
+    if name in _cache:
+        _cache.move_to_end(name)
+        return _cache[name]
+    array, geometry = read()
+    array.flags.writeable = False
+    budget = settings.PODIUM_REFERENCE_CACHE_BYTES
+    if array.nbytes <= budget:
+        _cache[name] = (array, geometry)
+        _size += array.nbytes
+        while _size > budget:
+            _, (evicted, _) = _cache.popitem(last=False)
+            _size -= evicted.nbytes
+    return array, geometry
+
+
+def clear() -> None:
+    global _size
+    _cache.clear()
+    _size = 0
