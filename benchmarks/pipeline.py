@@ -3,9 +3,9 @@
 Scores 50-case submissions (256×256×128, 3 labels) through the whole platform — upload checks,
 queue, worker, NIfTI reading, scoring, database writes — with one worker process (one
 submission) and with two worker processes (two submissions at once; each submission is scored
-in shards that both workers take), after a warm-up round, and prints the seconds per case and
-the share of the time spent outside the scorer (``score_case``, measured on the same cases in
-this process).
+in shards that both workers take), after a warm-up round, and prints the median over three
+rounds of the seconds per case and the share of the time spent outside the scorer
+(``score_case``, measured on the same cases in this process, median of three passes).
 
     .venv/bin/python benchmarks/pipeline.py [--cases 50] [--database postgres://…] [--broker redis://…]
 
@@ -15,6 +15,7 @@ It creates and drops its own database (``podium_bench``) and uses Redis database
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+REPEATS = 3
 sys.path.insert(0, str(ROOT))
 
 
@@ -92,17 +94,21 @@ def write_archive(root: Path, pairs, spacing=(0.8, 0.8, 2.5)) -> Path:
     return path
 
 
-def scorer_seconds(pairs) -> float:
-    """Time of score_case alone on every case (what the worker calls per case)."""
+def scorer_seconds(pairs, repeats: int = REPEATS) -> float:
+    """Time of score_case alone on every case (what the worker calls per case), the median of
+    ``repeats`` passes."""
     from scorers.segmentation import score_case
 
     score_case(pairs[0][1], pairs[0][2], spacing_mm=(0.8, 0.8, 2.5), labels=[1, 2, 3],
                nsd_tolerance_mm=1.0)  # warm-up (numba compilation)
-    start = time.perf_counter()
-    for _, prediction, label in pairs:
-        score_case(prediction, label, spacing_mm=(0.8, 0.8, 2.5), labels=[1, 2, 3],
-                   nsd_tolerance_mm=1.0)
-    return time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _, prediction, label in pairs:
+            score_case(prediction, label, spacing_mm=(0.8, 0.8, 2.5), labels=[1, 2, 3],
+                       nsd_tolerance_mm=1.0)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def start_workers(count: int, log_dir: Path) -> list[subprocess.Popen]:
@@ -143,16 +149,16 @@ def run_round(phase, users, archive: Path) -> float:
 
 
 def settle(phase) -> None:
-    """Wait for the leaderboard refresh the warm-up asked for, so it does not run (on the same
-    workers) during the measured round."""
+    """Let the leaderboard refresh that the last round asked for (sent with a 2 s countdown)
+    start and finish, so that it does not run on the workers during the next measured round."""
     from leaderboard.models import LeaderboardSnapshot
 
-    time.sleep(0.5)
+    time.sleep(2.5)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and LeaderboardSnapshot.objects.filter(
             phase=phase, refresh_requested_at__isnull=False).exists():
         time.sleep(0.2)
-    time.sleep(1.0)
+    time.sleep(2.0)
 
 
 def main() -> None:
@@ -183,8 +189,12 @@ def main() -> None:
             workers = start_workers(count, root)
             try:
                 run_round(phase, users[:1], archive)  # warm-up: imports, numba, caches
-                settle(phase)
-                wall = run_round(phase, users[:count], archive)
+                walls = []
+                for _ in range(REPEATS):
+                    settle(phase)
+                    walls.append(run_round(phase, users[:count], archive))
+                wall = statistics.median(walls)
+                print(f"rounds: {[round(w, 2) for w in walls]}", flush=True)
             finally:
                 for worker in workers:
                     worker.terminate()

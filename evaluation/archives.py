@@ -93,14 +93,15 @@ def list_members(path: Path, limits: ArchiveLimits, *, flat: bool = True) -> lis
 
 def extract(
     path: Path, members: list[Member], dest: Path, limits: ArchiveLimits, *,
-    keep_folders: bool = False,
+    keep_folders: bool = False, head_bytes: int | None = None,
 ) -> dict[str, Path]:
     """Extract ``members`` (from :func:`list_members`) into ``dest``; name → file path.
 
     Flat by default (every file directly in ``dest``, keyed by base name); ``keep_folders``
-    keeps the archive's validated folder structure (keyed by relative path). Bytes are counted
-    as they are written: a member that inflates past its declared size, or past the archive's
-    total cap, stops the extraction.
+    keeps the archive's validated folder structure (keyed by relative path). ``head_bytes``
+    extracts only the first bytes of each member (enough for a file's header). Bytes are
+    counted as they are written: a member that inflates past its declared size, or past the
+    archive's total cap, stops the extraction.
     """
     wanted = {member.path: member for member in members}
     dest.mkdir(parents=True, exist_ok=True)
@@ -121,6 +122,9 @@ def extract(
                 total += len(chunk)
                 if count > member.size or total > limits.max_total_bytes:
                     raise InputError(f"archive member '{member.name}' is larger than it declares")
+                if head_bytes is not None and count >= head_bytes:
+                    out.write(chunk[: len(chunk) - (count - head_bytes)])
+                    break
                 out.write(chunk)
         written[relative] = target
     return written

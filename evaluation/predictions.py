@@ -17,6 +17,8 @@ from scorers.nifti import Geometry, check_geometry, read_geometry
 from .archives import ArchiveLimits, Member, extract, list_members
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
+# Enough of a .nii.gz to inflate its header (348 or 540 bytes), even with gzip extra fields.
+HEADER_PREFIX_BYTES = 64 * 1024
 _LISTED = 8
 
 
@@ -77,9 +79,13 @@ def match_cases(archive: Path, task: Task, *, allow_partial: bool) -> Prediction
 
 
 def check_headers(archive: Path, task: Task, files: PredictionFiles) -> None:
-    """Read every prediction's NIfTI header and compare it with the test image's geometry."""
+    """Read every prediction's NIfTI header and compare it with the test image's geometry.
+
+    Only the start of each file is extracted: a NIfTI header is its first 348 (NIfTI-2: 540)
+    bytes, which the first compressed bytes of a .nii.gz hold."""
     with tempfile.TemporaryDirectory(dir=_scratch()) as tmp:
-        paths = extract(archive, list(files.members.values()), Path(tmp), archive_limits())
+        paths = extract(archive, list(files.members.values()), Path(tmp), archive_limits(),
+                        head_bytes=HEADER_PREFIX_BYTES)
         for case, member in files.members.items():
             geometry = read_geometry(paths[member.name], name=f"case {case}")
             expected = Geometry.from_dict(task.geometry_of(case))

@@ -19,7 +19,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from challenges.models import Task
+from challenges.models import GroundTruth, Task
 from podium.celery import app
 from scorers.errors import InputError
 from scorers.nifti import read_label_map
@@ -171,7 +171,7 @@ def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path, cases
     paths = extract(archive, wanted, scratch / "predictions", predictions.archive_limits())
     pending = _Results(evaluation, labels=len(labels))
     for case in cases:
-        reference, geometry = _read_reference(evaluation, task, case, scratch)
+        reference, geometry = _read_reference(evaluation.ground_truth, task, case, scratch)
         member = files.members.get(case)
         if member is None:
             values = {label: missing_case_values(metrics) for label in labels}
@@ -253,8 +253,8 @@ def _summarize(evaluation: Evaluation, task: Task) -> None:
     _finish(evaluation, State.SUCCEEDED, aggregate=summary, participant_message=message)
 
 
-def _read_reference(evaluation: Evaluation, task: Task, case: str, scratch: Path):
-    entry = evaluation.ground_truth.files[case]
+def _read_reference(ground_truth: GroundTruth, task: Task, case: str, scratch: Path):
+    entry = ground_truth.files[case]
 
     def read():
         with local_path(private_storage(), entry["path"], scratch) as path:
@@ -264,7 +264,7 @@ def _read_reference(evaluation: Evaluation, task: Task, case: str, scratch: Path
     try:
         return references.reference(entry["path"], read)
     except InputError as exc:
-        raise GroundTruthError(f"ground truth v{evaluation.ground_truth.version}: {exc}") from exc
+        raise GroundTruthError(f"ground truth v{ground_truth.version}: {exc}") from exc
 
 
 def _finite_or_none(value: float) -> float | None:
