@@ -4,12 +4,13 @@ busybox-static. Without podman the engine tests skip, except under CI=true where
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from evaluation.runners.base import MIB, ResourceLimits
+from evaluation.runners.base import MIB, ResourceLimits, RunRequest
 from evaluation.runners.docker_api import DockerApiRunner
 from tests.runners import images
 
@@ -30,6 +31,14 @@ TEST_LIMITS = ResourceLimits(
     output_files=20,
     log_bytes=64 * 1024,
 )
+
+
+def run_request(image_id: str, folders: tuple[Path, Path], run_id: str, *,
+                gpu_device: str | None = None, **limits) -> RunRequest:
+    """A request over the case folders with TEST_LIMITS, some of them changed by ``limits``."""
+    inputs, outputs = folders
+    return RunRequest(run_id=run_id, image_id=image_id, input_dir=inputs, output_dir=outputs,
+                      limits=dataclasses.replace(TEST_LIMITS, **limits), gpu_device=gpu_device)
 
 
 @pytest.fixture(scope="session")

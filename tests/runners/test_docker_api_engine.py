@@ -3,7 +3,6 @@ for the create request, images in and out, GPU requests, and clean-up after inte
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import signal
 import subprocess
@@ -14,25 +13,13 @@ from pathlib import Path
 import docker.errors
 import pytest
 
-from evaluation.runners.base import Outcome, RunRequest
+from evaluation.runners.base import Outcome
 from evaluation.runners.docker_options import RunNames, algorithm_options, output_volume_options
 from scorers.errors import InputError
 from tests.runners import images
-from tests.runners.conftest import ROOT, TEST_LIMITS
+from tests.runners.conftest import ROOT, TEST_LIMITS, run_request
 
 pytestmark = pytest.mark.engine
-
-
-def _request(image_id: str, folders: tuple[Path, Path], run_id: str, **fields) -> RunRequest:
-    inputs, outputs = folders
-    return RunRequest(
-        run_id=run_id,
-        image_id=image_id,
-        input_dir=inputs,
-        output_dir=outputs,
-        limits=dataclasses.replace(TEST_LIMITS, wall_time_s=fields.pop("wall_time_s", 30)),
-        **fields,
-    )
 
 
 def _names_with(runner, text: str) -> list[str]:
@@ -48,7 +35,7 @@ def _cgroup_value(container_id: str, controller: str, name: str) -> int:
 
 
 def test_the_engine_records_and_enforces_every_host_restriction(runner, algorithm, case_folders):
-    request = _request(algorithm("sleep"), case_folders, "inspect")
+    request = run_request(algorithm("sleep"), case_folders, "inspect")
     names = RunNames.of("podium-test-", "inspect")
     client = runner.client
     client.volumes.create(**output_volume_options(request, name=names.volume))
@@ -134,7 +121,7 @@ def test_a_root_image_never_runs_even_if_loaded_behind_our_back(
         list(runner.client.api.load_image(data))
     try:
         with pytest.raises(InputError, match="USER 1000"):
-            runner.run(_request(image_id, case_folders, "root-image"))
+            runner.run(run_request(image_id, case_folders, "root-image"))
         assert _names_with(runner, "root-image") == []
     finally:
         runner.remove_image(image_id)
@@ -145,7 +132,7 @@ def test_a_gpu_run_on_an_engine_that_drops_device_requests_is_refused(
 ):
     # podman's compat API accepts DeviceRequests and silently drops them (podman #22645): the
     # runner notices before starting, instead of running a GPU job without its GPU.
-    request = _request(algorithm("correct"), case_folders, "gpu", gpu_device="0")
+    request = run_request(algorithm("correct"), case_folders, "gpu", gpu_device="0")
 
     result = runner.run(request)
 
@@ -167,7 +154,7 @@ def test_an_interrupted_run_still_removes_its_containers(runner, algorithm, case
     signal.setitimer(signal.ITIMER_REAL, 2.0)
     try:
         with pytest.raises(_Interrupted):
-            runner.run(_request(algorithm("sleep"), case_folders, "interrupted"))
+            runner.run(run_request(algorithm("sleep"), case_folders, "interrupted"))
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

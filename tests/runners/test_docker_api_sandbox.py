@@ -3,7 +3,6 @@ issue 5 with its outcome and message, and the sandbox as seen from inside the co
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 import threading
 from pathlib import Path
@@ -11,22 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluation.runners.base import Outcome, RunRequest
+from evaluation.runners.base import Outcome
 from tests.runners import images
-from tests.runners.conftest import TEST_LIMITS
+from tests.runners.conftest import TEST_LIMITS, run_request
 
 pytestmark = pytest.mark.engine
-
-
-def _request(image_id: str, folders: tuple[Path, Path], run_id: str, **limits) -> RunRequest:
-    inputs, outputs = folders
-    return RunRequest(
-        run_id=run_id,
-        image_id=image_id,
-        input_dir=inputs,
-        output_dir=outputs,
-        limits=dataclasses.replace(TEST_LIMITS, **limits),
-    )
 
 
 def _observations(stdout: str) -> dict[str, str]:
@@ -48,7 +36,7 @@ def _assert_cleaned_up(runner, run_id: str) -> None:
 
 
 def test_correct_outputs_are_collected(runner, algorithm, case_folders):
-    result = runner.run(_request(algorithm("correct"), case_folders, "correct"))
+    result = runner.run(run_request(algorithm("correct"), case_folders, "correct"))
 
     assert result.outcome == Outcome.SUCCEEDED, result
     assert result.message == ""
@@ -67,7 +55,7 @@ def test_network_is_unreachable_and_the_run_still_succeeds(runner, algorithm, ca
         listener.listen()
         listener.settimeout(0.1)
         (inputs / "port").write_text(str(listener.getsockname()[1]))
-        result = runner.run(_request(algorithm("network"), case_folders, "network"))
+        result = runner.run(run_request(algorithm("network"), case_folders, "network"))
         with pytest.raises(TimeoutError):
             listener.accept()  # nothing from the container reached the host's loopback
 
@@ -80,7 +68,7 @@ def test_network_is_unreachable_and_the_run_still_succeeds(runner, algorithm, ca
 
 
 def test_writes_outside_output_are_refused(runner, algorithm, case_folders):
-    result = runner.run(_request(algorithm("write_outside"), case_folders, "write-outside"))
+    result = runner.run(run_request(algorithm("write_outside"), case_folders, "write-outside"))
 
     seen = _observations(result.stdout_tail)
     refused = {k: v for k, v in seen.items() if k.startswith("write /") and k != "write /tmp"}
@@ -119,7 +107,7 @@ def test_fork_bomb_is_contained_by_the_pids_limit(runner, algorithm, case_folder
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        request = _request(algorithm("forkbomb"), case_folders, "forkbomb", wall_time_s=4)
+        request = run_request(algorithm("forkbomb"), case_folders, "forkbomb", wall_time_s=4)
         result = runner.run(request)
     finally:
         stop.set()
@@ -135,7 +123,7 @@ def test_fork_bomb_is_contained_by_the_pids_limit(runner, algorithm, case_folder
 
 
 def test_memory_past_the_limit_is_reported(runner, algorithm, case_folders):
-    result = runner.run(_request(algorithm("memory"), case_folders, "memory"))
+    result = runner.run(run_request(algorithm("memory"), case_folders, "memory"))
 
     assert result.outcome == Outcome.MEMORY_LIMIT
     assert result.message == "memory limit exceeded"
@@ -145,7 +133,7 @@ def test_memory_past_the_limit_is_reported(runner, algorithm, case_folders):
 
 
 def test_sleeping_past_the_time_limit_is_killed(runner, algorithm, case_folders):
-    result = runner.run(_request(algorithm("sleep"), case_folders, "sleep", wall_time_s=2))
+    result = runner.run(run_request(algorithm("sleep"), case_folders, "sleep", wall_time_s=2))
 
     assert result.outcome == Outcome.TIME_LIMIT
     assert result.message == "time limit of 2 s exceeded"
@@ -156,7 +144,8 @@ def test_sleeping_past_the_time_limit_is_killed(runner, algorithm, case_folders)
 
 @pytest.mark.parametrize("behaviour", ["big_output", "big_output_ignored", "many_files"])
 def test_too_much_output_is_refused(runner, algorithm, case_folders, behaviour):
-    result = runner.run(_request(algorithm(behaviour), case_folders, behaviour.replace("_", "-")))
+    run_id = behaviour.replace("_", "-")
+    result = runner.run(run_request(algorithm(behaviour), case_folders, run_id))
 
     assert result.outcome == Outcome.OUTPUT_TOO_LARGE
     assert result.message == "the outputs exceed the limit of 1 MiB or 20 files and folders"
@@ -165,7 +154,7 @@ def test_too_much_output_is_refused(runner, algorithm, case_folders, behaviour):
 
 
 def test_non_zero_exit_reports_the_code_and_the_tails(runner, algorithm, case_folders):
-    result = runner.run(_request(algorithm("exit3"), case_folders, "exit3"))
+    result = runner.run(run_request(algorithm("exit3"), case_folders, "exit3"))
 
     assert result.outcome == Outcome.EXIT_NONZERO
     assert result.message == "the algorithm exited with code 3"
@@ -174,7 +163,7 @@ def test_non_zero_exit_reports_the_code_and_the_tails(runner, algorithm, case_fo
 
 
 def test_logs_are_capped_by_the_engine(runner, algorithm, case_folders):
-    result = runner.run(_request(algorithm("log_flood"), case_folders, "log-flood"))
+    result = runner.run(run_request(algorithm("log_flood"), case_folders, "log-flood"))
 
     assert result.outcome == Outcome.SUCCEEDED
     # 20,000 lines of ~45 bytes were printed; the engine kept at most log_bytes of them.
@@ -183,7 +172,7 @@ def test_logs_are_capped_by_the_engine(runner, algorithm, case_folders):
 
 
 def test_the_sandbox_as_seen_from_inside(runner, algorithm, case_folders):
-    result = runner.run(_request(algorithm("probe"), case_folders, "probe"))
+    result = runner.run(run_request(algorithm("probe"), case_folders, "probe"))
     seen = _observations(result.stdout_tail)
 
     assert result.outcome == Outcome.SUCCEEDED, result
@@ -217,6 +206,6 @@ def test_the_label_search_finds_a_label_that_is_visible(runner, algorithm, case_
     # The control for label_found above: the same search does see a label inside /input.
     (case_folders[0] / "notes.txt").write_text("podium-hidden-label leaked")
 
-    result = runner.run(_request(algorithm("probe"), case_folders, "probe-control"))
+    result = runner.run(run_request(algorithm("probe"), case_folders, "probe-control"))
 
     assert _observations(result.stdout_tail)["label_found"].split() == ["/input/notes.txt"]
