@@ -74,7 +74,7 @@ def list_members(path: Path, limits: ArchiveLimits, *, flat: bool = True) -> lis
         total += size
         if total > limits.max_total_bytes:
             raise InputError(
-                f"the archive unpacks to more than {_human(limits.max_total_bytes)}"
+                f"the archive unpacks to more than {human_size(limits.max_total_bytes)}"
             )
         members.append(Member(path=entry_path, name=PurePosixPath(clean).name, size=size))
     if total / archive_size > limits.max_ratio:
@@ -103,31 +103,64 @@ def extract(
     counted as they are written: a member that inflates past its declared size, or past the
     archive's total cap, stops the extraction.
     """
-    wanted = {member.path: member for member in members}
+    return dict(iter_extract(path, members, dest, limits, keep_folders=keep_folders,
+                             head_bytes=head_bytes))
+
+
+def iter_extract(
+    path: Path, members: list[Member], dest: Path, limits: ArchiveLimits, *,
+    keep_folders: bool = False, head_bytes: int | None = None,
+) -> Iterator[tuple[str, Path]]:
+    """:func:`extract`, one member at a time: yields (name, file path) as soon as each member
+    is written, in archive order."""
     dest.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    total = 0
-    for entry_path, _, _, stream in _walk(path, frozenset(wanted)):
-        if stream is None:
-            continue
-        member = wanted[entry_path]
+    for member, chunks in _member_chunks(path, members, limits, head_bytes):
         relative = _clean_name(member.path) if keep_folders else member.name
         target = dest / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        count = 0
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as out:
-            while chunk := _read(stream, member.name):
-                count += len(chunk)
-                total += len(chunk)
-                if count > member.size or total > limits.max_total_bytes:
-                    raise InputError(f"archive member '{member.name}' is larger than it declares")
-                if head_bytes is not None and count >= head_bytes:
-                    out.write(chunk[: len(chunk) - (count - head_bytes)])
-                    break
+            for chunk in chunks:
                 out.write(chunk)
-        written[relative] = target
-    return written
+        yield relative, target
+
+
+def iter_read(
+    path: Path, members: list[Member], limits: ArchiveLimits, *, head_bytes: int | None = None,
+) -> Iterator[tuple[Member, bytes]]:
+    """(member, its bytes) for ``members``, in archive order, read into memory under the same
+    caps as :func:`extract` (nothing is written to disk). For small members: each is held in
+    memory whole, up to its declared size, so callers cap ``Member.size`` first."""
+    for member, chunks in _member_chunks(path, members, limits, head_bytes):
+        yield member, b"".join(chunks)
+
+
+def _member_chunks(
+    path: Path, members: list[Member], limits: ArchiveLimits, head_bytes: int | None,
+) -> Iterator[tuple[Member, Iterator[bytes]]]:
+    """(member, its chunks) for ``members`` in archive order; the chunks must be consumed
+    before the next member. Bytes are counted as they are read: a member that inflates past
+    its declared size, or past the archive's total cap, raises InputError."""
+    wanted = {member.path: member for member in members}
+    total = 0
+
+    def chunks(member: Member, stream: IO[bytes]) -> Iterator[bytes]:
+        nonlocal total
+        count = 0
+        while chunk := _read(stream, member.name):
+            count += len(chunk)
+            total += len(chunk)
+            if count > member.size or total > limits.max_total_bytes:
+                raise InputError(f"archive member '{member.name}' is larger than it declares")
+            if head_bytes is not None and count >= head_bytes:
+                yield chunk[: len(chunk) - (count - head_bytes)]
+                return
+            yield chunk
+
+    for entry_path, _, _, stream in _walk(path, frozenset(wanted)):
+        if stream is not None:
+            member = wanted[entry_path]
+            yield member, chunks(member, stream)
 
 
 def _walk(path: Path, open_names: frozenset[str] = frozenset()) -> Iterator[
@@ -216,7 +249,7 @@ def _is_junk(name: str) -> bool:
     )
 
 
-def _human(size: float) -> str:
+def human_size(size: float) -> str:
     if size < 1024:
         return f"{size:.0f} bytes"
     unit = "bytes"

@@ -4,7 +4,7 @@ One NIfTI file per test case, named like the test image (``liver_17.nii.gz`` or 
 anywhere in the archive. The quick check at upload reads names and NIfTI headers only.
 """
 
-import tempfile
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +14,14 @@ from challenges.models import Task
 from scorers.errors import InputError
 from scorers.nifti import Geometry, check_geometry, read_geometry
 
-from .archives import ArchiveLimits, Member, extract, list_members
+from .archives import ArchiveLimits, Member, human_size, iter_read, list_members
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 # Enough of a .nii.gz to inflate its header (348 or 540 bytes), even with gzip extra fields.
 HEADER_PREFIX_BYTES = 64 * 1024
+# Room for a NIfTI header with extensions, and gzip's worst-case growth of incompressible data.
+_HEADER_ROOM_BYTES = 1 << 20
+_GZIP_GROWTH = 1.01
 _LISTED = 8
 
 
@@ -53,6 +56,11 @@ def match_cases(archive: Path, task: Task, *, allow_partial: bool) -> Prediction
         case = case_name(member.name)
         if case not in known:
             extra.append(member.name)
+        elif member.size > max_file_bytes(task, case):
+            raise InputError(
+                f"case {case}: '{member.name}' is {human_size(member.size)}, more than a label map "
+                f"of this case's size can be ({human_size(max_file_bytes(task, case))})"
+            )
         elif case in members:
             raise InputError(
                 f"case {case}: the archive holds two predictions "
@@ -81,16 +89,22 @@ def match_cases(archive: Path, task: Task, *, allow_partial: bool) -> Prediction
 def check_headers(archive: Path, task: Task, files: PredictionFiles) -> None:
     """Read every prediction's NIfTI header and compare it with the test image's geometry.
 
-    Only the start of each file is extracted: a NIfTI header is its first 348 (NIfTI-2: 540)
-    bytes, which the first compressed bytes of a .nii.gz hold."""
-    with tempfile.TemporaryDirectory(dir=_scratch()) as tmp:
-        paths = extract(archive, list(files.members.values()), Path(tmp), archive_limits(),
-                        head_bytes=HEADER_PREFIX_BYTES)
-        for case, member in files.members.items():
-            geometry = read_geometry(paths[member.name], name=f"case {case}")
-            expected = Geometry.from_dict(task.geometry_of(case))
-            check_geometry(geometry, expected, name=f"case {case}")
-            paths[member.name].unlink()
+    Only the start of each file is read (in memory): a NIfTI header is its first 348 (NIfTI-2:
+    540) bytes, which the first compressed bytes of a .nii.gz hold."""
+    cases = {member.path: case for case, member in files.members.items()}
+    for member, head in iter_read(archive, list(files.members.values()), archive_limits(),
+                                  head_bytes=HEADER_PREFIX_BYTES):
+        case = cases[member.path]
+        geometry = read_geometry(member.name, name=f"case {case}", content=head)
+        check_geometry(geometry, Geometry.from_dict(task.geometry_of(case)), name=f"case {case}")
+
+
+def max_file_bytes(task: Task, case: str) -> int:
+    """The most bytes a prediction file for ``case`` can hold: its voxels as 8-byte values, a
+    header with extensions, and gzip's worst-case growth. A larger file is refused before it is
+    read (the worker holds each file in memory while it inflates it)."""
+    voxels = math.prod(Geometry.from_dict(task.geometry_of(case)).spatial_shape)
+    return int((voxels * 8 + _HEADER_ROOM_BYTES) * _GZIP_GROWTH)
 
 
 def validate_upload(archive: Path, task: Task, *, allow_partial: bool) -> PredictionFiles:
@@ -98,11 +112,6 @@ def validate_upload(archive: Path, task: Task, *, allow_partial: bool) -> Predic
     files = match_cases(archive, task, allow_partial=allow_partial)
     check_headers(archive, task, files)
     return files
-
-
-def _scratch() -> Path:
-    settings.WORK_DIR.mkdir(parents=True, exist_ok=True)
-    return settings.WORK_DIR
 
 
 def _count(items: list[str], noun: str) -> str:

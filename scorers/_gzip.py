@@ -13,6 +13,7 @@ in 1 MiB steps so that temporaries stay small.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,11 @@ _SLACK = 1 << 20
 _GZIP_WINDOW = 31  # zlib wbits for a gzip header and trailer
 
 
-def inflate(path: Path, *, size: int, name: str, header_only: bool = False) -> np.ndarray:
-    """The first ``size`` decompressed bytes of the gzip file at ``path``, as a uint8 array.
+def inflate(
+    source: Path | bytes, *, size: int, name: str, header_only: bool = False
+) -> np.ndarray:
+    """The first ``size`` decompressed bytes of a gzip file (its path, or its bytes already in
+    memory), as a uint8 array.
 
     Multi-member files (e.g. bgzip) are read member after member. With ``header_only`` a
     shorter stream is returned as it is and nothing past ``size`` is inflated or verified.
@@ -40,7 +44,7 @@ def inflate(path: Path, *, size: int, name: str, header_only: bool = False) -> n
     past_end = 0
     inflater = zlib_ng.decompressobj(_GZIP_WINDOW)
     try:
-        with path.open("rb") as stream:
+        with io.BytesIO(source) if isinstance(source, bytes) else source.open("rb") as stream:
             pending = b""
             while not (filled == size and (header_only or inflater.eof)):
                 if inflater.eof:

@@ -109,10 +109,13 @@ def _check_suffix(path: Path, name: str) -> None:
         raise _fail(name, "expected a NIfTI file (.nii or .nii.gz)")
 
 
-def _header_bytes(path: Path, name: str) -> bytes:
+def _header_bytes(path: Path, name: str, content: bytes | None) -> bytes:
     try:
         if _is_gzip(path):
-            return inflate(path, size=540, name=f"case {name}", header_only=True).tobytes()
+            return inflate(path if content is None else content, size=540, name=f"case {name}",
+                           header_only=True).tobytes()
+        if content is not None:
+            return content[:540]
         with path.open("rb") as stream:
             return stream.read(540)
     except OSError:
@@ -175,22 +178,26 @@ def _checked_geometry(header: Nifti1Header, name: str, limits: ReadLimits) -> Ge
     return Geometry(shape, zooms, tuple(tuple(float(v) for v in row) for row in affine))
 
 
-def _read_header(path: str | Path, name: str, limits: ReadLimits) -> tuple[Nifti1Header, Geometry]:
+def _read_header(
+    path: str | Path, name: str, limits: ReadLimits, content: bytes | None = None
+) -> tuple[Nifti1Header, Geometry]:
     path = Path(path)
     _check_suffix(path, name)
-    header = _parse_header(_header_bytes(path, name), name)
+    header = _parse_header(_header_bytes(path, name, content), name)
     return header, _geometry(header, name, limits)
 
 
 def read_geometry(
-    path: str | Path, *, name: str, limits: ReadLimits = ReadLimits()
+    path: str | Path, *, name: str, limits: ReadLimits = ReadLimits(),
+    content: bytes | None = None,
 ) -> Geometry:
     """Validated geometry of a NIfTI file from its header alone (no pixel data is read).
 
-    ``name`` names the case in messages. Raises InputError on any rule of the module docstring
-    that the header breaks.
+    ``name`` names the case in messages; ``content`` is the file's bytes (or its first bytes)
+    when they are already in memory, and then ``path`` only tells ``.nii`` from ``.nii.gz``.
+    Raises InputError on any rule of the module docstring that the header breaks.
     """
-    return _read_header(path, name, limits)[1]
+    return _read_header(path, name, limits, content)[1]
 
 
 def check_geometry(actual: Geometry, expected: Geometry, *, name: str) -> None:
@@ -227,14 +234,15 @@ def _rounded(values: tuple[float, ...]) -> tuple[float, ...]:
 
 
 def _pixel_bytes(
-    path: Path, header: Nifti1Header, nbytes: int, name: str
+    path: Path, header: Nifti1Header, nbytes: int, name: str, content: bytes | None
 ) -> tuple[np.ndarray, int]:
     """(buffer, offset of the pixel data in it)."""
     offset = int(header.get_data_offset())
     if _is_gzip(path):
-        return inflate(path, size=offset + nbytes, name=f"case {name}"), offset
+        return inflate(path if content is None else content, size=offset + nbytes,
+                       name=f"case {name}"), offset
     buffer = np.empty(nbytes, np.uint8)
-    with path.open("rb") as stream:
+    with path.open("rb") if content is None else io.BytesIO(content) as stream:
         stream.seek(offset)
         got = stream.readinto(memoryview(buffer))
     if got != nbytes:
@@ -305,23 +313,26 @@ def read_label_map(
     labels: Collection[int] | None = None,
     expected: Geometry | None = None,
     limits: ReadLimits = ReadLimits(),
+    content: bytes | None = None,
 ) -> tuple[np.ndarray, Geometry]:
     """Read and validate a 2D/3D integer label map; return (array, geometry).
 
     The array has the header's shape without trailing size-1 dimensions, Fortran order (as
     stored), and the smallest of uint8/uint16/int32/int64 that holds its values. ``labels`` is
     the task's label set (0 is always allowed; None skips the value check); ``expected`` the
-    reference geometry it must match, checked before pixel data is read. Raises InputError.
+    reference geometry it must match, checked before pixel data is read; ``content`` the file's
+    bytes when they are already in memory (``path`` then only tells ``.nii`` from ``.nii.gz``).
+    Raises InputError.
     """
     path = Path(path)
-    header, geometry = _read_header(path, name, limits)
+    header, geometry = _read_header(path, name, limits, content)
     shape = _label_shape(geometry, name)
     if expected is not None:
         check_geometry(geometry, expected, name=name)
     dtype = header.get_data_dtype()
     count = math.prod(shape)
     try:
-        buffer, offset = _pixel_bytes(path, header, count * dtype.itemsize, name)
+        buffer, offset = _pixel_bytes(path, header, count * dtype.itemsize, name, content)
     except OSError:
         raise _fail(name, "file cannot be read") from None
     raw = np.frombuffer(buffer, dtype=dtype, count=count, offset=offset).reshape(shape, order="F")

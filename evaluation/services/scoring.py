@@ -1,10 +1,15 @@
 """Scoring one evaluation: predictions against one hidden ground-truth version.
 
 Runs on the ``scoring`` queue. Idempotent: it only claims an evaluation that is waiting, clears
-any results a previous (dead) attempt left, and writes a heartbeat after every case so that the
-reaper can tell a live worker from a dead one and a cancel stops it between cases. Every claim
-raises the evaluation's lease; shards and every write of a worker carry the lease it holds, so a
-worker the reaper gave up on (or a shard delivered twice) can no longer write or move anything.
+any results a previous (dead) attempt left, and writes results with a heartbeat at least every
+0.5 s so that the reaper can tell a live worker from a dead one and a cancel stops it between
+cases. Every claim raises the evaluation's lease; shards are handed out one at a time under it,
+and every write of a worker carries the lease it holds, so a worker the reaper gave up on (or a
+helper message delivered twice) can no longer write or move anything.
+
+Each prediction is read from the archive and checked on a helper thread while the case before
+it is scored (see :mod:`evaluation.prefetch`); the per-shard log line tells how much of a
+shard's time went to ``score_case``.
 """
 
 import logging
@@ -26,9 +31,10 @@ from scorers.nifti import read_label_map
 from scorers.segmentation import score_case
 
 from .. import detection_predictions, predictions, references
-from ..archives import extract
+from ..archives import iter_read
 from ..errors import GroundTruthError
 from ..models import CaseResult, Evaluation, Phase, State
+from ..prefetch import ahead
 from ..results import aggregate, missing_case_values
 from ..states import InvalidTransition, heartbeat, transition
 from ..storage import local_path, private_storage
@@ -73,8 +79,10 @@ def score(evaluation_id, *, worker: str) -> None:
     """Claim a waiting evaluation and score it.
 
     A segmentation submission with more than PODIUM_SCORING_SHARD_CASES cases is split into
-    shards of consecutive cases: this task scores the first, and the others go to the
-    ``scoring`` queue, so every free worker helps. The shard that finishes last writes the
+    shards of consecutive cases, and one helper message per further shard goes to the
+    ``scoring`` queue. This task and every helper take the next shard nobody has taken until
+    none is left, so every free worker helps, while a lone worker scores them all in one go
+    (its helper messages then find nothing left). The shard that finishes last writes the
     aggregate and ends the evaluation.
     """
     evaluation = claim(evaluation_id, worker)
@@ -82,23 +90,22 @@ def score(evaluation_id, *, worker: str) -> None:
         log.info("evaluation %s is not waiting for a scorer; nothing to do", evaluation_id)
         return
     shards = _plan(evaluation)
-    for shard in range(1, shards):
+    for helper in range(1, shards):
         app.send_task(SHARD_TASK, kwargs={"evaluation_id": str(evaluation.id),
-                                          "lease": evaluation.lease, "shard": shard})
-    _run_shard(evaluation, 0)
+                                          "lease": evaluation.lease, "shard": helper})
+    _take_shards(evaluation)
 
 
 def score_shard(evaluation_id, *, lease: int, shard: int, worker: str) -> None:
-    """Score one shard of an evaluation still held under ``lease`` (a shard of an older claim,
-    or one delivered twice, does nothing)."""
+    """Help score an evaluation still held under ``lease``: take shards nobody has taken yet
+    until none is left. A helper of an older claim, one delivered twice, or one that comes
+    after every shard was taken does nothing. ``shard`` numbers the helper (for the logs)."""
     evaluation = Evaluation.objects.select_related("submission__phase__task",
                                                    "ground_truth").filter(pk=evaluation_id).first()
-    if evaluation is None or evaluation.state != State.SCORING or evaluation.lease != lease or (
-        shard in evaluation.shards_finished
-    ):
-        log.info("evaluation %s: shard %s of lease %s dropped", evaluation_id, shard, lease)
+    if evaluation is None or evaluation.state != State.SCORING or evaluation.lease != lease:
+        log.info("evaluation %s: helper %s of lease %s dropped", evaluation_id, shard, lease)
         return
-    _run_shard(evaluation, shard)
+    _take_shards(evaluation)
 
 
 def _plan(evaluation: Evaluation) -> int:
@@ -110,9 +117,29 @@ def _plan(evaluation: Evaluation) -> int:
         shards = max(1, math.ceil(cases / settings.PODIUM_SCORING_SHARD_CASES))
     CaseResult.objects.filter(evaluation=evaluation).delete()
     Evaluation.objects.filter(pk=evaluation.pk).update(
-        cases_total=cases, cases_done=0, shards_total=shards, shards_finished=[])
+        cases_total=cases, cases_done=0, shards_total=shards, shards_taken=0,
+        shards_finished=[])
     evaluation.shards_total = shards
     return shards
+
+
+def _take_shards(evaluation: Evaluation) -> None:
+    while (shard := _take_shard(evaluation)) is not None:
+        if not _run_shard(evaluation, shard):
+            return
+
+
+def _take_shard(evaluation: Evaluation) -> int | None:
+    """The next shard nobody has taken, now this worker's; None when none is left or the
+    evaluation is no longer held under this worker's lease."""
+    with transaction.atomic():
+        current = Evaluation.objects.select_for_update().get(pk=evaluation.pk)
+        if (current.state != State.SCORING or current.lease != evaluation.lease
+                or current.shards_taken >= current.shards_total):
+            return None
+        current.shards_taken += 1
+        current.save(update_fields=["shards_taken"])
+        return current.shards_taken - 1
 
 
 def _shard_cases(cases: list[str], shard: int, shards: int) -> list[str]:
@@ -120,12 +147,14 @@ def _shard_cases(cases: list[str], shard: int, shards: int) -> list[str]:
     return cases[shard * size:(shard + 1) * size]
 
 
-def _run_shard(evaluation: Evaluation, shard: int) -> None:
+def _run_shard(evaluation: Evaluation, shard: int) -> bool:
+    """Score one shard; False if the evaluation ended (failed) or left this worker."""
     scratch = Path(settings.WORK_DIR) / f"scoring-{evaluation.id}-{shard}"
     shutil.rmtree(scratch, ignore_errors=True)  # what a killed earlier attempt left behind
     scratch.mkdir(parents=True)
     try:
         _score(evaluation, shard, scratch)
+        return True
     except Stopped:
         log.info("evaluation %s left the scoring state; stopped", evaluation.id)
     except InputError as exc:
@@ -140,6 +169,7 @@ def _run_shard(evaluation: Evaluation, shard: int) -> None:
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    return False
 
 
 def _score(evaluation: Evaluation, shard: int, scratch: Path) -> None:
@@ -166,30 +196,42 @@ def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path, cases
     labels = [int(label) for label in config["labels"]]
     tolerances = {int(k): float(v) for k, v in config["nsd_tolerance_mm"].items()}
     allowed_values = sorted(int(value) for value in task.labels)
+    ground_truth = evaluation.ground_truth  # loaded here: the reader thread uses no database
     files = predictions.match_cases(archive, task, allow_partial=True)
-    wanted = [files.members[case] for case in cases if case in files.members]
-    paths = extract(archive, wanted, scratch / "predictions", predictions.archive_limits())
-    pending = _Results(evaluation, labels=len(labels))
-    for case in cases:
-        reference, geometry = _read_reference(evaluation.ground_truth, task, case, scratch)
-        member = files.members.get(case)
-        if member is None:
-            values = {label: missing_case_values(metrics) for label in labels}
-        else:
-            prediction, _ = read_label_map(paths[member.name], name=f"case {case}",
-                                           labels=allowed_values, expected=geometry)
-            paths[member.name].unlink()
+    present = {files.members[case].name: case for case in cases if case in files.members}
+
+    def loaded():
+        """(case, prediction, reference, geometry) for every case with a prediction, in
+        archive order, each read from the archive and checked while the one before is
+        scored."""
+        members = [files.members[case] for case in present.values()]
+        for member, content in iter_read(archive, members, predictions.archive_limits()):
+            case = present[member.name]
+            reference, geometry = _read_reference(ground_truth, task, case, scratch)
+            prediction, _ = read_label_map(member.name, name=f"case {case}",
+                                           labels=allowed_values, expected=geometry,
+                                           content=content)
+            yield case, prediction, reference, geometry
+
+    pending = _Results(evaluation, labels=labels)
+    started = time.perf_counter()
+    scoring_s = 0.0
+    with ahead(loaded()) as items:
+        for case, prediction, reference, geometry in items:
+            before = time.perf_counter()
             scores = score_case(prediction, reference, spacing_mm=geometry.spacing_mm,
                                 labels=labels, nsd_tolerance_mm=tolerances,
                                 surface=config["surface"])
-            values = {label: {m: _finite_or_none(scores[label][m]) for m in metrics}
-                      for label in labels}
-        pending.add(case, [
-            CaseResult(evaluation=evaluation, case=case, label=label, missing=member is None,
-                       **values[label])
-            for label in labels
-        ])
+            scoring_s += time.perf_counter() - before
+            pending.add(case, {label: {m: _finite_or_none(scores[label][m]) for m in metrics}
+                               for label in labels})
+    for case in cases:
+        if case not in files.members:
+            pending.add(case, {label: missing_case_values(metrics) for label in labels},
+                        missing=True)
     pending.flush()
+    log.info("evaluation %s: %d cases in %.3f s, %.3f s of it in score_case", evaluation.id,
+             len(cases), time.perf_counter() - started, scoring_s)
 
 
 class _Results:
@@ -198,16 +240,21 @@ class _Results:
     fast scorer does not wait on one commit per case. A case written before (a shard delivered
     twice) is replaced."""
 
-    def __init__(self, evaluation: Evaluation, *, labels: int):
+    def __init__(self, evaluation: Evaluation, *, labels: list[int]):
         self.evaluation = evaluation
         self.labels = labels
         self.cases: list[str] = []
         self.rows: list[CaseResult] = []
         self.since = time.monotonic()
 
-    def add(self, case: str, rows: list[CaseResult]) -> None:
+    def add(self, case: str, values: dict[int, dict], *, missing: bool = False) -> None:
+        """Results of ``case``: per label, metric → value."""
         self.cases.append(case)
-        self.rows.extend(rows)
+        self.rows.extend(
+            CaseResult(evaluation=self.evaluation, case=case, label=label, missing=missing,
+                       **values[label])
+            for label in self.labels
+        )
         if time.monotonic() - self.since >= RESULTS_EVERY_S:
             self.flush()
 
@@ -219,7 +266,7 @@ class _Results:
                 replaced, _ = earlier.delete()
                 if not heartbeat(self.evaluation.id, state=State.SCORING,
                                  lease=self.evaluation.lease,
-                                 advance=len(self.cases) - replaced // self.labels):
+                                 advance=len(self.cases) - replaced // len(self.labels)):
                     raise Stopped  # rolls the delete back too
                 CaseResult.objects.bulk_create(self.rows)
         self.cases, self.rows = [], []

@@ -142,28 +142,42 @@ def test_geometry_mismatch_at_scoring_names_the_case(phase, tmp_path):
     assert "cube_001" in evaluation.participant_message
 
 
-def test_large_submissions_are_scored_in_shards_finished_by_the_last_one(phase, tmp_path,
-                                                                        settings):
+def test_a_lone_worker_scores_every_shard_and_late_helpers_find_nothing_left(phase, tmp_path,
+                                                                             settings):
     settings.PODIUM_SCORING_SHARD_CASES = 1
     evaluation = submitted(phase, tmp_path)
-    scoring.score(evaluation.id, worker="first")  # scores shard 0, sends shard 1 to the queue
+    scoring.score(evaluation.id, worker="first")  # sends a helper, then takes both shards
     evaluation.refresh_from_db()
+    assert evaluation.state == State.SUCCEEDED and evaluation.cases_done == 2
+    assert (evaluation.shards_total, evaluation.shards_taken) == (2, 2)
+    assert evaluation.shards_finished == [0, 1]
+    assert evaluation.aggregate["1"]["dice"] == pytest.approx(0.9)
+    scoring.score_shard(evaluation.id, lease=evaluation.lease, shard=1, worker="late")
+    assert CaseResult.objects.filter(evaluation=evaluation).count() == 4  # nothing re-scored
+
+
+def test_helpers_take_the_shards_left_and_the_last_shard_finishes(phase, tmp_path, settings):
+    settings.PODIUM_SCORING_SHARD_CASES = 1
+    evaluation = submitted(phase, tmp_path)
+    first = scoring.claim(evaluation.id, "first")
+    assert scoring._plan(first) == 2
+    assert scoring._take_shard(first) == 0  # the first worker holds shard 0 (not scored yet)
+    scoring.score_shard(evaluation.id, lease=first.lease - 1, shard=1, worker="old")
+    assert Evaluation.objects.get(pk=evaluation.pk).shards_taken == 1  # an old lease: ignored
+    scoring.score_shard(evaluation.id, lease=first.lease, shard=1, worker="helper")
+    evaluation.refresh_from_db()  # the helper took and scored shard 1, then found none left
     assert evaluation.state == State.SCORING
-    assert (evaluation.shards_total, evaluation.shards_finished) == (2, [0])
-    assert evaluation.cases_done == 1
+    assert (evaluation.shards_taken, evaluation.shards_finished, evaluation.cases_done) == (
+        2, [1], 1)
     assert set(CaseResult.objects.filter(evaluation=evaluation).values_list("case", flat=True)) \
-        == {"cube_000"}
-    scoring.score_shard(evaluation.id, lease=evaluation.lease - 1, shard=1, worker="old")
-    assert Evaluation.objects.get(pk=evaluation.pk).cases_done == 1  # an old lease: ignored
-    scoring.score_shard(evaluation.id, lease=evaluation.lease, shard=0, worker="twice")
-    assert Evaluation.objects.get(pk=evaluation.pk).cases_done == 1  # delivered twice: ignored
-    scoring.score_shard(evaluation.id, lease=evaluation.lease, shard=1, worker="second")
+        == {"cube_001"}
+    scoring.score_shard(evaluation.id, lease=first.lease, shard=1, worker="twice")
+    assert Evaluation.objects.get(pk=evaluation.pk).cases_done == 1  # delivered twice: no-op
+    assert scoring._run_shard(first, 0)
     evaluation.refresh_from_db()
     assert evaluation.state == State.SUCCEEDED and evaluation.cases_done == 2
     assert evaluation.aggregate["1"]["dice"] == pytest.approx(0.9)
     assert CaseResult.objects.filter(evaluation=evaluation).count() == 4
-    scoring.score_shard(evaluation.id, lease=evaluation.lease, shard=1, worker="again")
-    assert CaseResult.objects.filter(evaluation=evaluation).count() == 4  # redelivery: no-op
 
 
 def test_a_worker_whose_lease_expired_can_neither_write_nor_finish(phase, tmp_path):

@@ -4,6 +4,7 @@ import threading
 import zipfile
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -103,6 +104,20 @@ def test_empty_and_non_archive_uploads(phase, user, tmp_path):
     text = tmp_path / "notes.zip"
     text.write_text("not an archive" * 50)
     assert "not a zip or tar" in refusal(phase, user, text)
+
+
+def test_a_file_larger_than_any_label_map_of_its_case_is_refused_before_it_is_read(
+        phase, user, tmp_path):
+    # cube cases are 20×20×10: even as 8-byte values with a large header, far below 1.2 MB.
+    path = tmp_path / "p.zip"
+    _, pred, _ = factories.cube_labels()
+    prediction_zip(tmp_path / "ok.zip", {"cube_000": pred})
+    with zipfile.ZipFile(tmp_path / "ok.zip") as ok, zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("cube_000.nii.gz", ok.read("cube_000.nii.gz"))
+        archive.writestr("cube_001.nii.gz", np.random.default_rng(0).bytes(1_200_000))
+    message = refusal(phase, user, path)
+    assert message.startswith("case cube_001: 'cube_001.nii.gz' is 1.1 MiB, more than a label "
+                              "map of this case's size can be (1.0 MiB)")
 
 
 def test_upload_size_cap(phase, user, tmp_path, settings):

@@ -248,3 +248,25 @@ def test_gzip_members_in_a_row_and_data_past_the_declared_size(tmp_path):
     stuffed.write_bytes(gzip.compress(raw + bytes(3 << 20)))
     assert "more data than its header declares" in error_of(
         lambda: read_label_map(stuffed, name="c"))
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+def test_files_already_in_memory_read_like_files_on_disk(tmp_path, suffix):
+    data = labels_volume(np.random.default_rng(7), (30, 20, 10))
+    path = write(tmp_path / f"case{suffix}", data.astype(np.int16))
+    content = path.read_bytes()
+    labels, geometry = read_label_map(f"upload{suffix}", name="c", labels=[1, 2, 3],
+                                      content=content)
+    from_disk, disk_geometry = read_label_map(path, name="c", labels=[1, 2, 3])
+    np.testing.assert_array_equal(labels, from_disk)
+    assert labels.dtype == from_disk.dtype == np.uint8 and labels.flags.writeable
+    assert geometry == disk_geometry
+    # The header alone, from the first bytes of the file.
+    assert read_geometry(f"upload{suffix}", name="c", content=content[:2048]) == geometry
+    # The same rules: a cut file, values outside the label set, a name that is not NIfTI.
+    assert "truncated" in error_of(lambda: read_label_map(
+        f"upload{suffix}", name="c", content=content[: len(content) // 2]))
+    assert "outside the task's labels" in error_of(lambda: read_label_map(
+        f"upload{suffix}", name="c", labels=[1], content=content))
+    assert "expected a NIfTI file" in error_of(lambda: read_label_map(
+        "upload.png", name="c", content=content))

@@ -1,0 +1,67 @@
+"""The helper thread that reads predictions ahead of the scorer."""
+
+import threading
+import time
+from contextlib import nullcontext
+
+import pytest
+
+from evaluation.prefetch import ahead
+
+
+def test_items_arrive_in_order_produced_on_another_thread():
+    producers = set()
+
+    def items():
+        for i in range(20):
+            producers.add(threading.get_ident())
+            yield i
+
+    with ahead(items(), depth=2) as produced:
+        assert list(produced) == list(range(20))
+    assert producers and threading.get_ident() not in producers
+
+
+def test_a_producer_error_arrives_after_the_items_made_before_it():
+    def items():
+        yield "a"
+        yield "b"
+        raise ValueError("case 3: broken")
+
+    received = []
+    with pytest.raises(ValueError, match="case 3: broken"), ahead(items()) as produced:
+        for item in produced:
+            received.append(item)
+    assert received == ["a", "b"]
+
+
+@pytest.mark.parametrize("how", ["break", "raise"])
+def test_leaving_early_stops_and_closes_the_producer(how):
+    made = []
+    closed = threading.Event()
+
+    def endless():
+        try:
+            while True:
+                made.append(len(made))
+                yield made[-1]
+        finally:
+            closed.set()
+
+    class Stop(Exception):
+        pass
+
+    started = time.monotonic()
+    with pytest.raises(Stop) if how == "raise" else nullcontext(), ahead(endless()) as produced:
+        for item in produced:
+            if item == 3:
+                if how == "raise":
+                    raise Stop
+                break
+    assert closed.is_set()  # the block waited for the producer to end and close its items
+    count = len(made)
+    time.sleep(0.1)
+    assert len(made) == count <= 3 + 1 + 2  # taken, the one in the slot, one being made
+    assert time.monotonic() - started < 1.0
+    assert not [t for t in threading.enumerate() if t.name == "podium-prefetch"]
+
