@@ -100,10 +100,12 @@ class Task(models.Model):
         return sorted(self.labels.values())
 
     def geometry_of(self, case: str) -> dict:
-        for entry in self.cases:
-            if entry["name"] == case:
-                return entry["geometry"]
-        raise KeyError(case)
+        """The stored geometry of test case ``case`` (KeyError if there is no such case)."""
+        by_name = self.__dict__.get("_geometries")
+        if by_name is None or by_name[0] is not self.cases:  # built once per list of cases
+            by_name = (self.cases, {entry["name"]: entry["geometry"] for entry in self.cases})
+            self.__dict__["_geometries"] = by_name
+        return by_name[1][case]
 
 
 class GroundTruth(models.Model):

@@ -23,6 +23,8 @@ from scorers.errors import InputError
 _JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 _ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 _CHUNK = 1024 * 1024
+# iter_read writes members larger than this to a file instead of holding them in memory.
+SPILL_ABOVE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -116,23 +118,44 @@ def iter_extract(
     dest.mkdir(parents=True, exist_ok=True)
     for member, chunks in _member_chunks(path, members, limits, head_bytes):
         relative = _clean_name(member.path) if keep_folders else member.name
-        target = dest / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-        yield relative, target
+        yield relative, _write(dest / relative, chunks)
 
 
 def iter_read(
     path: Path, members: list[Member], limits: ArchiveLimits, *, head_bytes: int | None = None,
-) -> Iterator[tuple[Member, bytes]]:
+    spill_dir: Path | None = None, spill_above: int = SPILL_ABOVE_BYTES,
+) -> Iterator[tuple[Member, bytearray | Path]]:
     """(member, its bytes) for ``members``, in archive order, read into memory under the same
-    caps as :func:`extract` (nothing is written to disk). For small members: each is held in
-    memory whole, up to its declared size, so callers cap ``Member.size`` first."""
+    caps as :func:`extract`: each member whole (a buffer of its declared size, or
+    ``head_bytes``), released before the next one is read, so callers cap ``Member.size``
+    first. With ``spill_dir``, a member larger than ``spill_above`` is written there instead
+    and its file path given (flat, like :func:`extract`)."""
     for member, chunks in _member_chunks(path, members, limits, head_bytes):
-        yield member, b"".join(chunks)
+        if spill_dir is not None and member.size > spill_above:
+            spill_dir.mkdir(parents=True, exist_ok=True)
+            yield member, _write(spill_dir / member.name, chunks)
+            continue
+        size = member.size if head_bytes is None else min(member.size, head_bytes)
+        content = bytearray(size)
+        view = memoryview(content)
+        filled = 0
+        for chunk in chunks:
+            view[filled:filled + len(chunk)] = chunk
+            filled += len(chunk)
+        view.release()
+        if filled < size:
+            del content[filled:]
+        yield member, content
+        del content
+
+
+def _write(target: Path, chunks: Iterator[bytes]) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        for chunk in chunks:
+            out.write(chunk)
+    return target
 
 
 def _member_chunks(

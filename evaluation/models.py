@@ -79,8 +79,9 @@ class Evaluation(models.Model):
     cases_total = models.PositiveIntegerField(default=0)
     cases_done = models.PositiveIntegerField(default=0)
     shards_total = models.PositiveIntegerField(default=1)
-    shards_taken = models.PositiveIntegerField(
-        default=0, help_text="Shards handed out so far: each scorer takes the next one."
+    shards_taken = models.JSONField(
+        default=dict, blank=True, help_text="Shard → the helper that took it (0: the claiming "
+                                            "task); each scorer takes the first one left."
     )
     shards_finished = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -28,7 +28,7 @@ _GZIP_WINDOW = 31  # zlib wbits for a gzip header and trailer
 
 
 def inflate(
-    source: Path | bytes, *, size: int, name: str, header_only: bool = False
+    source: Path | bytes | bytearray, *, size: int, name: str, header_only: bool = False
 ) -> np.ndarray:
     """The first ``size`` decompressed bytes of a gzip file (its path, or its bytes already in
     memory), as a uint8 array.
@@ -44,7 +44,7 @@ def inflate(
     past_end = 0
     inflater = zlib_ng.decompressobj(_GZIP_WINDOW)
     try:
-        with io.BytesIO(source) if isinstance(source, bytes) else source.open("rb") as stream:
+        with source.open("rb") if isinstance(source, Path) else io.BytesIO(source) as stream:
             pending = b""
             while not (filled == size and (header_only or inflater.eof)):
                 if inflater.eof:

@@ -109,13 +109,13 @@ def _check_suffix(path: Path, name: str) -> None:
         raise _fail(name, "expected a NIfTI file (.nii or .nii.gz)")
 
 
-def _header_bytes(path: Path, name: str, content: bytes | None) -> bytes:
+def _header_bytes(path: Path, name: str, content: bytes | bytearray | None) -> bytes:
     try:
         if _is_gzip(path):
             return inflate(path if content is None else content, size=540, name=f"case {name}",
                            header_only=True).tobytes()
         if content is not None:
-            return content[:540]
+            return bytes(content[:540])
         with path.open("rb") as stream:
             return stream.read(540)
     except OSError:
@@ -179,7 +179,7 @@ def _checked_geometry(header: Nifti1Header, name: str, limits: ReadLimits) -> Ge
 
 
 def _read_header(
-    path: str | Path, name: str, limits: ReadLimits, content: bytes | None = None
+    path: str | Path, name: str, limits: ReadLimits, content: bytes | bytearray | None = None
 ) -> tuple[Nifti1Header, Geometry]:
     path = Path(path)
     _check_suffix(path, name)
@@ -189,7 +189,7 @@ def _read_header(
 
 def read_geometry(
     path: str | Path, *, name: str, limits: ReadLimits = ReadLimits(),
-    content: bytes | None = None,
+    content: bytes | bytearray | None = None,
 ) -> Geometry:
     """Validated geometry of a NIfTI file from its header alone (no pixel data is read).
 
@@ -234,7 +234,7 @@ def _rounded(values: tuple[float, ...]) -> tuple[float, ...]:
 
 
 def _pixel_bytes(
-    path: Path, header: Nifti1Header, nbytes: int, name: str, content: bytes | None
+    path: Path, header: Nifti1Header, nbytes: int, name: str, content: bytes | bytearray | None
 ) -> tuple[np.ndarray, int]:
     """(buffer, offset of the pixel data in it)."""
     offset = int(header.get_data_offset())
@@ -313,7 +313,7 @@ def read_label_map(
     labels: Collection[int] | None = None,
     expected: Geometry | None = None,
     limits: ReadLimits = ReadLimits(),
-    content: bytes | None = None,
+    content: bytes | bytearray | None = None,
 ) -> tuple[np.ndarray, Geometry]:
     """Read and validate a 2D/3D integer label map; return (array, geometry).
 

@@ -17,6 +17,8 @@ import math
 import shutil
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -80,10 +82,10 @@ def score(evaluation_id, *, worker: str) -> None:
 
     A segmentation submission with more than PODIUM_SCORING_SHARD_CASES cases is split into
     shards of consecutive cases, and one helper message per further shard goes to the
-    ``scoring`` queue. This task and every helper take the next shard nobody has taken until
-    none is left, so every free worker helps, while a lone worker scores them all in one go
-    (its helper messages then find nothing left). The shard that finishes last writes the
-    aggregate and ends the evaluation.
+    ``scoring`` queue. This task (helper 0) and every helper take the next shard nobody has
+    taken until none is left, so every free worker helps, while a lone worker scores them all
+    in one go (its helper messages then find nothing left). The shard that finishes last
+    writes the aggregate and ends the evaluation.
     """
     evaluation = claim(evaluation_id, worker)
     if evaluation is None:
@@ -93,19 +95,20 @@ def score(evaluation_id, *, worker: str) -> None:
     for helper in range(1, shards):
         app.send_task(SHARD_TASK, kwargs={"evaluation_id": str(evaluation.id),
                                           "lease": evaluation.lease, "shard": helper})
-    _take_shards(evaluation)
+    _take_shards(evaluation, helper=0)
 
 
 def score_shard(evaluation_id, *, lease: int, shard: int, worker: str) -> None:
-    """Help score an evaluation still held under ``lease``: take shards nobody has taken yet
-    until none is left. A helper of an older claim, one delivered twice, or one that comes
-    after every shard was taken does nothing. ``shard`` numbers the helper (for the logs)."""
+    """Helper number ``shard`` of an evaluation still held under ``lease``: take shards nobody
+    has taken yet until none is left. A helper of an older claim, or one that comes after every
+    shard was taken, does nothing; a helper delivered again because its worker died first
+    resumes the shard it held."""
     evaluation = Evaluation.objects.select_related("submission__phase__task",
                                                    "ground_truth").filter(pk=evaluation_id).first()
     if evaluation is None or evaluation.state != State.SCORING or evaluation.lease != lease:
         log.info("evaluation %s: helper %s of lease %s dropped", evaluation_id, shard, lease)
         return
-    _take_shards(evaluation)
+    _take_shards(evaluation, helper=shard)
 
 
 def _plan(evaluation: Evaluation) -> int:
@@ -117,44 +120,55 @@ def _plan(evaluation: Evaluation) -> int:
         shards = max(1, math.ceil(cases / settings.PODIUM_SCORING_SHARD_CASES))
     CaseResult.objects.filter(evaluation=evaluation).delete()
     Evaluation.objects.filter(pk=evaluation.pk).update(
-        cases_total=cases, cases_done=0, shards_total=shards, shards_taken=0,
+        cases_total=cases, cases_done=0, shards_total=shards, shards_taken={},
         shards_finished=[])
     evaluation.shards_total = shards
     return shards
 
 
-def _take_shards(evaluation: Evaluation) -> None:
-    while (shard := _take_shard(evaluation)) is not None:
-        if not _run_shard(evaluation, shard):
-            return
-
-
-def _take_shard(evaluation: Evaluation) -> int | None:
-    """The next shard nobody has taken, now this worker's; None when none is left or the
-    evaluation is no longer held under this worker's lease."""
-    with transaction.atomic():
-        current = Evaluation.objects.select_for_update().get(pk=evaluation.pk)
-        if (current.state != State.SCORING or current.lease != evaluation.lease
-                or current.shards_taken >= current.shards_total):
-            return None
-        current.shards_taken += 1
-        current.save(update_fields=["shards_taken"])
-        return current.shards_taken - 1
-
-
-def _shard_cases(cases: list[str], shard: int, shards: int) -> list[str]:
-    size = math.ceil(len(cases) / shards)
-    return cases[shard * size:(shard + 1) * size]
-
-
-def _run_shard(evaluation: Evaluation, shard: int) -> bool:
-    """Score one shard; False if the evaluation ended (failed) or left this worker."""
-    scratch = Path(settings.WORK_DIR) / f"scoring-{evaluation.id}-{shard}"
+def _take_shards(evaluation: Evaluation, *, helper: int) -> None:
+    """Take and score shards until none is left or the evaluation ends or leaves this worker;
+    the stored archive is fetched once for all of them."""
+    scratch = Path(settings.WORK_DIR) / f"scoring-{evaluation.id}-{helper}"
     shutil.rmtree(scratch, ignore_errors=True)  # what a killed earlier attempt left behind
     scratch.mkdir(parents=True)
     try:
-        _score(evaluation, shard, scratch)
-        return True
+        with _ending_on_error(evaluation), ExitStack() as stack:
+            archive = None
+            while (shard := _take_shard(evaluation, helper)) is not None:
+                if archive is None:
+                    name = evaluation.outputs or evaluation.submission.file.name
+                    archive = stack.enter_context(local_path(default_storage, name, scratch))
+                _score(evaluation, shard, archive, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _take_shard(evaluation: Evaluation, helper: int) -> int | None:
+    """The shard ``helper`` scores next: one it took before and has not finished (its message
+    was delivered again after its worker died), else the first one nobody has taken; None when
+    none is left or the evaluation is no longer held under this worker's lease."""
+    with transaction.atomic():
+        current = Evaluation.objects.select_for_update().get(pk=evaluation.pk)
+        if current.state != State.SCORING or current.lease != evaluation.lease:
+            return None
+        taken = current.shards_taken
+        for key, holder in sorted(taken.items()):
+            if holder == helper and int(key) not in current.shards_finished:
+                return int(key)
+        free = next((s for s in range(current.shards_total) if str(s) not in taken), None)
+        if free is not None:
+            taken[str(free)] = helper
+            current.save(update_fields=["shards_taken"])
+        return free
+
+
+@contextmanager
+def _ending_on_error(evaluation: Evaluation) -> Iterator[None]:
+    """Scoring errors end the evaluation: the participant's (InputError) with its message, any
+    other with a neutral one and the traceback in the organizer log."""
+    try:
+        yield
     except Stopped:
         log.info("evaluation %s left the scoring state; stopped", evaluation.id)
     except InputError as exc:
@@ -167,23 +181,22 @@ def _run_shard(evaluation: Evaluation, shard: int) -> bool:
             participant_message=NEUTRAL_MESSAGE,
             organizer_log=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
         )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return False
 
 
-def _score(evaluation: Evaluation, shard: int, scratch: Path) -> None:
-    submission = evaluation.submission
-    task = submission.phase.task
-    archive_name = evaluation.outputs or submission.file.name
-    with local_path(default_storage, archive_name, scratch) as archive:
-        if task.kind == Task.DETECTION:
-            result = detection_predictions.score(archive, evaluation, scratch)
-            _finish(evaluation, State.SUCCEEDED, aggregate=result,
-                    participant_message=f"Scored {len(task.cases)} images.")
-            return
-        cases = _shard_cases(task.case_names, shard, evaluation.shards_total)
-        _score_segmentation(evaluation, task, archive, cases, scratch)
+def _shard_cases(cases: list[str], shard: int, shards: int) -> list[str]:
+    size = math.ceil(len(cases) / shards)
+    return cases[shard * size:(shard + 1) * size]
+
+
+def _score(evaluation: Evaluation, shard: int, archive: Path, scratch: Path) -> None:
+    task = evaluation.submission.phase.task
+    if task.kind == Task.DETECTION:
+        result = detection_predictions.score(archive, evaluation, scratch)
+        _finish(evaluation, State.SUCCEEDED, aggregate=result,
+                participant_message=f"Scored {len(task.cases)} images.")
+        return
+    cases = _shard_cases(task.case_names, shard, evaluation.shards_total)
+    _score_segmentation(evaluation, task, archive, cases, scratch)
     if _last_shard_done(evaluation, shard):
         _summarize(evaluation, task)
 
@@ -205,17 +218,24 @@ def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path, cases
         archive order, each read from the archive and checked while the one before is
         scored."""
         members = [files.members[case] for case in present.values()]
-        for member, content in iter_read(archive, members, predictions.archive_limits()):
+        for member, data in iter_read(archive, members, predictions.archive_limits(),
+                                      spill_dir=scratch / "predictions"):
             case = present[member.name]
             reference, geometry = _read_reference(ground_truth, task, case, scratch)
-            prediction, _ = read_label_map(member.name, name=f"case {case}",
-                                           labels=allowed_values, expected=geometry,
-                                           content=content)
+            spilled = isinstance(data, Path)  # a large file, read from disk
+            prediction, _ = read_label_map(data if spilled else member.name,
+                                           name=f"case {case}", labels=allowed_values,
+                                           expected=geometry,
+                                           content=None if spilled else data)
+            if spilled:
+                data.unlink()
+            del data  # not kept while the next one is read
             yield case, prediction, reference, geometry
 
     pending = _Results(evaluation, labels=labels)
     started = time.perf_counter()
     scoring_s = 0.0
+    scored = 0
     with ahead(loaded()) as items:
         for case, prediction, reference, geometry in items:
             before = time.perf_counter()
@@ -223,10 +243,14 @@ def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path, cases
                                 labels=labels, nsd_tolerance_mm=tolerances,
                                 surface=config["surface"])
             scoring_s += time.perf_counter() - before
+            scored += 1
             pending.add(case, {label: {m: _finite_or_none(scores[label][m]) for m in metrics}
                                for label in labels})
+    if scored != len(present):
+        raise RuntimeError(f"read {scored} of the {len(present)} predictions of the shard")
     for case in cases:
         if case not in files.members:
+            _read_reference(ground_truth, task, case, scratch)  # a broken label still shows
             pending.add(case, {label: missing_case_values(metrics) for label in labels},
                         missing=True)
     pending.flush()

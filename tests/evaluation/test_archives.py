@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.archives import ArchiveLimits, extract, list_members
+from evaluation.archives import ArchiveLimits, extract, iter_read, list_members
 from scorers.errors import InputError
 
 LIMITS = ArchiveLimits(max_members=50, max_total_bytes=1_000_000, max_ratio=1100)
@@ -133,6 +133,26 @@ def test_member_lying_about_its_size_stops_extraction(tmp_path):
     lying = [type(members[0])(path=members[0].path, name=members[0].name, size=100)]
     with pytest.raises(InputError, match="larger than it declares"):
         extract(path, lying, tmp_path / "out", LIMITS)
+
+
+@pytest.mark.parametrize("maker", ["zip", "tar"])
+def test_reading_into_memory_spills_large_members_and_keeps_the_caps(tmp_path, maker):
+    data = {"in/a.nii.gz": b"a" * 3000, "b.nii.gz": b"b" * 100, "c.nii": b"c" * 10}
+    archive = (make_zip(tmp_path / "a.zip", data) if maker == "zip"
+               else make_tar(tmp_path / "a.tar.gz", list(data.items())))
+    members = [m for m in list_members(archive, LIMITS) if m.name != "c.nii"]
+    read = list(iter_read(archive, members, LIMITS, spill_dir=tmp_path / "spill",
+                          spill_above=1000))
+    assert [m.name for m, _ in read] == ["a.nii.gz", "b.nii.gz"]  # archive order, c skipped
+    spilled, kept = read[0][1], read[1][1]
+    assert spilled == tmp_path / "spill" / "a.nii.gz" and spilled.read_bytes() == b"a" * 3000
+    assert isinstance(kept, bytearray) and kept == b"b" * 100
+    assert not (tmp_path / "spill" / "b.nii.gz").exists()
+    heads = dict(iter_read(archive, members, LIMITS, head_bytes=64))
+    assert sorted(map(bytes, heads.values())) == [b"a" * 64, b"b" * 64]
+    lying = [type(m)(path=m.path, name=m.name, size=50) for m in members]
+    with pytest.raises(InputError, match="larger than it declares"):
+        list(iter_read(archive, lying, LIMITS))
 
 
 def test_duplicate_names_in_different_folders(tmp_path):

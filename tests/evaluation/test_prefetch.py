@@ -65,3 +65,19 @@ def test_leaving_early_stops_and_closes_the_producer(how):
     assert time.monotonic() - started < 1.0
     assert not [t for t in threading.enumerate() if t.name == "podium-prefetch"]
 
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_the_producer_is_never_more_than_depth_items_ahead(depth):
+    made = []
+
+    def items():
+        for i in range(10):
+            made.append(i)
+            yield i
+
+    with ahead(items(), depth=depth) as produced:
+        for taken, item in enumerate(produced, start=1):
+            time.sleep(0.02)  # the producer has time to run ahead as far as it may
+            assert len(made) - taken <= depth
+            assert item == taken - 1

@@ -149,7 +149,7 @@ def test_a_lone_worker_scores_every_shard_and_late_helpers_find_nothing_left(pha
     scoring.score(evaluation.id, worker="first")  # sends a helper, then takes both shards
     evaluation.refresh_from_db()
     assert evaluation.state == State.SUCCEEDED and evaluation.cases_done == 2
-    assert (evaluation.shards_total, evaluation.shards_taken) == (2, 2)
+    assert (evaluation.shards_total, evaluation.shards_taken) == (2, {"0": 0, "1": 0})
     assert evaluation.shards_finished == [0, 1]
     assert evaluation.aggregate["1"]["dice"] == pytest.approx(0.9)
     scoring.score_shard(evaluation.id, lease=evaluation.lease, shard=1, worker="late")
@@ -161,23 +161,53 @@ def test_helpers_take_the_shards_left_and_the_last_shard_finishes(phase, tmp_pat
     evaluation = submitted(phase, tmp_path)
     first = scoring.claim(evaluation.id, "first")
     assert scoring._plan(first) == 2
-    assert scoring._take_shard(first) == 0  # the first worker holds shard 0 (not scored yet)
+    assert scoring._take_shard(first, 0) == 0  # the claiming task holds shard 0 (not scored yet)
     scoring.score_shard(evaluation.id, lease=first.lease - 1, shard=1, worker="old")
-    assert Evaluation.objects.get(pk=evaluation.pk).shards_taken == 1  # an old lease: ignored
+    assert Evaluation.objects.get(pk=evaluation.pk).shards_taken == {"0": 0}  # an old lease
     scoring.score_shard(evaluation.id, lease=first.lease, shard=1, worker="helper")
-    evaluation.refresh_from_db()  # the helper took and scored shard 1, then found none left
+    evaluation.refresh_from_db()  # helper 1 took and scored shard 1, then found none left
     assert evaluation.state == State.SCORING
-    assert (evaluation.shards_taken, evaluation.shards_finished, evaluation.cases_done) == (
-        2, [1], 1)
+    assert evaluation.shards_taken == {"0": 0, "1": 1}
+    assert (evaluation.shards_finished, evaluation.cases_done) == ([1], 1)
     assert set(CaseResult.objects.filter(evaluation=evaluation).values_list("case", flat=True)) \
         == {"cube_001"}
     scoring.score_shard(evaluation.id, lease=first.lease, shard=1, worker="twice")
     assert Evaluation.objects.get(pk=evaluation.pk).cases_done == 1  # delivered twice: no-op
-    assert scoring._run_shard(first, 0)
+    scoring._take_shards(first, helper=0)  # the claiming task scores the shard it holds
     evaluation.refresh_from_db()
     assert evaluation.state == State.SUCCEEDED and evaluation.cases_done == 2
     assert evaluation.aggregate["1"]["dice"] == pytest.approx(0.9)
     assert CaseResult.objects.filter(evaluation=evaluation).count() == 4
+
+
+def test_a_helper_delivered_again_after_its_worker_died_resumes_its_shard(phase, tmp_path,
+                                                                         settings):
+    settings.PODIUM_SCORING_SHARD_CASES = 1
+    evaluation = submitted(phase, tmp_path)
+    first = scoring.claim(evaluation.id, "first")
+    scoring._plan(first)
+    assert scoring._take_shard(first, 1) == 0  # helper 1 took shard 0; then its worker died
+    scoring.score_shard(evaluation.id, lease=first.lease, shard=1, worker="redelivered")
+    evaluation.refresh_from_db()  # it finished shard 0, then took and finished shard 1
+    assert evaluation.state == State.SUCCEEDED and evaluation.cases_done == 2
+    assert evaluation.shards_taken == {"0": 1, "1": 1}
+    assert CaseResult.objects.filter(evaluation=evaluation).count() == 4
+
+
+def test_a_broken_label_of_a_case_without_prediction_still_fails_the_evaluation(phase,
+                                                                                tmp_path):
+    phase.allow_partial = True
+    phase.save()
+    evaluation = submitted(phase, tmp_path, cube_predictions_zip(tmp_path, cases=["cube_000"]))
+    files = evaluation.ground_truth.files  # both cases share one file: point one elsewhere
+    files["cube_001"] = {**files["cube_001"], "path": "gone.nii.gz"}
+    type(evaluation.ground_truth).objects.filter(pk=evaluation.ground_truth_id).update(
+        files=files)  # (a version is immutable through the model; this is damage)
+    scoring.score(evaluation.id, worker="test")
+    evaluation.refresh_from_db()
+    assert evaluation.state == State.FAILED
+    assert evaluation.participant_message == scoring.NEUTRAL_MESSAGE
+    assert "cube_001" in evaluation.organizer_log
 
 
 def test_a_worker_whose_lease_expired_can_neither_write_nor_finish(phase, tmp_path):
