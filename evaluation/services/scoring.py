@@ -1,11 +1,12 @@
 """Scoring one evaluation: predictions against one hidden ground-truth version.
 
 Runs on the ``scoring`` queue. Idempotent: it only claims an evaluation that is waiting, clears
-any results a previous (dead) attempt left, and writes results with a heartbeat at least every
-0.5 s so that the reaper can tell a live worker from a dead one and a cancel stops it between
-cases. Every claim raises the evaluation's lease; shards are handed out one at a time under it,
-and every write of a worker carries the lease it holds, so a worker the reaper gave up on (or a
-helper message delivered twice) can no longer write or move anything.
+any results a previous (dead) attempt left, and writes results with a heartbeat once 0.5 s have
+passed (checked after each case), so that the reaper can tell a live worker from a dead one and
+a cancel stops it between cases. Every claim raises the evaluation's lease; shards are handed
+out one at a time under it, and every write of a worker carries the lease it holds, so a worker
+the reaper gave up on (or a helper message delivered twice) can no longer write or move
+anything.
 
 Each prediction is read from the archive and checked on a helper thread while the case before
 it is scored (see :mod:`evaluation.prefetch`); the per-shard log line tells how much of a
@@ -134,12 +135,15 @@ def _take_shards(evaluation: Evaluation, *, helper: int) -> None:
     scratch.mkdir(parents=True)
     try:
         with _ending_on_error(evaluation), ExitStack() as stack:
-            archive = None
+            archive = files = None
             while (shard := _take_shard(evaluation, helper)) is not None:
                 if archive is None:
                     name = evaluation.outputs or evaluation.submission.file.name
                     archive = stack.enter_context(local_path(default_storage, name, scratch))
-                _score(evaluation, shard, archive, scratch)
+                    if evaluation.submission.phase.task.kind == Task.SEGMENTATION:
+                        files = predictions.match_cases(archive, evaluation.submission.phase.task,
+                                                        allow_partial=True)
+                _score(evaluation, shard, archive, files, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -188,7 +192,8 @@ def _shard_cases(cases: list[str], shard: int, shards: int) -> list[str]:
     return cases[shard * size:(shard + 1) * size]
 
 
-def _score(evaluation: Evaluation, shard: int, archive: Path, scratch: Path) -> None:
+def _score(evaluation: Evaluation, shard: int, archive: Path,
+           files: predictions.PredictionFiles | None, scratch: Path) -> None:
     task = evaluation.submission.phase.task
     if task.kind == Task.DETECTION:
         result = detection_predictions.score(archive, evaluation, scratch)
@@ -196,21 +201,21 @@ def _score(evaluation: Evaluation, shard: int, archive: Path, scratch: Path) -> 
                 participant_message=f"Scored {len(task.cases)} images.")
         return
     cases = _shard_cases(task.case_names, shard, evaluation.shards_total)
-    _score_segmentation(evaluation, task, archive, cases, scratch)
-    if _last_shard_done(evaluation, shard):
+    if _score_segmentation(evaluation, task, archive, files, shard, cases, scratch):
         _summarize(evaluation, task)
 
 
-def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path, cases: list[str],
-                        scratch: Path) -> None:
-    """Score ``cases`` and write their results (with heartbeats, at least every 0.5 s)."""
+def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path,
+                        files: predictions.PredictionFiles, shard: int, cases: list[str],
+                        scratch: Path) -> bool:
+    """Score ``cases``, the shard ``shard``, and write their results (with heartbeats, see
+    :class:`_Results`); True if this shard was the last one to finish."""
     config = evaluation.metric_config
     metrics = config["metrics"]
     labels = [int(label) for label in config["labels"]]
     tolerances = {int(k): float(v) for k, v in config["nsd_tolerance_mm"].items()}
     allowed_values = sorted(int(value) for value in task.labels)
     ground_truth = evaluation.ground_truth  # loaded here: the reader thread uses no database
-    files = predictions.match_cases(archive, task, allow_partial=True)
     present = {files.members[case].name: case for case in cases if case in files.members}
 
     def loaded():
@@ -236,9 +241,12 @@ def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path, cases
     started = time.perf_counter()
     scoring_s = 0.0
     scored = 0
+    waiting_s = 0.0
     with ahead(loaded()) as items:
+        asked = time.perf_counter()
         for case, prediction, reference, geometry in items:
             before = time.perf_counter()
+            waiting_s += before - asked
             scores = score_case(prediction, reference, spacing_mm=geometry.spacing_mm,
                                 labels=labels, nsd_tolerance_mm=tolerances,
                                 surface=config["surface"])
@@ -246,6 +254,7 @@ def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path, cases
             scored += 1
             pending.add(case, {label: {m: _finite_or_none(scores[label][m]) for m in metrics}
                                for label in labels})
+            asked = time.perf_counter()
     if scored != len(present):
         raise RuntimeError(f"read {scored} of the {len(present)} predictions of the shard")
     for case in cases:
@@ -253,9 +262,11 @@ def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path, cases
             _read_reference(ground_truth, task, case, scratch)  # a broken label still shows
             pending.add(case, {label: missing_case_values(metrics) for label in labels},
                         missing=True)
-    pending.flush()
-    log.info("evaluation %s: %d cases in %.3f s, %.3f s of it in score_case", evaluation.id,
-             len(cases), time.perf_counter() - started, scoring_s)
+    last = pending.flush(finishing=shard)
+    log.info("evaluation %s: %d cases in %.3f s: %.3f s in score_case, %.3f s waiting for "
+             "predictions to be read", evaluation.id, len(cases), time.perf_counter() - started,
+             scoring_s, waiting_s)
+    return last
 
 
 class _Results:
@@ -282,33 +293,40 @@ class _Results:
         if time.monotonic() - self.since >= RESULTS_EVERY_S:
             self.flush()
 
-    def flush(self) -> None:
-        if self.cases:
+    def flush(self, *, finishing: int | None = None) -> bool:
+        """Write what is pending. With ``finishing``, also record in the same transaction that
+        this shard finished, and return True for the one shard that completes the set."""
+        last = False
+        if self.cases or finishing is not None:
             with transaction.atomic():
-                earlier = CaseResult.objects.filter(evaluation=self.evaluation,
-                                                    case__in=self.cases)
-                replaced, _ = earlier.delete()
-                if not heartbeat(self.evaluation.id, state=State.SCORING,
-                                 lease=self.evaluation.lease,
-                                 advance=len(self.cases) - replaced // len(self.labels)):
-                    raise Stopped  # rolls the delete back too
-                CaseResult.objects.bulk_create(self.rows)
+                if self.cases:
+                    earlier = CaseResult.objects.filter(evaluation=self.evaluation,
+                                                        case__in=self.cases)
+                    replaced, _ = earlier.delete()
+                    if not heartbeat(self.evaluation.id, state=State.SCORING,
+                                     lease=self.evaluation.lease,
+                                     advance=len(self.cases) - replaced // len(self.labels)):
+                        raise Stopped  # rolls the delete back too
+                    CaseResult.objects.bulk_create(self.rows)
+                if finishing is not None:
+                    last = _last_shard_done(self.evaluation, finishing)
         self.cases, self.rows = [], []
         self.since = time.monotonic()
+        return last
 
 
 def _last_shard_done(evaluation: Evaluation, shard: int) -> bool:
-    """Record that ``shard`` finished; True for the one shard that completes the set."""
-    with transaction.atomic():
-        current = Evaluation.objects.select_for_update().get(pk=evaluation.pk)
-        if current.state != State.SCORING or current.lease != evaluation.lease:
-            raise Stopped
-        finished = sorted(set(current.shards_finished) | {shard})
-        if finished == current.shards_finished:
-            return False  # this shard was delivered twice
-        current.shards_finished = finished
-        current.save(update_fields=["shards_finished"])
-        return len(finished) == current.shards_total
+    """Record that ``shard`` finished (inside the caller's transaction); True for the one shard
+    that completes the set."""
+    current = Evaluation.objects.select_for_update().get(pk=evaluation.pk)
+    if current.state != State.SCORING or current.lease != evaluation.lease:
+        raise Stopped
+    finished = sorted(set(current.shards_finished) | {shard})
+    if finished == current.shards_finished:
+        return False  # this shard was delivered twice
+    current.shards_finished = finished
+    current.save(update_fields=["shards_finished"])
+    return len(finished) == current.shards_total
 
 
 def _summarize(evaluation: Evaluation, task: Task) -> None:

@@ -5,6 +5,7 @@ import math
 import pytest
 
 from challenges.services.demo_data import write_nifti
+from evaluation import predictions
 from evaluation.models import CaseResult, Evaluation, State
 from evaluation.results import image_diagonal_mm
 from evaluation.services import scoring
@@ -26,6 +27,10 @@ def submitted(phase, tmp_path, archive=None, captured=None):
     user = factories.participant(phase)
     submission = submit_file(phase, user, archive or cube_predictions_zip(tmp_path))
     return submission.evaluations.get()
+
+
+def files(phase, archive):
+    return predictions.match_cases(archive, phase.task, allow_partial=True)
 
 
 def test_exact_dice_per_label_and_aggregate(phase, tmp_path):
@@ -118,8 +123,8 @@ def test_scoring_stops_when_the_evaluation_is_cancelled(phase, tmp_path):
     (tmp_path / "again").mkdir()
     archive = cube_predictions_zip(tmp_path / "again")
     with pytest.raises(scoring.Stopped):
-        scoring._score_segmentation(claimed, phase.task, archive, phase.task.case_names,
-                                    scratch)
+        scoring._score_segmentation(claimed, phase.task, archive, files(phase, archive), 0,
+                                    phase.task.case_names, scratch)
     assert CaseResult.objects.filter(evaluation=evaluation, case="cube_001").count() == 0
     assert Evaluation.objects.get(pk=evaluation.pk).state == State.CANCELLED
 
@@ -222,7 +227,8 @@ def test_a_worker_whose_lease_expired_can_neither_write_nor_finish(phase, tmp_pa
     scratch.mkdir()
     archive = cube_predictions_zip(tmp_path / "slow")
     with pytest.raises(scoring.Stopped):
-        scoring._score_segmentation(slow, phase.task, archive, ["cube_000"], scratch)
+        scoring._score_segmentation(slow, phase.task, archive, files(phase, archive), 0,
+                                    ["cube_000"], scratch)
     scoring._finish(slow, State.FAILED, participant_message="from the slow worker")
     current = Evaluation.objects.get(pk=evaluation.pk)
     assert current.state == State.SCORING and current.worker == "fresh"
