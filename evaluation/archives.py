@@ -123,13 +123,15 @@ def iter_extract(
 
 def iter_read(
     path: Path, members: list[Member], limits: ArchiveLimits, *, head_bytes: int | None = None,
-    spill_dir: Path | None = None, spill_above: int = SPILL_ABOVE_BYTES,
+    spill_dir: Path | None = None, spill_above: int | None = None,
 ) -> Iterator[tuple[Member, bytearray | Path]]:
     """(member, its bytes) for ``members``, in archive order, read into memory under the same
     caps as :func:`extract`: each member whole (a buffer of its declared size, or
     ``head_bytes``), released before the next one is read, so callers cap ``Member.size``
     first. With ``spill_dir``, a member larger than ``spill_above`` is written there instead
-    and its file path given (flat, like :func:`extract`)."""
+    and its file path given (flat, like :func:`extract`); by default above
+    ``SPILL_ABOVE_BYTES``."""
+    spill_above = SPILL_ABOVE_BYTES if spill_above is None else spill_above
     for member, chunks in _member_chunks(path, members, limits, head_bytes):
         if spill_dir is not None and member.size > spill_above:
             spill_dir.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 """The scoring service against real NIfTI files: exact values, missing cases, failures."""
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from evaluation.results import image_diagonal_mm
 from evaluation.services import scoring
 from evaluation.states import transition
 from evaluation.storage import private_storage
+from scorers.nifti import read_label_map
 from tests import factories
 
 from .helpers import cube_phase, cube_predictions_zip, prediction_zip, submit_file
@@ -57,6 +59,28 @@ def test_scoring_twice_is_a_no_op(phase, tmp_path):
     scoring.score(evaluation.id, worker="b")
     assert CaseResult.objects.filter(evaluation=evaluation).count() == 4
     assert Evaluation.objects.get(pk=evaluation.pk).worker == "a"
+
+
+def test_large_prediction_files_are_read_from_disk_with_the_same_results(phase, tmp_path,
+                                                                          monkeypatch):
+    from evaluation import archives
+
+    monkeypatch.setattr(archives, "SPILL_ABOVE_BYTES", 10)  # every file counts as large
+    read_from = []
+
+    def recording(path, **kwargs):
+        if kwargs["name"].startswith("case "):  # a prediction, not a hidden label
+            read_from.append((Path(path).parent.name, kwargs.get("content") is None))
+        return read_label_map(path, **kwargs)
+
+    monkeypatch.setattr(scoring, "read_label_map", recording)
+    evaluation = submitted(phase, tmp_path)
+    scoring.score(evaluation.id, worker="test")
+    evaluation.refresh_from_db()
+    assert evaluation.state == State.SUCCEEDED, evaluation.participant_message
+    assert read_from == [("predictions", True)] * 2  # both from a spilled file, not memory
+    for row in CaseResult.objects.filter(evaluation=evaluation):
+        assert row.dice == pytest.approx(0.9 if row.label == 1 else 2 / 3, abs=1e-12)
 
 
 def test_missing_cases_get_the_worst_value_when_the_phase_allows_partial(phase, tmp_path):
