@@ -252,7 +252,10 @@ PODIUM_REFERENCE_CACHE_BYTES = env_int("PODIUM_REFERENCE_CACHE_BYTES", 512 * 102
 # A leaderboard refresh asked for but never started (its message lost) is asked for again.
 PODIUM_REFRESH_RESEND_AFTER_S = env_int("PODIUM_REFRESH_RESEND_AFTER_S", 300)
 # A larger segmentation submission is scored in shards of this many cases, by every free worker.
-PODIUM_SCORING_SHARD_CASES = env_int("PODIUM_SCORING_SHARD_CASES", 16)
+# Each shard has a fixed cost (taking it, starting the reader, its last transaction); 32 cases
+# keep it small while a submission of more than 32 cases still spreads over workers
+# (benchmarks/pipeline.py on 2 cores: 13–19 % outside the scorer with 32, 20–33 % with 16).
+PODIUM_SCORING_SHARD_CASES = env_int("PODIUM_SCORING_SHARD_CASES", 32)
 # Algorithm containers (docs/runner.md). The engine is DOCKER_HOST (read by docker-py); each GPU
 # worker process owns the GPU in PODIUM_GPU_INDEX.
 PODIUM_RUNNER_BACKEND = env("PODIUM_RUNNER_BACKEND", "docker_api")

@@ -62,7 +62,7 @@ def test_leaving_early_stops_and_closes_the_producer(how):
     count = len(made)
     time.sleep(0.1)
     assert len(made) == count <= 3 + 1 + 2  # taken, the one in the slot, one being made
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 10.0  # (no hang; generous for a loaded machine)
     assert not [t for t in threading.enumerate() if t.name == "podium-prefetch"]
 
 

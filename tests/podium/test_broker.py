@@ -26,17 +26,17 @@ def put_many(root: str, count: int) -> None:
         queue.close()
 
 
-def drain(root: str, out: "multiprocessing.Queue", stop_after: float) -> None:
-    import time
-
+def drain(root: str, out: "multiprocessing.Queue", stop: "multiprocessing.Event") -> None:
     got = []
     with Connection("podiumfs://", transport_options=options(Path(root))) as conn:
         queue = conn.SimpleQueue("jobs")
-        deadline = time.monotonic() + stop_after
-        while time.monotonic() < deadline:
+        while True:
+            stopping = stop.is_set()  # read before the get: nothing put earlier is missed
             try:
                 message = queue.get(timeout=0.05)
             except queue.Empty:
+                if stopping:
+                    break
                 continue
             got.append(message.payload["n"])
             message.ack()
@@ -60,11 +60,15 @@ def test_folders_are_created_and_partial_files_are_invisible(tmp_path):
 def test_concurrent_producers_and_consumers_deliver_each_message_once(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    consumers = [ctx.Process(target=drain, args=(str(tmp_path), out, 8.0)) for _ in range(3)]
+    stop = ctx.Event()
+    consumers = [ctx.Process(target=drain, args=(str(tmp_path), out, stop)) for _ in range(3)]
     producers = [ctx.Process(target=put_many, args=(str(tmp_path), 100)) for _ in range(2)]
     for process in consumers + producers:
         process.start()
-    results = [out.get(timeout=60) for _ in consumers]
+    for process in producers:  # however slow the machine, every message is sent first
+        process.join(timeout=120)
+    stop.set()  # then the consumers take what is left and stop
+    results = [out.get(timeout=120) for _ in consumers]
     for process in consumers + producers:
         process.join(timeout=60)
     delivered = sorted(n for got in results for n in got)
