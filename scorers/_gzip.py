@@ -13,8 +13,7 @@ in 1 MiB steps so that temporaries stay small.
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from zlib_ng import zlib_ng
@@ -27,11 +26,9 @@ _SLACK = 1 << 20
 _GZIP_WINDOW = 31  # zlib wbits for a gzip header and trailer
 
 
-def inflate(
-    source: Path | bytes | bytearray, *, size: int, name: str, header_only: bool = False
-) -> np.ndarray:
-    """The first ``size`` decompressed bytes of a gzip file (its path, or its bytes already in
-    memory), as a uint8 array.
+def inflate(stream: BinaryIO, *, size: int, name: str, header_only: bool = False) -> np.ndarray:
+    """The first ``size`` decompressed bytes of the gzip file open as ``stream``, as a uint8
+    array.
 
     Multi-member files (e.g. bgzip) are read member after member. With ``header_only`` a
     shorter stream is returned as it is and nothing past ``size`` is inflated or verified.
@@ -44,26 +41,25 @@ def inflate(
     past_end = 0
     inflater = zlib_ng.decompressobj(_GZIP_WINDOW)
     try:
-        with source.open("rb") if isinstance(source, Path) else io.BytesIO(source) as stream:
-            pending = b""
-            while not (filled == size and (header_only or inflater.eof)):
-                if inflater.eof:
-                    pending = inflater.unused_data
-                    inflater = zlib_ng.decompressobj(_GZIP_WINDOW)
+        pending = b""
+        while not (filled == size and (header_only or inflater.eof)):
+            if inflater.eof:
+                pending = inflater.unused_data
+                inflater = zlib_ng.decompressobj(_GZIP_WINDOW)
+            if not pending:
+                pending = stream.read(_CHUNK)
                 if not pending:
-                    pending = stream.read(_CHUNK)
-                    if not pending:
-                        break
-                room = size - filled
-                piece = inflater.decompress(pending, min(_STEP, room) if room else _STEP)
-                pending = inflater.unconsumed_tail
-                if room:
-                    view[filled : filled + len(piece)] = piece
-                    filled += len(piece)
-                    continue
-                past_end += len(piece)
-                if past_end > _SLACK:
-                    raise InputError(f"{name}: file holds more data than its header declares")
+                    break
+            room = size - filled
+            piece = inflater.decompress(pending, min(_STEP, room) if room else _STEP)
+            pending = inflater.unconsumed_tail
+            if room:
+                view[filled : filled + len(piece)] = piece
+                filled += len(piece)
+                continue
+            past_end += len(piece)
+            if past_end > _SLACK:
+                raise InputError(f"{name}: file holds more data than its header declares")
     except zlib_ng.error:
         raise InputError(f"{name}: not a valid gzip file (corrupt compressed data)") from None
     if header_only:

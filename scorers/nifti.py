@@ -25,6 +25,7 @@ import struct
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from nibabel.nifti1 import Nifti1Header
@@ -109,14 +110,16 @@ def _check_suffix(path: Path, name: str) -> None:
         raise _fail(name, "expected a NIfTI file (.nii or .nii.gz)")
 
 
+def _opened(path: Path, content: bytes | bytearray | None) -> BinaryIO:
+    """The file as a stream: its bytes when already in memory, else the file at ``path``."""
+    return path.open("rb") if content is None else io.BytesIO(content)
+
+
 def _header_bytes(path: Path, name: str, content: bytes | bytearray | None) -> bytes:
     try:
-        if _is_gzip(path):
-            return inflate(path if content is None else content, size=540, name=f"case {name}",
-                           header_only=True).tobytes()
-        if content is not None:
-            return bytes(content[:540])
-        with path.open("rb") as stream:
+        with _opened(path, content) as stream:
+            if _is_gzip(path):
+                return inflate(stream, size=540, name=f"case {name}", header_only=True).tobytes()
             return stream.read(540)
     except OSError:
         raise _fail(name, "file cannot be read") from None
@@ -238,11 +241,10 @@ def _pixel_bytes(
 ) -> tuple[np.ndarray, int]:
     """(buffer, offset of the pixel data in it)."""
     offset = int(header.get_data_offset())
-    if _is_gzip(path):
-        return inflate(path if content is None else content, size=offset + nbytes,
-                       name=f"case {name}"), offset
-    buffer = np.empty(nbytes, np.uint8)
-    with path.open("rb") if content is None else io.BytesIO(content) as stream:
+    with _opened(path, content) as stream:
+        if _is_gzip(path):
+            return inflate(stream, size=offset + nbytes, name=f"case {name}"), offset
+        buffer = np.empty(nbytes, np.uint8)
         stream.seek(offset)
         got = stream.readinto(memoryview(buffer))
     if got != nbytes:

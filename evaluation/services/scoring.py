@@ -135,14 +135,14 @@ def _take_shards(evaluation: Evaluation, *, helper: int) -> None:
     scratch.mkdir(parents=True)
     try:
         with _ending_on_error(evaluation), ExitStack() as stack:
+            task = evaluation.submission.phase.task
             archive = files = None
             while (shard := _take_shard(evaluation, helper)) is not None:
                 if archive is None:
                     name = evaluation.outputs or evaluation.submission.file.name
                     archive = stack.enter_context(local_path(default_storage, name, scratch))
-                    if evaluation.submission.phase.task.kind == Task.SEGMENTATION:
-                        files = predictions.match_cases(archive, evaluation.submission.phase.task,
-                                                        allow_partial=True)
+                    if task.kind == Task.SEGMENTATION:
+                        files = predictions.match_cases(archive, task, allow_partial=True)
                 _score(evaluation, shard, archive, files, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
