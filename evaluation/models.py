@@ -10,6 +10,8 @@ from challenges.models import GroundTruth, Phase, Team
 
 
 class State(models.TextChoices):
+    # An upload whose checks cost more than a web request may spend waits here for a worker.
+    VALIDATING = "validating", "Checking the upload"
     QUEUED = "queued", "Queued"
     RUNNING_ALGORITHM = "running_algorithm", "Running the algorithm"
     SCORING = "scoring", "Scoring"
@@ -18,7 +20,7 @@ class State(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-ACTIVE_STATES = (State.QUEUED, State.RUNNING_ALGORITHM, State.SCORING)
+ACTIVE_STATES = (State.VALIDATING, State.QUEUED, State.RUNNING_ALGORITHM, State.SCORING)
 TERMINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
 
 
@@ -44,6 +46,10 @@ class Submission(models.Model):
     description = models.CharField(max_length=200, blank=True)
     image_id = models.CharField(
         max_length=80, blank=True, help_text="Algorithm image: sha256 of its config."
+    )
+    is_valid = models.BooleanField(
+        null=True, help_text="Whether the upload passed its checks: unknown while a worker "
+                             "checks it; refused uploads do not count against the limit."
     )
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -102,7 +108,7 @@ class Evaluation(models.Model):
             # At most one evaluation of a submission in flight: re-queueing is idempotent.
             models.UniqueConstraint(
                 fields=["submission"],
-                condition=Q(state__in=["queued", "running_algorithm", "scoring"]),
+                condition=Q(state__in=[state.value for state in ACTIVE_STATES]),
                 name="one_active_evaluation_per_submission",
             ),
         ]

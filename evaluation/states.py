@@ -13,6 +13,7 @@ from django.utils import timezone
 from .models import TERMINAL_STATES, Evaluation, State
 
 TRANSITIONS: dict[str, frozenset[str]] = {
+    State.VALIDATING: frozenset({State.QUEUED, State.FAILED, State.CANCELLED}),
     State.QUEUED: frozenset(
         {State.RUNNING_ALGORITHM, State.SCORING, State.FAILED, State.CANCELLED}
     ),

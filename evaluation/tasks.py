@@ -5,11 +5,16 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready
 
-from .services import algorithm, reaper, scoring
+from .services import algorithm, reaper, scoring, validation
 
 log = logging.getLogger(__name__)
 
 _RELIABLE = {"acks_late": True, "reject_on_worker_lost": True}
+
+
+@shared_task(name="evaluation.validate", bind=True, **_RELIABLE)
+def validate_upload(self, *, evaluation_id: str) -> None:
+    validation.validate(evaluation_id, worker=self.request.hostname or "worker")
 
 
 @shared_task(name="evaluation.score", bind=True, **_RELIABLE)

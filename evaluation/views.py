@@ -11,6 +11,7 @@ from challenges.models import Participation
 from scorers.errors import InputError
 
 from .api import visible_submissions
+from .models import State
 from .presentation import submission_payload
 from .services.submission import cancel, submit
 
@@ -37,9 +38,12 @@ def phase_submit(request, phase_id):
                                     status=getattr(exc, "http_status", 400))
             messages.error(request, str(exc))
         else:
+            status = submission.current_evaluation().state
             if wants_json:
-                return JsonResponse({"id": str(submission.id), "status": "queued"}, status=201)
-            messages.success(request, "Your submission is queued for scoring.")
+                return JsonResponse({"id": str(submission.id), "status": status}, status=201)
+            messages.success(request, "Your upload is being checked; its status below changes "
+                             "when it is queued for scoring." if status == State.VALIDATING
+                             else "Your submission is queued for scoring.")
         return redirect("phase-submit", phase_id=phase.id)
     participation = Participation.objects.filter(challenge=phase.challenge,
                                                  user=request.user).first()

@@ -3,8 +3,10 @@
 - Running evaluations (algorithm or scoring) whose worker's heartbeat is older than
   PODIUM_HEARTBEAT_TIMEOUT_S go back to ``queued`` and are sent again, or fail once they have
   been tried PODIUM_MAX_ATTEMPTS times.
-- Waiting evaluations (queued, or outputs waiting for a scorer) whose message may have been
-  lost with a killed worker are sent again after PODIUM_REQUEUE_QUEUED_AFTER_S. Sending twice is
+- Waiting evaluations (uploads waiting for their checks, queued, or outputs waiting for a
+  scorer) whose message may have been lost with a killed worker are sent again after
+  PODIUM_REQUEUE_QUEUED_AFTER_S (the checks count their attempts and give up after
+  PODIUM_MAX_ATTEMPTS). Sending twice is
   harmless: a task only claims an evaluation that is still waiting.
 """
 
@@ -41,7 +43,8 @@ def reap() -> dict[str, int]:
             counts[outcome] += 1
     resend_before = now - timedelta(seconds=settings.PODIUM_REQUEUE_QUEUED_AFTER_S)
     waiting = Evaluation.objects.filter(
-        Q(state=State.QUEUED) | Q(state=State.SCORING, worker=""), enqueued_at__lt=resend_before
+        Q(state__in=[State.VALIDATING, State.QUEUED]) | Q(state=State.SCORING, worker=""),
+        enqueued_at__lt=resend_before,
     ).values_list("id", flat=True)
     for evaluation_id in list(waiting):
         with transaction.atomic():

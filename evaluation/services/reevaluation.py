@@ -62,8 +62,8 @@ def _latest_outputs(submission: Submission) -> str:
 
 
 def _queue(submission: Submission, phase: Phase, *, reason: str, force: bool = False) -> bool:
-    if phase.active_ground_truth_id is None:
-        return False
+    if phase.active_ground_truth_id is None or submission.is_valid is False:
+        return False  # a refused upload has nothing to score
     config = phase.metric_config()
     done = submission.evaluations.filter(ground_truth_id=phase.active_ground_truth_id).exclude(
         state__in=[State.FAILED, State.CANCELLED]
@@ -80,6 +80,8 @@ def _queue(submission: Submission, phase: Phase, *, reason: str, force: bool = F
         submission=submission,
         ground_truth_id=phase.active_ground_truth_id,
         metric_config=config,
+        # An upload still waiting for its checks goes on waiting for them.
+        state=State.QUEUED if submission.is_valid else State.VALIDATING,
         enqueued_at=timezone.now(),
         # An algorithm's outputs do not depend on the labels: score them again, unless the
         # organizers asked for a full re-run.

@@ -15,15 +15,14 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from challenges.models import Participation, Phase, Task, Team
+from challenges.models import Participation, Phase, Team
 from scorers.errors import InputError
 
-from .. import detection_predictions, predictions
-from ..algorithm_images import inspect_archive
 from ..errors import Refused
-from ..models import Evaluation, State, Submission, submission_upload_to
+from ..models import ACTIVE_STATES, Evaluation, State, Submission, submission_upload_to
 from ..states import InvalidTransition, transition
 from .queueing import enqueue
+from .validation import check_in_request
 
 log = logging.getLogger(__name__)
 
@@ -46,29 +45,29 @@ def participation_for(phase: Phase, user) -> Participation:
 
 
 def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
-    """Validate an upload (predictions archive, or algorithm image for algorithm phases) and
-    queue its evaluation.
+    """Store an upload (predictions archive, or algorithm image for algorithm phases) and queue
+    its evaluation.
 
-    ``upload`` is a Django ``File`` (an uploaded file). The limit is checked in the same
-    transaction that inserts the submission, with the participant's row locked, so two
-    simultaneous submissions at the limit cannot both be accepted.
+    ``upload`` is a Django ``File`` (an uploaded file). Only the checks whose cost the task
+    bounds run here (see :mod:`.validation`); an upload that needs more is accepted as
+    ``validating`` and checked by a worker. The limit is checked in the same transaction that
+    inserts the submission, with the participant's row locked, so two simultaneous submissions
+    at the limit cannot both be accepted.
     """
     participation = participation_for(phase, user)
     _check_phase_accepts(phase)
     _check_limit(phase, participation)  # early, unlocked: spare a participant at the limit
     submission_id = uuid.uuid4()
-    image_id = ""
     algorithm = phase.submission_kind == Phase.ALGORITHM
     cap = settings.PODIUM_IMAGE_MAX_BYTES if algorithm else settings.PODIUM_UPLOAD_MAX_BYTES
     settings.WORK_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.WORK_DIR) as tmp:
         local, size, sha256 = _receive(upload, Path(tmp) / "upload", cap)
+        checked = check_in_request(phase, local)
         if algorithm:
-            image_id = inspect_archive(local, max_bytes=cap).image_id
-            _check_new_image(phase, participation, image_id)
-            stored_name, created = _store_image(local, image_id)
+            _check_new_upload(phase, participation, sha256)
+            stored_name, created = _store_image(local, sha256)
         else:
-            _validate(phase, local)
             stored_name, created = _store(phase, submission_id, local), True
     committed = False
     try:
@@ -79,8 +78,8 @@ def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
             phase = Phase.objects.select_for_update().select_related("task").get(pk=phase.pk)
             _check_phase_accepts(phase)
             _check_limit(phase, participation)
-            if image_id:
-                _check_new_image(phase, participation, image_id)
+            if algorithm:
+                _check_new_upload(phase, participation, sha256)
             submission = Submission.objects.create(
                 id=submission_id,
                 phase=phase,
@@ -92,10 +91,11 @@ def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
                 file_size=size,
                 file_sha256=sha256,
                 description=description[:200],
-                image_id=image_id,
+                is_valid=True if checked else None,
             )
             evaluation = Evaluation.objects.create(
                 submission=submission,
+                state=State.QUEUED if checked else State.VALIDATING,
                 ground_truth_id=phase.active_ground_truth_id,
                 metric_config=phase.metric_config(),
                 enqueued_at=timezone.now(),
@@ -105,7 +105,8 @@ def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
     finally:
         if not committed and created:
             default_storage.delete(stored_name)
-    log.info("submission %s accepted for phase %s from user %s", submission.id, phase.id, user.pk)
+    log.info("submission %s accepted (%s) for phase %s from user %s", submission.id,
+             evaluation.state, phase.id, user.pk)
     return submission
 
 
@@ -113,8 +114,7 @@ def cancel(submission: Submission, user) -> Evaluation:
     """Cancel the submission's evaluation if it is still waiting or running."""
     if submission.creator_id != user.pk and not submission.phase.challenge.is_organizer(user):
         raise Refused("only the submitter or an organizer can cancel a submission")
-    evaluation = submission.evaluations.filter(state__in=[State.QUEUED, State.RUNNING_ALGORITHM,
-                                                          State.SCORING]).first()
+    evaluation = submission.evaluations.filter(state__in=ACTIVE_STATES).first()
     if evaluation is None:
         raise Refused("the submission has already finished", http_status=409)
     try:
@@ -130,6 +130,7 @@ def submissions_counted(phase: Phase, participation: Participation):
     period = _PERIODS[phase.limit_period]
     if period is not None:
         qs = qs.filter(created__gte=timezone.now() - period)
+    qs = qs.exclude(is_valid=False)  # refused uploads never count
     if not phase.count_failed:
         # By the newest evaluation: a submission superseded by a re-evaluation still counts,
         # one the participant cancelled (or that failed) does not.
@@ -142,10 +143,29 @@ def submissions_counted(phase: Phase, participation: Participation):
 
 def own_submissions(phase: Phase, participation: Participation):
     """The submissions of the participant (its team, if it has one) to the phase."""
-    qs = Submission.objects.filter(phase=phase)
-    if participation.team_id:
-        return qs.filter(team_id=participation.team_id)
-    return qs.filter(creator_id=participation.user_id, team__isnull=True)
+    return _entrant_filter(phase.pk, participation.team_id, participation.user_id)
+
+
+def entrant_submissions(submission: Submission):
+    """The submissions to the same phase by the same entrant (team, or user without one)."""
+    return _entrant_filter(submission.phase_id, submission.team_id, submission.creator_id)
+
+
+def lock_entrant(submission: Submission) -> None:
+    """Lock the row that serialises the entrant's submissions (inside a transaction)."""
+    if submission.team_id:
+        Team.objects.select_for_update().get(pk=submission.team_id)
+    else:
+        Participation.objects.select_for_update().filter(
+            challenge_id=submission.phase.task.challenge_id, user_id=submission.creator_id
+        ).first()
+
+
+def _entrant_filter(phase_id, team_id, user_id):
+    qs = Submission.objects.filter(phase_id=phase_id)
+    if team_id:
+        return qs.filter(team_id=team_id)
+    return qs.filter(creator_id=user_id, team__isnull=True)
 
 
 def _check_phase_accepts(phase: Phase) -> None:
@@ -194,27 +214,21 @@ def _receive(upload, target: Path, cap: int) -> tuple[Path, int, str]:
     return target, size, digest.hexdigest()
 
 
-def _validate(phase: Phase, local: Path) -> None:
-    task = phase.task
-    if task.kind == Task.DETECTION:
-        detection_predictions.validate_upload(local, task)
-    else:
-        predictions.validate_upload(local, task, allow_partial=phase.allow_partial)
-
-
-def _check_new_image(phase: Phase, participation: Participation, image_id: str) -> None:
-    earlier = own_submissions(phase, participation).filter(image_id=image_id).first()
+def _check_new_upload(phase: Phase, participation: Participation, sha256: str) -> None:
+    earlier = (own_submissions(phase, participation).filter(file_sha256=sha256)
+               .exclude(is_valid=False).first())
     if earlier is not None:
         raise Refused(
-            f"you already submitted this image ({image_id[:19]}…) to this phase on "
+            f"you already submitted this image (SHA-256 {sha256[:12]}…) to this phase on "
             f"{earlier.created:%Y-%m-%d %H:%M} UTC; change and rebuild it to submit again",
             http_status=409,
         )
 
 
-def _store_image(local: Path, image_id: str) -> tuple[str, bool]:
-    """Images are stored once, under their content address; (name, whether we stored it)."""
-    name = f"algorithms/{image_id.replace(':', '-')}.tar"
+def _store_image(local: Path, sha256: str) -> tuple[str, bool]:
+    """Images are stored once, under the SHA-256 of the whole upload; (name, whether we
+    stored it). A shared object is hashed again before it is used (:mod:`.validation`)."""
+    name = f"algorithms/sha256-{sha256}.tar"
     if default_storage.exists(name):
         return name, False
     with open(local, "rb") as fh:

@@ -8,7 +8,9 @@ from django.core.files import File
 
 from challenges.services.demo_data import write_nifti
 from challenges.services.importing import import_task
+from evaluation.models import State
 from evaluation.services.submission import submit
+from evaluation.services.validation import validate
 from tests import factories
 
 
@@ -38,7 +40,14 @@ def cube_predictions_zip(tmp_path: Path, cases=("cube_000", "cube_001")) -> Path
     return prediction_zip(tmp_path / "preds.zip", dict.fromkeys(cases, pred), spacing)
 
 
-def submit_file(phase, user, path: Path, description: str = ""):
+def submit_file(phase, user, path: Path, description: str = "", *, run_checks: bool = True):
+    """Submit ``path``; with ``run_checks``, an upload left to a worker's checks (state
+    ``validating``) is checked at once, as a worker would."""
     with open(path, "rb") as fh:
-        return submit(phase=phase, user=user, upload=File(fh, name=path.name),
-                      description=description)
+        submission = submit(phase=phase, user=user, upload=File(fh, name=path.name),
+                            description=description)
+    evaluation = submission.evaluations.get()
+    if run_checks and evaluation.state == State.VALIDATING:
+        validate(evaluation.id, worker="test")
+        submission.refresh_from_db()
+    return submission

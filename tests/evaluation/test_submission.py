@@ -224,6 +224,7 @@ def test_superseded_submissions_still_count_against_the_limit(phase, user, tmp_p
 def test_an_algorithm_image_is_refused_twice_from_one_participant_only(tmp_path):
     from challenges.models import Phase
     from evaluation.runners.image_archive import ImageSpec, LayerFile, write_image_archive
+    from evaluation.services.validation import validate
 
     phase = cube_phase(tmp_path, submission_kind=Phase.ALGORITHM)
     spec = ImageSpec(files={"/algo/run.sh": LayerFile(b"exit 0\n", 0o755)}, user="1000",
@@ -231,10 +232,36 @@ def test_an_algorithm_image_is_refused_twice_from_one_participant_only(tmp_path)
     archive = tmp_path / "algo.tar"
     image_id = write_image_archive(spec, archive, tag="someone/else:latest")
     alice, bob = factories.participant(phase, "alice"), factories.participant(phase, "bob")
-    first = submit_file(phase, alice, archive)
-    assert first.image_id == image_id and first.file.name.startswith("algorithms/")
+    first = submit_file(phase, alice, archive, run_checks=False)
+    assert first.evaluations.get().state == State.VALIDATING and first.image_id == ""
+    validate(first.evaluations.get().id, worker="test")
+    first.refresh_from_db()
+    assert first.image_id == image_id and first.is_valid
+    assert first.file.name == f"algorithms/sha256-{first.file_sha256}.tar"
     with pytest.raises(Refused, match="you already submitted this image") as caught:
         submit_file(phase, alice, archive)
     assert caught.value.http_status == 409 and "bob" not in str(caught.value)
     second = submit_file(phase, bob, archive)  # another participant may use the same image
-    assert second.file.name == first.file.name  # stored once, by content
+    assert second.file.name == first.file.name  # stored once, by the whole upload's content
+
+
+def test_a_different_upload_is_never_pointed_at_another_participants_stored_image(tmp_path):
+    """Images were once stored under their config's hash: a different tar with the same
+    config was accepted and pointed at the other team's file."""
+    from challenges.models import Phase
+    from evaluation.runners.image_archive import ImageSpec, LayerFile, write_image_archive
+
+    phase = cube_phase(tmp_path, submission_kind=Phase.ALGORITHM)
+    spec = ImageSpec(files={"/algo/run.sh": LayerFile(b"exit 0\n", 0o755)}, user="1000",
+                     cmd=("/algo/run.sh",))
+    archive = tmp_path / "algo.tar"
+    write_image_archive(spec, archive, tag="alice/algo:1")
+    other = tmp_path / "other.tar"
+    write_image_archive(spec, other, tag="bob/algo:1")  # same config, other bytes (tag)
+    alice, bob = factories.participant(phase, "alice"), factories.participant(phase, "bob")
+    first = submit_file(phase, alice, archive)
+    second = submit_file(phase, bob, other)
+    assert first.file_sha256 != second.file_sha256
+    assert first.file.name != second.file.name
+    with first.file.open("rb") as a, second.file.open("rb") as b:
+        assert a.read() == archive.read_bytes() and b.read() == other.read_bytes()

@@ -1,0 +1,162 @@
+"""Checking an upload: the checks a web request may run, and the ``validating`` step.
+
+A web request stores the upload and runs only checks whose cost is bounded by the task, not by
+the upload's content: the size cap, the format from the first bytes, and for a zip of
+segmentation predictions its directory and every prediction's NIfTI header (one header per test
+case). Everything whose cost grows with the content — reading a tar stream, parsing a box file,
+inspecting an algorithm image — runs in a worker, as the evaluation's ``validating`` state,
+with the same messages. An upload refused there ends ``failed`` with the message, and, like an
+upload refused in the request, does not count against the submission limit.
+"""
+
+import hashlib
+import logging
+import shutil
+import traceback
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from challenges.models import Phase, Task
+from scorers.errors import InputError
+
+from .. import detection_predictions, predictions
+from ..algorithm_images import GZIP_MAGIC, inspect_archive
+from ..archives import detect_format
+from ..models import Evaluation, State, Submission
+from ..states import InvalidTransition, transition
+from ..storage import local_path
+from .queueing import enqueue
+
+log = logging.getLogger(__name__)
+
+NEUTRAL_MESSAGE = (
+    "Your upload could not be checked because of an internal error; the organizers can see "
+    "what happened. You do not need to upload it again."
+)
+_HASH_CHUNK = 1 << 20
+
+
+def check_in_request(phase: Phase, local: Path) -> bool:
+    """The checks a request runs on a received upload; True when they are all its checks
+    (nothing is left for a worker). Raises InputError."""
+    if phase.submission_kind == Phase.ALGORITHM:
+        _check_image_magic(local)
+        return False
+    if phase.task.kind == Task.DETECTION:
+        return False  # a box file is parsed whole: its cost grows with its size
+    if detect_format(local) != "zip":
+        return False  # a tar is read as a stream: listing it costs as much as reading it
+    predictions.validate_upload(local, phase.task, allow_partial=phase.allow_partial)
+    return True
+
+
+def check_in_worker(submission: Submission, local: Path) -> str:
+    """Every check of a stored upload; returns the algorithm image's id ("" for predictions).
+    Raises InputError."""
+    phase = submission.phase
+    if submission.kind == Phase.ALGORITHM:
+        if _sha256(local) != submission.file_sha256:
+            # The stored object is not what the participant sent (storage fault or a shared
+            # blob that changed): never run it.
+            raise RuntimeError("stored image does not match the upload's SHA-256")
+        return inspect_archive(local, max_bytes=settings.PODIUM_IMAGE_MAX_BYTES).image_id
+    if phase.task.kind == Task.DETECTION:
+        detection_predictions.validate_upload(local, phase.task)
+    else:
+        predictions.validate_upload(local, phase.task, allow_partial=phase.allow_partial)
+    return ""
+
+
+def validate(evaluation_id, *, worker: str) -> None:
+    """Check a stored upload whose evaluation is ``validating``; then queue it, or fail it with
+    the check's message. Idempotent: a second delivery finds nothing to do."""
+    evaluation = _claim(evaluation_id, worker)
+    if evaluation is None:
+        return
+    submission = evaluation.submission
+    scratch = Path(settings.WORK_DIR) / f"validate-{evaluation.id}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True, mode=0o700)
+    try:
+        with local_path(default_storage, submission.file.name, scratch) as local:
+            image_id = check_in_worker(submission, local)
+        _accept(evaluation, submission, image_id)
+    except InputError as exc:
+        _finish(evaluation, State.FAILED, participant_message=str(exc), valid=False)
+    except Exception:
+        log.exception("evaluation %s: checking the upload failed", evaluation.id)
+        _finish(evaluation, State.FAILED, participant_message=NEUTRAL_MESSAGE,
+                organizer_log=evaluation.organizer_log + traceback.format_exc(limit=8))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _claim(evaluation_id, worker: str) -> Evaluation | None:
+    """Count an attempt on a ``validating`` evaluation; None if there is nothing to check.
+    An upload whose checks killed their worker PODIUM_MAX_ATTEMPTS times fails."""
+    with transaction.atomic():
+        evaluation = (Evaluation.objects.select_for_update()
+                      .select_related("submission__phase__task").filter(pk=evaluation_id).first())
+        if evaluation is None or evaluation.state != State.VALIDATING:
+            log.info("evaluation %s is not waiting for its upload's checks", evaluation_id)
+            return None
+        if evaluation.attempts >= settings.PODIUM_MAX_ATTEMPTS:
+            transition(evaluation.id, State.FAILED, participant_message=(
+                f"Checking this upload stopped its worker {evaluation.attempts} times; it was "
+                "given up. The organizers can see it."))
+            return None
+        evaluation.attempts += 1
+        evaluation.worker = worker
+        evaluation.heartbeat_at = evaluation.started_at = timezone.now()
+        evaluation.save(update_fields=["attempts", "worker", "heartbeat_at", "started_at"])
+    return evaluation
+
+
+def _accept(evaluation: Evaluation, submission: Submission, image_id: str) -> None:
+    from .submission import entrant_submissions, lock_entrant
+
+    with transaction.atomic():
+        lock_entrant(submission)
+        if image_id:
+            earlier = (entrant_submissions(submission).filter(image_id=image_id, is_valid=True)
+                       .exclude(pk=submission.pk).first())
+            if earlier is not None:
+                raise InputError(
+                    f"you already submitted this image ({image_id[:19]}…) to this phase on "
+                    f"{earlier.created:%Y-%m-%d %H:%M} UTC; change and rebuild it to submit again"
+                )
+        try:
+            queued = transition(evaluation.id, State.QUEUED, allowed_from=[State.VALIDATING])
+        except InvalidTransition:
+            return  # cancelled while it was being checked
+        Submission.objects.filter(pk=submission.pk).update(is_valid=True, image_id=image_id)
+        transaction.on_commit(lambda: enqueue(queued), robust=True)
+
+
+def _finish(evaluation: Evaluation, state: str, *, valid: bool | None = None, **fields) -> None:
+    with transaction.atomic():
+        try:
+            transition(evaluation.id, state, allowed_from=[State.VALIDATING], **fields)
+        except InvalidTransition:
+            return
+        if valid is not None:
+            Submission.objects.filter(pk=evaluation.submission_id).update(is_valid=valid)
+
+
+def _check_image_magic(local: Path) -> None:
+    with open(local, "rb") as fh:
+        head = fh.read(262 + 8)
+    if head[:2] != GZIP_MAGIC and head[257:262] != b"ustar":
+        raise InputError("an algorithm image must be a `docker save` archive (.tar or .tar.gz)")
+
+
+def _sha256(local: Path) -> str:
+    digest = hashlib.sha256()
+    with open(local, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
