@@ -9,6 +9,8 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
+from podium.api import validated
+
 from .models import Challenge, Participation, Phase
 from .services.participation import join
 
@@ -71,6 +73,10 @@ class PhaseSerializer(PhaseSummarySerializer):
         }
 
 
+class JoinSerializer(serializers.Serializer):
+    accept_terms = serializers.BooleanField(default=True)
+
+
 class ParticipationSerializer(serializers.ModelSerializer):
     challenge = serializers.UUIDField(source="challenge_id")
     team = serializers.CharField(source="team.name", default=None)
@@ -119,8 +125,7 @@ def challenge_detail(request, key: str):
 @permission_classes([IsAuthenticated])
 def challenge_join(request, key: str):
     challenge = challenge_by_key(request.user, key)
-    accept = request.data.get("accept_terms", True)
-    accept = accept if isinstance(accept, bool) else str(accept).lower() in ("1", "true", "yes")
+    accept = validated(request, JoinSerializer)["accept_terms"]
     participation, created = join(challenge, request.user, accept_terms=accept)
     return Response(ParticipationSerializer(participation).data, status=201 if created else 200)
 

@@ -28,6 +28,9 @@ class SubmissionAdmin(admin.ModelAdmin):
     inlines = [EvaluationInline]
     actions = ["reevaluate_selected"]
 
+    def has_add_permission(self, request):
+        return False  # participants submit; a row made by hand would have no file or phase
+
     @admin.display(description="participant")
     def participant(self, submission: Submission) -> str:
         return submission.participant_name

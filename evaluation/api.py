@@ -2,13 +2,20 @@
 
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
-from rest_framework.decorators import api_view, parser_classes, permission_classes
+from rest_framework import serializers
+from rest_framework.decorators import (
+    api_view,
+    parser_classes,
+    permission_classes,
+    throttle_classes,
+)
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from challenges.api import visible_phase
-from scorers.errors import InputError
+from podium.api import SubmitRateThrottle, validated
 
 from .models import Submission
 from .presentation import submission_payload
@@ -27,20 +34,28 @@ def visible_submissions(user):
     ).distinct()
 
 
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True, error_messages={
+        "required": 'send the predictions archive as the multipart field "file"',
+        "invalid": 'send the predictions archive as the multipart field "file"',
+    })
+    description = serializers.CharField(default="", allow_blank=True)
+
+
 @api_view(["GET", "POST"])
 @permission_classes([IsAuthenticated])
 @parser_classes([MultiPartParser, FormParser])
+@throttle_classes([*api_settings.DEFAULT_THROTTLE_CLASSES, SubmitRateThrottle])
 def phase_submissions(request, phase_id):
     phase = visible_phase(request.user, phase_id)
     if request.method == "GET":
         mine = visible_submissions(request.user).filter(phase=phase, creator=request.user)
         return Response([submission_payload(s, request.user, with_cases=False) for s in mine])
-    upload = request.FILES.get("file")
-    if upload is None:
-        raise InputError('send the predictions archive as the multipart field "file"')
-    submission = submit(phase=phase, user=request.user, upload=upload,
-                        description=str(request.data.get("description", "")))
-    return Response({"id": str(submission.id), "status": "queued"}, status=201)
+    upload = validated(request, UploadSerializer)
+    submission = submit(phase=phase, user=request.user, upload=upload["file"],
+                        description=upload["description"])
+    return Response({"id": str(submission.id),
+                     "status": submission.current_evaluation().state}, status=201)
 
 
 @api_view(["GET"])

@@ -1,3 +1,5 @@
+"""Organizer console: leaderboard snapshots (read-only; a worker computes them)."""
+
 from django.contrib import admin
 
 from .models import LeaderboardSnapshot
@@ -7,3 +9,6 @@ from .models import LeaderboardSnapshot
 class LeaderboardSnapshotAdmin(admin.ModelAdmin):
     list_display = ["__str__", "method", "ground_truth", "computed_at", "refresh_requested_at"]
     readonly_fields = [f.name for f in LeaderboardSnapshot._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # computed by a worker after evaluations finish

@@ -18,7 +18,7 @@ def phase_leaderboard(request, phase_id):
     organizer = phase.challenge.is_organizer(request.user)
     if not (phase.is_public or organizer):
         raise Http404
-    return Response(leaderboard_payload(phase, with_scores=phase.show_scores or organizer))
+    return Response(leaderboard_payload(phase, organizer=organizer))
 
 
 @api_view(["GET"])

@@ -19,6 +19,15 @@ ENGINE_TOOLS = ("podman", "runc", "conmon", "curl")
 BUSYBOX = Path("/bin/busybox")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counts and cached pages never carry over from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 def pytest_sessionfinish(session, exitstatus):
     data_dir = Path(settings.DATA_DIR)
     if data_dir.name.startswith("podium-test-") and not os.environ.get("PODIUM_KEEP_TEST_DATA"):

@@ -8,9 +8,9 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.models import ApiToken
 from challenges.models import Challenge, GroundTruth, Participation, Phase, Task
 from challenges.services.demo_data import write_nifti
 from evaluation.models import Evaluation, Submission
@@ -24,8 +24,9 @@ def user(username: str | None = None, *, password: str = "pw", staff: bool = Fal
                                                 is_staff=staff, is_superuser=staff)
 
 
-def token(for_user) -> str:
-    return Token.objects.get_or_create(user=for_user)[0].key
+def token(for_user, **fields) -> str:
+    """The key of a new API token of ``for_user``."""
+    return ApiToken.issue(for_user, **fields)[1]
 
 
 def api_client(for_user=None) -> APIClient:

@@ -9,6 +9,10 @@ import os
 import tempfile
 
 os.environ.setdefault("PODIUM_DATA_DIR", tempfile.mkdtemp(prefix="podium-test-"))
+# The integration tests poll the API; the throttling tests set their own rates.
+os.environ.setdefault("PODIUM_API_THROTTLE_ANON", "1000000/hour")
+os.environ.setdefault("PODIUM_API_THROTTLE_USER", "1000000/hour")
+os.environ.setdefault("PODIUM_API_THROTTLE_SUBMIT", "1000000/hour")
 os.environ.setdefault("PODIUM_SECRET_KEY", "tests-only-secret-key-not-for-production-use-000000")
 
 from podium.settings import *  # noqa: F403

@@ -5,8 +5,8 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 
+from accounts.models import ApiToken, hash_key
 from challenges.models import Challenge, Participation, Task
 from challenges.services.demo import PARTICIPANT, RIVALS
 from evaluation.models import Submission
@@ -20,12 +20,16 @@ def run(*args) -> str:
     return out.getvalue()
 
 
-def test_api_token_prints_the_same_token_and_creates_users_only_on_request():
+def test_api_token_issues_a_new_token_each_time_and_creates_users_only_on_request():
     with pytest.raises(CommandError, match="--create"):
         run("api_token", "newbie")
-    key = run("api_token", "newbie", "--create").strip()
-    assert Token.objects.get(user__username="newbie").key == key
-    assert run("api_token", "newbie").strip() == key
+    key = run("api_token", "newbie", "--create", "--name", "laptop").strip()
+    token = ApiToken.objects.get(user__username="newbie")
+    assert token.key_hash == hash_key(key) and token.name == "laptop"
+    assert token.prefix == key[:8] and token.expires_at is None
+    second = run("api_token", "newbie", "--expires-days", "30").strip()
+    assert second != key
+    assert ApiToken.objects.get(key_hash=hash_key(second)).expires_at is not None
     assert get_user_model().objects.filter(username="newbie").count() == 1
 
 

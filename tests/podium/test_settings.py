@@ -20,7 +20,10 @@ print(json.dumps({
     "private": settings.STORAGES["private"]["BACKEND"],
     "private_options": {k: str(v) for k, v in settings.STORAGES["private"]["OPTIONS"].items()},
     "debug": settings.DEBUG,
-}))
+    "cache": settings.CACHES["default"],
+    "rates": settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+    "num_proxies": settings.REST_FRAMEWORK["NUM_PROXIES"],
+}, default=str))
 """
 
 
@@ -45,6 +48,11 @@ def test_no_environment_means_sqlite_and_filesystem_broker_in_the_data_folder(tm
     assert got["private_options"]["base_url"] == "None"  # no URL serves it
     assert got["debug"] is False
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    # Shared by every web process and worker, not one process's memory.
+    assert got["cache"]["BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache"
+    assert got["cache"]["LOCATION"] == str(tmp_path / "cache")
+    assert got["rates"] == {"anon": "100/hour", "user": "1000/hour", "submit": "60/hour"}
+    assert got["num_proxies"] == 0
 
 
 def test_environment_switches_to_postgres_redis_and_s3(tmp_path):
@@ -57,3 +65,13 @@ def test_environment_switches_to_postgres_redis_and_s3(tmp_path):
     assert got["uploads"] == got["private"] == "storages.backends.s3.S3Storage"
     assert got["private_options"]["bucket_name"] == "gt"
     assert got["private_options"]["default_acl"] == "private"
+
+
+def test_environment_sets_the_cache_and_the_api_rates(tmp_path):
+    got = probe(tmp_path, PODIUM_CACHE_URL="redis://cache.example:6379/1",
+                PODIUM_API_THROTTLE_ANON="10/minute", PODIUM_API_THROTTLE_USER="50/minute",
+                PODIUM_API_THROTTLE_SUBMIT="5/hour", PODIUM_NUM_PROXIES="1")
+    assert got["cache"] == {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                            "LOCATION": "redis://cache.example:6379/1"}
+    assert got["rates"] == {"anon": "10/minute", "user": "50/minute", "submit": "5/hour"}
+    assert got["num_proxies"] == 1
