@@ -8,6 +8,14 @@ from leaderboard.services import request_refresh
 from .models import Challenge, GroundTruth, Participation, Phase, Task, Team
 from .services.participation import approve
 
+CASE_RESULTS_WARNING = (
+    "Per-case results are now shown to participants. Each per-case value is an oracle on the "
+    "hidden labels: one submission predicting a label everywhere learns every test label's "
+    "size from its Dice (|label| = D·N/(2−D) for a case of N voxels), and a few more learn "
+    "where it lies. Show them only when the test labels need not stay secret, e.g. after the "
+    "challenge (docs/security.md)."
+)
+
 
 @admin.register(Challenge)
 class ChallengeAdmin(admin.ModelAdmin):
@@ -91,7 +99,7 @@ class PhaseAdmin(admin.ModelAdmin):
         ("Limits and dates", {"fields": ["submission_limit", "limit_period", "count_failed",
                                          "opens_at", "closes_at"]}),
         ("Visibility", {"fields": ["is_public", "show_scores", "show_case_results",
-                                   "leaderboard_selection"]}),
+                                   "public_score_decimals", "leaderboard_selection"]}),
         ("Ranking", {"fields": ["ranking_method", "ranking_ties", "ranking_adjust",
                                 "ranking_alpha", "bootstrap_samples", "ranking_seed"],
                      "description": "How the leaderboard ranks (docs/ranking.md). Saving a "
@@ -100,9 +108,11 @@ class PhaseAdmin(admin.ModelAdmin):
     actions = ["publish", "unpublish", "recompute"]
 
     def save_model(self, request, obj, form, change):
-        before = Phase.objects.get(pk=obj.pk).metric_config() if change else None
+        before = Phase.objects.get(pk=obj.pk) if change else None
         super().save_model(request, obj, form, change)
-        if change and obj.active_ground_truth_id and obj.metric_config() != before:
+        if obj.show_case_results and not (before and before.show_case_results):
+            self.message_user(request, CASE_RESULTS_WARNING, messages.WARNING)
+        if change and obj.active_ground_truth_id and obj.metric_config() != before.metric_config():
             queued = activate_ground_truth(obj, obj.active_ground_truth)
             self.message_user(request, f"The scoring configuration changed: {queued} "
                                        "submissions queued to be scored with it.")

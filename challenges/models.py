@@ -202,7 +202,20 @@ class Phase(models.Model):
     # Visibility
     is_public = models.BooleanField(default=True, help_text="Leaderboard visible to everyone.")
     show_scores = models.BooleanField(default=True)
-    show_case_results = models.BooleanField(default=True)
+    # Off by default: a per-case Dice is an oracle on the hidden labels (docs/security.md).
+    show_case_results = models.BooleanField(
+        default=False,
+        help_text="Participants see each case's values. Each one reveals a hidden label's "
+                  "size: a submission predicting one label everywhere scores Dice D on a case "
+                  "of N voxels exactly when the label has D·N/(2−D) voxels. Leave off while the "
+                  "test labels must stay secret.",
+    )
+    public_score_decimals = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(6)],
+        help_text="Round every score participants and visitors see (pages, API, exports) to "
+                  "this many decimals; empty = exact. Organizers see exact values, and "
+                  "rankings always use them.",
+    )
     leaderboard_selection = models.CharField(max_length=10, choices=SELECTIONS, default="latest")
     # Ranking (docs/ranking.md; leaderboard.stats.RankingConfig)
     ranking_method = models.CharField(max_length=20, choices=RANKING_METHODS,
@@ -276,6 +289,8 @@ class Phase(models.Model):
         return (metric or self.primary_metric) not in DISTANCE_METRICS
 
     def clean(self):
+        if self.task_id is None:
+            return  # the form reports the missing task
         allowed = DETECTION_METRICS if self.task.kind == Task.DETECTION else SEGMENTATION_METRICS
         if self.primary_metric not in allowed:
             raise ValidationError({"primary_metric": f"choose one of {', '.join(allowed)}"})

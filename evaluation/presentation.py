@@ -1,10 +1,12 @@
 """What a participant sees of a submission: shared by the API and the pages.
 
 Only the configured scores leave the server: never the organizer log, storage names, or
-anything else derived from the hidden labels.
+anything else derived from the hidden labels. Per-case values only where the phase shows them,
+and scores rounded as the phase rounds them, except for its organizers.
 """
 
 from .models import CaseResult, Evaluation, State, Submission
+from .results import public_scores
 
 
 def submission_payload(submission: Submission, user, *, with_cases: bool = True) -> dict:
@@ -26,7 +28,9 @@ def submission_payload(submission: Submission, user, *, with_cases: bool = True)
     if phase.show_scores or organizer:
         scored = latest_result(submission)
         cases = with_cases and (phase.show_case_results or organizer)
-        payload["results"] = results_payload(scored, with_cases=cases) if scored else None
+        decimals = None if organizer else phase.public_score_decimals
+        payload["results"] = (results_payload(scored, with_cases=cases, decimals=decimals)
+                              if scored else None)
     return payload
 
 
@@ -40,15 +44,18 @@ def latest_result(submission: Submission) -> Evaluation | None:
     )
 
 
-def results_payload(evaluation: Evaluation, *, with_cases: bool) -> dict:
+def results_payload(evaluation: Evaluation, *, with_cases: bool, decimals: int | None) -> dict:
+    """The evaluation's aggregate (and, ``with_cases``, its per-case values), rounded to
+    ``decimals`` places unless that is None."""
     result = {
         "ground_truth_version": evaluation.ground_truth.version,
-        "aggregate": evaluation.aggregate,
+        "aggregate": public_scores(evaluation.aggregate, decimals),
     }
     if with_cases and evaluation.metric_config.get("kind") == "segmentation":
         metrics = evaluation.metric_config["metrics"]
         result["cases"] = [
-            {"case": row.case, "label": row.label, **{m: getattr(row, m) for m in metrics},
+            {"case": row.case, "label": row.label,
+             **{m: public_scores(getattr(row, m), decimals) for m in metrics},
              "missing": row.missing}
             for row in CaseResult.objects.filter(evaluation=evaluation).order_by("case", "label")
         ]

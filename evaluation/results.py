@@ -68,3 +68,19 @@ def primary_score(aggregate_values: dict | None, metric: str) -> float | None:
     if not per_label or any(v is None for v in per_label):
         return None
     return sum(per_label) / len(per_label)
+
+
+def public_scores(values, decimals: int | None):
+    """Scores as participants and visitors see them: every float in ``values`` (a number, or
+    dicts and lists of them, such as an aggregate) rounded to ``decimals`` places; unchanged
+    when ``decimals`` is None. Rounding coarsens what each submission learns about the hidden
+    labels (docs/security.md); rankings are computed on the exact values."""
+    if decimals is None:
+        return values
+    if isinstance(values, dict):
+        return {key: public_scores(value, decimals) for key, value in values.items()}
+    if isinstance(values, list | tuple):
+        return [public_scores(value, decimals) for value in values]
+    if isinstance(values, float) and math.isfinite(values):
+        return round(values, decimals)
+    return values

@@ -2,12 +2,15 @@
 
 The per-case plots are drawn on request from the values the snapshot stores (nothing is
 recomputed); the blob plot and the significance map were drawn by the worker, which had the
-bootstrap. Every name in an SVG is escaped by ``leaderboard.stats.svg``.
+bootstrap. Every name in an SVG is escaped by ``leaderboard.stats.svg``. Where the phase rounds
+public scores, the viewer's board is rounded already; shown numbers get as many decimals, and
+the per-case plots are drawn from rounded values too.
 """
 
 import numpy as np
 
 from challenges.models import Phase
+from evaluation.results import public_scores
 from leaderboard.stats import TaskMatrix, case_plot, podium_plot
 
 from .exports import aggregate_cell, aggregate_columns
@@ -21,10 +24,13 @@ def _rank(value) -> str:
     return "—" if value is None else f"{value:g}"
 
 
-def table_rows(phase: Phase, board: dict, *, with_scores: bool) -> list[dict]:
+def table_rows(phase: Phase, board: dict, *, with_scores: bool,
+               decimals: int | None) -> list[dict]:
     """One row per entry with display strings: score and its 95 % bootstrap interval, the
-    rank's 95 % interval, P(rank 1) in percent, and the per-label aggregates."""
+    rank's 95 % interval, P(rank 1) in percent, and the per-label aggregates; scores with
+    ``decimals`` places (None: 4, and 3 for the ranking score)."""
     columns = aggregate_columns(phase) if with_scores else []
+    digits = 4 if decimals is None else decimals
     rows = []
     for entry in board["entries"]:
         low, high = entry.get("rank_q025"), entry.get("rank_q975")
@@ -39,22 +45,25 @@ def table_rows(phase: Phase, board: dict, *, with_scores: bool) -> list[dict]:
         }
         if with_scores:
             score_low, score_high = entry.get("score_q025"), entry.get("score_q975")
-            row["score"] = _number(entry.get("score"))
+            row["score"] = _number(entry.get("score"), digits)
             row["score_interval"] = (
                 "" if score_low is None and score_high is None
-                else f"[{_number(score_low)}, {_number(score_high)}]"
+                else f"[{_number(score_low, digits)}, {_number(score_high, digits)}]"
             )
-            row["ranking_score"] = entry.get("ranking_score")
-            row["cells"] = [_number(aggregate_cell(entry.get("aggregate") or {}, key))
+            row["ranking_score"] = _number(entry.get("ranking_score"),
+                                           3 if decimals is None else decimals)
+            row["cells"] = [_number(aggregate_cell(entry.get("aggregate") or {}, key), digits)
                             for key, _ in columns]
         rows.append(row)
     return rows
 
 
-def per_case_plots(phase: Phase, board: dict, statistics: dict, metric: str) -> dict[str, str]:
-    """The dot-and-box plot and the podium plot of ``metric`` per case, participants in rank
-    order; empty when the snapshot holds no per-case values for it."""
-    values = (statistics.get("case_values") or {}).get(metric)
+def per_case_plots(phase: Phase, board: dict, statistics: dict, metric: str, *,
+                   decimals: int | None) -> dict[str, str]:
+    """The dot-and-box plot and the podium plot of ``metric`` per case (values rounded to
+    ``decimals`` places unless None), participants in rank order; empty when the snapshot
+    holds no per-case values for it."""
+    values = public_scores((statistics.get("case_values") or {}).get(metric), decimals)
     if not values:
         return {}
     names = tuple(entry["participant"] for entry in board["entries"])

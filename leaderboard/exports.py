@@ -1,7 +1,8 @@
 """CSV and JSON exports of a leaderboard and of its per-case results.
 
 Exports exist for published results only: a public phase that shows scores (and, for per-case
-results, shows them too); organizers may always export. CSV cells are safe to open in a
+results, shows them too); organizers may always export. Scores are rounded as the phase rounds
+public scores, except for organizers. CSV cells are safe to open in a
 spreadsheet: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
 gets a leading ``'`` (OWASP's advice against formula injection); numbers are written as numbers.
 """
@@ -16,6 +17,7 @@ from django.http import HttpResponse
 
 from challenges.models import Phase
 from evaluation.models import CaseResult
+from evaluation.results import public_scores
 
 from .case_tables import case_values
 from .contenders import from_entries
@@ -115,11 +117,12 @@ CASE_FIELDS = ("participant", "submission", "case", "label", "label_name")
 
 
 def case_rows(
-    phase: Phase, snapshot: LeaderboardSnapshot | None
+    phase: Phase, snapshot: LeaderboardSnapshot | None, *, decimals: int | None
 ) -> tuple[list[str], list[dict]]:
     """The per-case results behind a segmentation snapshot, entry by entry: one row per case
     and label with the phase's metrics (None = undefined; the ranking counts it as the worst
-    value) and whether the case had no prediction. No snapshot: the header only."""
+    value; rounded to ``decimals`` places unless None) and whether the case had no
+    prediction. No snapshot: the header only."""
     metrics = phase.scored_metrics()
     header = [*CASE_FIELDS, *metrics, "missing"]
     if snapshot is None:
@@ -134,7 +137,8 @@ def case_rows(
         grouped[evaluation_id].append({
             "participant": entry["participant"], "submission": entry["submission"],
             "case": case, "label": label, "label_name": labels.get(str(label), ""),
-            **{m: finite(v) for m, v in zip(metrics, values[:-1], strict=True)},
+            **{m: public_scores(finite(v), decimals)
+               for m, v in zip(metrics, values[:-1], strict=True)},
             "missing": values[-1],
         })
     rows = [row for key in by_evaluation
@@ -145,17 +149,21 @@ def case_rows(
 RANKING_INPUT_FIELDS = ("task", "case", "algorithm", "value")
 
 
-def ranking_input(phase: Phase, snapshot: LeaderboardSnapshot | None) -> list[list]:
+def ranking_input(
+    phase: Phase, snapshot: LeaderboardSnapshot | None, *, decimals: int | None
+) -> list[list]:
     """The table a segmentation snapshot ranked, as ``python -m leaderboard.stats`` reads it:
     ``task, case, algorithm, value`` with value the primary metric per case, averaged over
-    the labels, worst values substituted (read again from the stored per-case results)."""
+    the labels, worst values substituted (read again from the stored per-case results), and
+    rounded to ``decimals`` places unless None (then the CLI's ranks may tie where the
+    leaderboard's do not)."""
     if snapshot is None or not snapshot.entries:
         return []
     task = phase.task
     contenders = from_entries(snapshot.entries, snapshot.statistics["participant_keys"])
     values = case_values(task, contenders, [phase.primary_metric])[phase.primary_metric]
     return [
-        [task.key, case, contender.name, float(values[k, j])]
+        [task.key, case, contender.name, public_scores(float(values[k, j]), decimals)]
         for k, contender in enumerate(contenders)
         for j, case in enumerate(task.case_names)
     ]

@@ -3,9 +3,12 @@
 Who sees what: a phase that hides scores shows everyone but its organizers ranks only — every
 score-derived key (:data:`SCORE_KEYS`) is removed, and so are per-case values and the plots
 drawn from them. Ranks, their intervals, P(rank = 1) and the significance map stay, as ranks do.
+A phase that rounds public scores (``public_score_decimals``) shows everyone but its organizers
+those keys rounded; the ranks were computed on the exact values.
 """
 
 from challenges.models import Challenge, Phase
+from evaluation.results import public_scores
 
 from .models import LeaderboardSnapshot
 
@@ -21,12 +24,19 @@ def phase_snapshot(phase: Phase) -> LeaderboardSnapshot | None:
     return snapshot if snapshot is not None and snapshot.computed_at is not None else None
 
 
+def score_decimals(phase: Phase, *, organizer: bool) -> int | None:
+    """The decimals a viewer's scores are rounded to: None (exact) for organizers."""
+    return None if organizer else phase.public_score_decimals
+
+
 def leaderboard_payload(
-    phase: Phase, *, with_scores: bool = True, snapshot: LeaderboardSnapshot | None = None
+    phase: Phase, *, organizer: bool, snapshot: LeaderboardSnapshot | None = None
 ) -> dict:
-    """The snapshot's entries and method; ``with_scores=False`` (a phase hiding scores) keeps
-    ranks only."""
+    """The snapshot's entries and method as the viewer may see them: ranks only when the phase
+    hides scores (organizers excepted), scores rounded when it rounds them."""
     snapshot = snapshot or phase_snapshot(phase)
+    with_scores = phase.show_scores or organizer
+    decimals = score_decimals(phase, organizer=organizer)
     statistics = snapshot.statistics if snapshot else {}
     return {
         "phase": str(phase.id),
@@ -43,7 +53,8 @@ def leaderboard_payload(
         "seed": snapshot.seed if snapshot else None,
         "n_boot": statistics.get("n_boot", 0),
         "score_aggregate": statistics.get("aggregate"),
-        "entries": [_entry(e, with_scores) for e in snapshot.entries] if snapshot else [],
+        "entries": ([_entry(e, with_scores, decimals) for e in snapshot.entries]
+                    if snapshot else []),
         "statistics": {
             "rank_distribution": statistics.get("rank_distribution"),
             "significance": statistics.get("significance"),
@@ -52,10 +63,10 @@ def leaderboard_payload(
     }
 
 
-def _entry(entry: dict, with_scores: bool) -> dict:
-    if with_scores:
-        return entry
-    return {k: v for k, v in entry.items() if k not in SCORE_KEYS}
+def _entry(entry: dict, with_scores: bool, decimals: int | None) -> dict:
+    if not with_scores:
+        return {k: v for k, v in entry.items() if k not in SCORE_KEYS}
+    return {k: public_scores(v, decimals) if k in SCORE_KEYS else v for k, v in entry.items()}
 
 
 def challenge_snapshot(challenge: Challenge) -> LeaderboardSnapshot | None:

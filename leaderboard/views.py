@@ -10,7 +10,7 @@ from challenges.models import Task
 from . import exports
 from .display import per_case_plots, table_rows
 from .exports import may_export
-from .presentation import challenge_payload, leaderboard_payload, phase_snapshot
+from .presentation import challenge_payload, leaderboard_payload, phase_snapshot, score_decimals
 
 PLOT_CACHE_S = 3600
 RANKING_SCORE_HEADINGS = {"rank-then-aggregate": "Mean rank", "test-then-rank": "Share beaten"}
@@ -29,7 +29,8 @@ def _phase_for_board(request, phase_id):
 def phase_leaderboard(request, phase_id):
     phase, organizer, with_scores = _phase_for_board(request, phase_id)
     snapshot = phase_snapshot(phase)
-    board = leaderboard_payload(phase, with_scores=with_scores, snapshot=snapshot)
+    board = leaderboard_payload(phase, organizer=organizer, snapshot=snapshot)
+    decimals = score_decimals(phase, organizer=organizer)
     statistics = snapshot.statistics if snapshot else {}
     plots = dict(statistics.get("plots") or {})
     show_cases = with_scores and (phase.show_case_results or organizer)
@@ -37,13 +38,15 @@ def phase_leaderboard(request, phase_id):
     metric = request.GET.get("metric")
     metric = metric if metric in metrics else phase.primary_metric
     if show_cases and board["entries"]:
-        # Drawing thousands of dots takes a while: once per snapshot and metric is enough.
-        key = f"leaderboard-plots:{snapshot.pk}:{snapshot.computed_at.timestamp()}:{metric}"
+        # Drawing thousands of dots takes a while: once per snapshot, metric and rounding.
+        key = (f"leaderboard-plots:{snapshot.pk}:{snapshot.computed_at.timestamp()}:{metric}"
+               f":{decimals}")
         plots.update(cache.get_or_set(
-            key, lambda: per_case_plots(phase, board, statistics, metric), PLOT_CACHE_S))
+            key, lambda: per_case_plots(phase, board, statistics, metric, decimals=decimals),
+            PLOT_CACHE_S))
     return render(request, "leaderboard/phase.html", {
         "phase": phase, "board": board, "with_scores": with_scores,
-        "rows": table_rows(phase, board, with_scores=with_scores),
+        "rows": table_rows(phase, board, with_scores=with_scores, decimals=decimals),
         "columns": exports.aggregate_columns(phase) if with_scores else [],
         "ranking_score_heading": RANKING_SCORE_HEADINGS.get(board["method"]),
         "plots": plots,
@@ -55,41 +58,44 @@ def phase_leaderboard(request, phase_id):
 
 
 def _exportable(request, phase_id, *, cases: bool = False):
+    """The phase (404 unless the user may export it) and whether the user organizes it."""
     phase, organizer, _ = _phase_for_board(request, phase_id)
     if not may_export(phase, organizer=organizer, cases=cases):
         raise Http404
-    return phase
+    return phase, organizer
 
 
 def phase_leaderboard_json(request, phase_id):
-    phase = _exportable(request, phase_id)
-    return JsonResponse(leaderboard_payload(phase))
+    phase, organizer = _exportable(request, phase_id)
+    return JsonResponse(leaderboard_payload(phase, organizer=organizer))
 
 
 def phase_leaderboard_csv(request, phase_id):
-    phase = _exportable(request, phase_id)
-    header, rows = exports.leaderboard_table(phase, leaderboard_payload(phase))
+    phase, organizer = _exportable(request, phase_id)
+    header, rows = exports.leaderboard_table(phase,
+                                             leaderboard_payload(phase, organizer=organizer))
     return exports.csv_response(f"{exports.file_stem(phase)}-leaderboard.csv", header, rows)
 
 
 def _case_snapshot(request, phase_id):
-    """A segmentation phase whose per-case results may be exported, and its snapshot."""
-    phase = _exportable(request, phase_id, cases=True)
+    """A segmentation phase whose per-case results may be exported, its snapshot, and the
+    decimals the user's values are rounded to."""
+    phase, organizer = _exportable(request, phase_id, cases=True)
     if phase.task.kind != Task.SEGMENTATION:
         raise Http404
-    return phase, phase_snapshot(phase)
+    return phase, phase_snapshot(phase), score_decimals(phase, organizer=organizer)
 
 
 def phase_cases_csv(request, phase_id):
-    phase, snapshot = _case_snapshot(request, phase_id)
-    header, rows = exports.case_rows(phase, snapshot)
+    phase, snapshot, decimals = _case_snapshot(request, phase_id)
+    header, rows = exports.case_rows(phase, snapshot, decimals=decimals)
     return exports.csv_response(f"{exports.file_stem(phase)}-cases.csv", header,
                                 [[row[field] for field in header] for row in rows])
 
 
 def phase_cases_json(request, phase_id):
-    phase, snapshot = _case_snapshot(request, phase_id)
-    _, rows = exports.case_rows(phase, snapshot)
+    phase, snapshot, decimals = _case_snapshot(request, phase_id)
+    _, rows = exports.case_rows(phase, snapshot, decimals=decimals)
     return exports.json_response(f"{exports.file_stem(phase)}-cases.json", {
         "phase": str(phase.id),
         "task": phase.task.key,
@@ -102,10 +108,10 @@ def phase_cases_json(request, phase_id):
 
 
 def phase_ranking_input_csv(request, phase_id):
-    phase, snapshot = _case_snapshot(request, phase_id)
+    phase, snapshot, decimals = _case_snapshot(request, phase_id)
     return exports.csv_response(f"{exports.file_stem(phase)}-ranking-input.csv",
                                 list(exports.RANKING_INPUT_FIELDS),
-                                exports.ranking_input(phase, snapshot))
+                                exports.ranking_input(phase, snapshot, decimals=decimals))
 
 
 def challenge_leaderboard(request, slug: str):

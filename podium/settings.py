@@ -8,6 +8,7 @@ See docs/configuration.md for every variable.
 
 import os
 import secrets
+import stat
 from pathlib import Path
 
 import dj_database_url
@@ -30,8 +31,21 @@ def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
-DATA_DIR = Path(env("PODIUM_DATA_DIR", str(BASE_DIR / "var"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Files at rest: whatever Podium writes (database, hidden labels, uploads, broker messages,
+# scratch files) is its own user's only. The few files an algorithm container must read are
+# given their modes explicitly (evaluation/services/algorithm.py, evaluation/runners/collect.py).
+os.umask(0o077)
+
+
+def private_dir(path: Path) -> Path:
+    """``path``, created if missing and made mode 0700 (also when it existed with another)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if stat.S_IMODE(path.stat().st_mode) != 0o700:
+        path.chmod(0o700)
+    return path
+
+
+DATA_DIR = private_dir(Path(env("PODIUM_DATA_DIR", str(BASE_DIR / "var"))).resolve())
 
 
 def _secret_key() -> str:
@@ -57,10 +71,34 @@ if env_bool("PODIUM_HTTPS"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    # The __Host- prefix: the browser accepts these cookies only from this very host over
+    # HTTPS, so a sibling subdomain cannot plant a session or CSRF cookie for it.
+    SESSION_COOKIE_NAME, CSRF_COOKIE_NAME = "__Host-sessionid", "__Host-csrftoken"
     SECURE_HSTS_SECONDS = env_int("PODIUM_HSTS_SECONDS", 31536000)
+    # Covers subdomains of Podium's own host name only (podium.example.org's, not example.org's).
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # Preloading commits a whole registrable domain to HTTPS in every browser, for months: the
+    # domain's owner decides (PODIUM_HSTS_PRELOAD=1), so Django's reminder is silenced otherwise.
+    SECURE_HSTS_PRELOAD = env_bool("PODIUM_HSTS_PRELOAD")
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Sent by podium.middleware on every response. No 'unsafe-inline': pages load their scripts and
+# styles as static files, so injected markup can neither run script nor restyle a page.
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -70,7 +108,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "accounts",
     "challenges",
     "evaluation",
     "leaderboard",
@@ -78,6 +116,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "podium.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -123,6 +162,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so a worker process started by a test can open the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    # A database created before the umask above: SQLite gives the -wal and -shm files the
+    # database file's mode, so tightening the database file is enough.
+    if Path(DATABASES["default"]["NAME"]).exists():
+        Path(DATABASES["default"]["NAME"]).chmod(0o600)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -168,13 +211,14 @@ if env("PODIUM_STORAGE") == "s3":
         "OPTIONS": {**_s3_common, "bucket_name": env("PODIUM_S3_PRIVATE_BUCKET")},
     }
 else:
+    _modes = {"file_permissions_mode": 0o600, "directory_permissions_mode": 0o700}
     _uploads = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": UPLOADS_DIR, "base_url": None},
+        "OPTIONS": {"location": private_dir(UPLOADS_DIR), "base_url": None, **_modes},
     }
     _private = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": PRIVATE_DIR, "base_url": None},
+        "OPTIONS": {"location": private_dir(PRIVATE_DIR), "base_url": None, **_modes},
     }
 
 STORAGES = {
@@ -183,8 +227,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 FILE_UPLOAD_HANDLERS = ["podium.uploads.CappedUploadHandler"]
-FILE_UPLOAD_TEMP_DIR = str(WORK_DIR)
-WORK_DIR.mkdir(parents=True, exist_ok=True)
+FILE_UPLOAD_TEMP_DIR = str(private_dir(WORK_DIR))
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -193,6 +236,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Embedded default: kombu's filesystem transport (podium/broker.py explains the fixes it needs).
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "podiumfs://")
+if CELERY_BROKER_URL.startswith("podiumfs://"):
+    private_dir(BROKER_DIR)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(BROKER_DIR / "queue"),
@@ -217,13 +262,43 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("PODIUM_CELERY_EAGER")
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "DEFAULT_PARSER_CLASSES": [
+        "podium.api.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # Per user, per address for anonymous clients, and stricter for sending submissions
+    # (podium.api.SubmitRateThrottle). Counted in the cache below.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("PODIUM_API_THROTTLE_ANON", "100/hour"),
+        "user": env("PODIUM_API_THROTTLE_USER", "1000/hour"),
+        "submit": env("PODIUM_API_THROTTLE_SUBMIT", "60/hour"),
+    },
+    # How many proxies in front of Podium append to X-Forwarded-For: 0 believes only the
+    # connection's address (a client could otherwise choose its own throttle bucket).
+    "NUM_PROXIES": env_int("PODIUM_NUM_PROXIES", 0),
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "EXCEPTION_HANDLER": "podium.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
+
+# --- cache ----------------------------------------------------------------------------------
+# The API throttles and the leaderboard plots count on one cache shared by every web process and
+# worker: Redis in production, files in the data folder by default.
+if env("PODIUM_CACHE_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": env("PODIUM_CACHE_URL")}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(DATA_DIR / "cache"),
+                          "OPTIONS": {"MAX_ENTRIES": 10000}}}
 
 # --- logging --------------------------------------------------------------------------------
 LOGGING = {
@@ -261,3 +336,7 @@ PODIUM_SCORING_SHARD_CASES = env_int("PODIUM_SCORING_SHARD_CASES", 32)
 PODIUM_RUNNER_BACKEND = env("PODIUM_RUNNER_BACKEND", "docker_api")
 PODIUM_RUNNER_NAME_PREFIX = env("PODIUM_RUNNER_NAME_PREFIX", "podium-")
 PODIUM_IMAGE_MAX_BYTES = env_int("PODIUM_IMAGE_MAX_BYTES", 20 * 1024**3)
+# Login lockout (accounts/lockout.py): this many failed logins of one username from one address,
+# each within the cool-off of the previous, refuse that pair until the cool-off has passed.
+PODIUM_LOGIN_FAILURE_LIMIT = env_int("PODIUM_LOGIN_FAILURE_LIMIT", 5)
+PODIUM_LOGIN_COOLOFF_S = env_int("PODIUM_LOGIN_COOLOFF_S", 900)

@@ -58,7 +58,10 @@ def make_demo(root: Path) -> Demo:
                              "tumour CT, prostate MRI (two channels), and lung tumour detection.")
     challenge.terms = TERMS
     challenge.save()
-    Phase.objects.filter(pk__in=[p.pk for p in phases.values()]).update(submission_limit=10)
+    # The demo's labels are synthetic, nothing to keep secret: it shows per-case results (off
+    # by default, as they reveal every hidden label's size; docs/security.md).
+    Phase.objects.filter(pk__in=[p.pk for p in phases.values()]).update(
+        submission_limit=10, show_case_results=True)
     users = get_user_model()
     organizer = _user(users, *ORGANIZER, staff=True)
     challenge.organizers.add(organizer)

@@ -40,7 +40,7 @@ def test_folder_import_creates_task_ground_truth_and_open_phase(tmp_path):
     assert (folder / "labelsTs" / "cube_000.nii.gz").read_bytes() == open(stored, "rb").read()
     phase = Phase.objects.get(task=task)
     assert phase.active_ground_truth == gt and phase.is_open()
-    assert phase.show_scores and phase.show_case_results
+    assert phase.show_scores and not phase.show_case_results  # the label-size oracle
 
 
 def test_importing_twice_changes_nothing(tmp_path):

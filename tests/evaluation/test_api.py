@@ -20,7 +20,7 @@ def post(client, phase, path):
 
 @pytest.fixture
 def scored(tmp_path):
-    phase = cube_phase(tmp_path)
+    phase = cube_phase(tmp_path, show_case_results=True)
     user = factories.participant(phase, "alice")
     response = post(client_for(user), phase, cube_predictions_zip(tmp_path))
     assert response.status_code == 201

@@ -109,8 +109,11 @@ def test_failures_give_the_participant_an_actionable_message(gpu_worker, phase, 
     smuggler = post(client, phase, algorithm_image(
         tmp_path / "smuggle.tar", COPY + '; echo x > "/output/SECRET-intensity-123.nii.gz"'))
     root = post(client, phase, algorithm_image(tmp_path / "root.tar", COPY, user="0"))
-    assert root.status_code == 400 and "USER 1000" in root.json()["detail"]
-    assert not Submission.objects.filter(file_name="root.tar").exists()
+    # An image is read in full by a worker (the validating step), not by the request.
+    assert root.status_code == 201 and root.json()["status"] == "validating"
+    refused = wait_for(lambda: result(client, root.json()["id"]), timeout=120, what="checks")
+    assert refused["status"] == "failed" and "USER 1000" in refused["message"]
+    assert Submission.objects.get(file_name="root.tar").is_valid is False
 
     crashed = wait_for(lambda: result(client, crash.json()["id"]), timeout=180, what="run")
     assert crashed["status"] == "failed"

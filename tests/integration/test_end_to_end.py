@@ -43,7 +43,7 @@ def test_stack_is_what_this_run_claims(settings):
 
 
 def test_upload_is_scored_by_the_worker_and_ranked(celery_worker, tmp_path):
-    phase = cube_phase(tmp_path)
+    phase = cube_phase(tmp_path, show_case_results=True)
     good, poor = factories.participant(phase, "good"), factories.participant(phase, "poor")
     good_client, poor_client = client_for(good), client_for(poor)
     _ref, pred, spacing = factories.cube_labels()

@@ -16,7 +16,7 @@ HOSTILE = "<img src=x onerror=document.title='pwned'>"
 
 def test_leaderboard_and_overall_pages_in_chromium(live_server):
     phases = challenge_phases(["T1", "T2"], cases=[f"c{j:02d}" for j in range(10)],
-                              slug="browser", bootstrap_samples=200)
+                              slug="browser", bootstrap_samples=200, show_case_results=True)
     random_board(phases[0], 4, seed=1, names=["ann", HOSTILE, "cid", "dot"])
     for phase in phases:
         services.refresh(phase.id)

@@ -42,7 +42,8 @@ def read_csv(response) -> list[dict]:
 @pytest.fixture
 def phase():
     phase = labelled_phase(cases=CASES, labels={"1": "left", "2": "right"},
-                           bootstrap_samples=200, ranking_method="rank-then-aggregate")
+                           bootstrap_samples=200, ranking_method="rank-then-aggregate",
+                           show_case_results=True)
     random_board(phase, 4, seed=2, names=["-minus", "alpha", "beta", "gamma"])
     Submission.objects.filter(phase=phase, description="net 1").update(description=FORMULA)
     undefined = factories.participant(phase, "@undefined")
@@ -117,7 +118,7 @@ def test_the_ranking_input_reproduces_the_leaderboard_with_the_cli(phase, tmp_pa
 
 
 def test_exports_of_an_empty_leaderboard():
-    phase = labelled_phase(cases=CASES)
+    phase = labelled_phase(cases=CASES, show_case_results=True)
     assert read_csv(Client().get(f"/phases/{phase.id}/cases.csv")) == []
     assert read_csv(Client().get(f"/phases/{phase.id}/leaderboard.csv")) == []
     assert Client().get(f"/phases/{phase.id}/cases.json").json()["cases"] == []

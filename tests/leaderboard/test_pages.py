@@ -64,7 +64,8 @@ def parsed(response) -> Board:
 @pytest.fixture
 def phase():
     phase = labelled_phase(cases=[f"case_{j:02d}" for j in range(12)],
-                           labels={"1": "left", "2": "right"}, bootstrap_samples=B)
+                           labels={"1": "left", "2": "right"}, bootstrap_samples=B,
+                           show_case_results=True)
     phase.grids = random_board(phase, len(NAMES), seed=11, names=NAMES)
     Submission.objects.filter(phase=phase, description="net 0").update(
         description='=HYPERLINK("http://evil.example","x")')

@@ -26,7 +26,7 @@ def score_all():
 
 
 def test_a_scored_segmentation_phase(tmp_path):
-    phase = cube_phase(tmp_path)
+    phase = cube_phase(tmp_path, show_case_results=True)
     _ref, pred, spacing = factories.cube_labels()
     poor = pred.copy()
     poor[pred == 2] = 0  # misses the small label: Dice 0, distances undefined (worst value)
