@@ -58,7 +58,7 @@ class PhaseSerializer(PhaseSummarySerializer):
             "challenge", "task_detail", "opens_at", "closes_at", "metrics", "primary_metric",
             "nsd_tolerance_mm", "default_tolerance_mm", "surface", "allow_partial",
             "submission_limit", "limit_period", "count_failed", "show_scores",
-            "show_case_results", "is_public", "ground_truth_version",
+            "show_case_results", "public_score_decimals", "is_public", "ground_truth_version",
         ]
 
     def get_metrics(self, phase: Phase) -> list[str]:
