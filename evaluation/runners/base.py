@@ -20,6 +20,7 @@ MIB = 1024 * 1024
 GIB = 1024 * MIB
 
 RUN_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+DECIMAL_PATTERN = re.compile(r"0|[1-9][0-9]*")
 GPU_INDEX_ENV = "PODIUM_GPU_INDEX"
 
 # Where each backend lives: backend name → "module:class" (imported on first use, so the
@@ -63,10 +64,11 @@ class ResourceLimits:
 class RunRequest:
     """One run: an image over a folder of test images.
 
-    ``run_id`` names the run's containers and volume (lower-case letters, digits, dashes; unique
-    per run attempt). ``input_dir`` is a path *on the engine's host* holding only the test
-    images (never labels), readable by any user; it is mounted read-only at ``/input``.
-    ``output_dir`` is an empty host folder of this process that receives the collected
+    ``run_id`` names the run's containers and volumes (lower-case letters, digits, dashes;
+    unique per run attempt). ``input_dir`` is a folder of this process holding only the test
+    images (never labels), as regular files and folders; they are copied into an engine
+    volume that the container sees read-only at ``/input`` (so no host path shows inside).
+    ``output_dir`` is an empty folder of this process that receives the collected
     ``/output``. ``gpu_device`` is the GPU index (or UUID) this worker owns, ``None`` on CPU.
     """
 
@@ -187,6 +189,17 @@ def get_runner(backend: str, **config: object) -> Runner:
     return runner_class(**config)
 
 
+def parse_decimal(text: str) -> int | None:
+    """The value of ``text`` if it is a plain decimal number, else None.
+
+    Plain means ASCII digits only, without sign, spaces or leading zeros ("0", "1000"), so
+    that one string has one reading everywhere. ``str.isdigit`` is not enough: it accepts
+    "¹" and "٣", which ``int`` then refuses or reads differently. The one parser for ids
+    that reach the engine (image users, GPU indexes).
+    """
+    return int(text) if DECIMAL_PATTERN.fullmatch(text) else None
+
+
 def gpu_index_from_env(environ: Mapping[str, str] = os.environ) -> str | None:
     """The GPU this worker process owns, from ``PODIUM_GPU_INDEX`` (unset or empty: no GPU).
 
@@ -196,6 +209,7 @@ def gpu_index_from_env(environ: Mapping[str, str] = os.environ) -> str | None:
     value = environ.get(GPU_INDEX_ENV, "").strip()
     if not value:
         return None
-    if not value.isdigit():
+    index = parse_decimal(value)
+    if index is None:
         raise ValueError(f"{GPU_INDEX_ENV} must be a GPU index (0, 1, ...), got {value!r}")
-    return str(int(value))
+    return str(index)

@@ -3,13 +3,16 @@
 Production talks to Docker Engine on each worker node; development machines and CI talk to
 podman serving the same API (scripts/podman/serve.sh). One run:
 
-1. create a size-capped tmpfs volume for ``/output`` and start a tiny *holder* container that
-   keeps it mounted (the platform's own image: one static busybox);
+1. create a size-capped tmpfs volume for ``/output`` and a plain volume for ``/input``, start a
+   tiny *holder* container that mounts both (the platform's own image: one static busybox),
+   and have the engine unpack the test images into the input volume through it (so no host
+   path shows inside the container);
 2. create the algorithm container with every restriction of docs/runner.md, check that the
-   engine kept the GPU device request, start it, wait with a timeout, kill it past the limit;
+   engine kept the GPU device request, start it, wait with a timeout (watching its cgroup's
+   OOM kills where the host's cgroups are visible), kill it past the limit;
 3. copy ``/output`` out through the holder (a tar stream, capped again on this side; a volume
    found full means the outputs were too large);
-4. remove the container, the holder and the volume, whatever happened (``try/finally``; the
+4. remove the containers and the volumes, whatever happened (``try/finally``; the
    deterministic names let :meth:`DockerApiRunner.remove_leftovers` clean up after a worker
    that was killed mid-run).
 """
@@ -37,6 +40,8 @@ from evaluation.runners.base import Outcome, Runner, RunRequest, RunResult
 from evaluation.runners.collect import OutputTooLarge, collect_outputs, empty_folder
 from evaluation.runners.docker_options import RunNames
 from evaluation.runners.image_archive import ImageSpec, LayerFile, write_image_archive
+from evaluation.runners.input_archive import input_chunks
+from evaluation.runners.oom import OomWatch, oom_counter_file
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +135,8 @@ class DockerApiRunner(Runner):
             pass
 
     def _image_user(self, image_id: str) -> str:
-        """The image's own user, checked again here: a run never starts as root."""
+        """The ``UID:GID`` the image runs as, checked again here (:func:`check_user`): a run
+        never starts as root or with the root group, whoever loaded the image."""
         config = self.client.images.get(image_id).attrs.get("Config") or {}
         return check_user(config.get("User") or "")
 
@@ -171,18 +177,24 @@ class DockerApiRunner(Runner):
     def _run(self, request: RunRequest, names: RunNames, user: str) -> RunResult:
         client = self.client
         client.volumes.create(**docker_options.output_volume_options(request, name=names.volume))
+        client.volumes.create(
+            **docker_options.input_volume_options(request, name=names.input_volume)
+        )
         holder_options = docker_options.holder_options(
             request, names=names, image_id=self._holder_image_id()
         )
         holder = client.containers.create(**holder_options)
         holder.start()
+        if not holder.put_archive("/input", input_chunks(request.input_dir)):
+            raise EngineError("the engine did not take the test images into the input volume")
         container = client.containers.create(
             **docker_options.algorithm_options(request, names=names, user=user)
         )
         _check_gpu_applied(container, request.gpu_device)
         started = time.monotonic()
         container.start()
-        exit_code, timed_out = _wait(container, request.limits.wall_time_s)
+        with OomWatch(self._oom_counter_file(container)) as oom:
+            exit_code, timed_out = _wait(container, request.limits.wall_time_s)
         duration = time.monotonic() - started
         container.reload()
         state = container.attrs.get("State") or {}
@@ -193,7 +205,9 @@ class DockerApiRunner(Runner):
         common = {"limits": request.limits, "exit_code": exit_code, "duration_s": duration}
         if timed_out:
             return RunResult(outcome=Outcome.TIME_LIMIT, **common, **tails)
-        if state.get("OOMKilled") or exit_code == 137:
+        # Any OOM kill in the container counts, not only the entrypoint's: a child killed
+        # for memory leaves a run that may exit 0 without its outputs.
+        if state.get("OOMKilled") or exit_code == 137 or oom.kills:
             return RunResult(outcome=Outcome.MEMORY_LIMIT, **common, **tails)
         chunks, _ = holder.get_archive("/output/.")
         try:
@@ -213,12 +227,19 @@ class DockerApiRunner(Runner):
             return RunResult(outcome=Outcome.EXIT_NONZERO, **common, **tails)
         return RunResult(outcome=Outcome.SUCCEEDED, outputs=collected.files, **common, **tails)
 
+    def _oom_counter_file(self, container: Container) -> Path | None:
+        """The container's OOM-kill counter on this host, if its cgroup is visible here."""
+        state = self.client.api.inspect_container(container.id).get("State") or {}
+        pid = state.get("Pid") or 0
+        return oom_counter_file(pid, container.id) if pid > 0 else None
+
     # --- clean-up -----------------------------------------------------------------------------
     def _remove(self, names: RunNames) -> None:
-        """Remove one run's containers, then its volume; log (never raise) what fails."""
+        """Remove one run's containers, then its volumes; log (never raise) what fails."""
         for name in (names.container, names.holder):
             self._remove_container(name)
-        self._remove_volume(names.volume)
+        for name in (names.volume, names.input_volume):
+            self._remove_volume(name)
 
     def _remove_container(self, name: str) -> bool:
         try:

@@ -2,8 +2,8 @@
 ``containers.create`` and ``volumes.create`` take. Pure functions: no engine is contacted.
 
 docs/runner.md gives the reason for each setting. Names are deterministic
-(``<prefix><run_id>``, ``...-holder``, ``...-output``) so that a reaper can find what an
-interrupted worker left behind.
+(``<prefix><run_id>``, ``...-holder``, ``...-input``, ``...-output``) so that a reaper can
+find what an interrupted worker left behind.
 """
 
 from __future__ import annotations
@@ -25,16 +25,18 @@ HOLDER_PIDS = 8
 
 @dataclass(frozen=True)
 class RunNames:
-    """The engine-side names of one run's objects."""
+    """The engine-side names of one run's objects (``volume`` holds ``/output``)."""
 
     container: str
     holder: str
     volume: str
+    input_volume: str
 
     @classmethod
     def of(cls, prefix: str, run_id: str) -> RunNames:
         base = f"{prefix}{run_id}"
-        return cls(container=base, holder=f"{base}-holder", volume=f"{base}-output")
+        return cls(container=base, holder=f"{base}-holder", volume=f"{base}-output",
+                   input_volume=f"{base}-input")
 
 
 def output_volume_pages(limits: ResourceLimits) -> int:
@@ -63,6 +65,13 @@ def output_volume_options(request: RunRequest, *, name: str) -> dict:
         },
         "labels": {RUN_LABEL: request.run_id},
     }
+
+
+def input_volume_options(request: RunRequest, *, name: str) -> dict:
+    """A plain engine volume (on the engine's disk) that receives the run's test images, so
+    that ``/input`` is mounted from the engine's storage rather than from a host folder whose
+    path would show in the container's /proc/self/mountinfo."""
+    return {"name": name, "driver": "local", "labels": {RUN_LABEL: request.run_id}}
 
 
 def _ulimits(request: RunRequest) -> list[Ulimit]:
@@ -111,7 +120,7 @@ def algorithm_options(request: RunRequest, *, names: RunNames, user: str) -> dic
             type=LogConfig.types.JSON, config={"max-size": str(limits.log_bytes), "max-file": "1"}
         ),
         mounts=[
-            Mount("/input", str(request.input_dir), type="bind", read_only=True),
+            Mount("/input", names.input_volume, type="volume", read_only=True),
             Mount("/output", names.volume, type="volume", read_only=False),
         ],
         environment=_gpu_environment(request.gpu_device),
@@ -122,7 +131,8 @@ def algorithm_options(request: RunRequest, *, names: RunNames, user: str) -> dic
 
 
 def holder_options(request: RunRequest, *, names: RunNames, image_id: str) -> dict:
-    """The helper container that keeps the output volume mounted after the algorithm exits,
+    """The helper container that receives the test images into the input volume (the
+    engine unpacks them there) and keeps the output volume mounted after the algorithm exits,
     so its content can be read back (a tmpfs volume is unmounted, and emptied, when no
     running container uses it)."""
     options = _locked_down(request, name=names.holder)
@@ -134,7 +144,10 @@ def holder_options(request: RunRequest, *, names: RunNames, image_id: str) -> di
         mem_limit=HOLDER_MEMORY_BYTES,
         memswap_limit=HOLDER_MEMORY_BYTES,
         nano_cpus=round(0.1 * 1e9),
-        mounts=[Mount("/output", names.volume, type="volume", read_only=True)],
+        mounts=[
+            Mount("/input", names.input_volume, type="volume", read_only=False),
+            Mount("/output", names.volume, type="volume", read_only=True),
+        ],
         environment=_gpu_environment(None),
     )
     return options

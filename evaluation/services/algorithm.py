@@ -182,20 +182,20 @@ def _safe_reason(reason: str, phase: Phase, output_dir: Path) -> str:
 
 
 def stage_inputs(task: Task) -> Path:
-    """The task's test images (never labels) in a folder of their own, readable by the
-    container's user, built once per worker machine and reused by later runs."""
+    """The task's test images (never labels) in a folder of their own, built once per worker
+    machine and reused by later runs. Each run copies them into an engine volume of its own
+    (root-owned, world-readable copies), so this folder keeps the worker's own modes and its
+    path never shows inside a container."""
     folder = Path(settings.WORK_DIR) / "inputs" / str(task.id)
     if folder.is_dir():
         return folder
     building = folder.with_name(f"{folder.name}.building-{timezone.now().timestamp()}")
-    building.mkdir(parents=True, mode=0o755)
-    building.chmod(0o755)
+    building.mkdir(parents=True)
     storage = private_storage()
     for case in task.cases:
         target = building / Path(case["image"]).name
         with storage.open(task.images[case["name"]], "rb") as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst, 1024 * 1024)
-        target.chmod(0o644)
     try:
         building.rename(folder)
     except OSError:  # another process finished first

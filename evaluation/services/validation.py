@@ -37,7 +37,6 @@ NEUTRAL_MESSAGE = (
     "Your upload could not be checked because of an internal error; the organizers can see "
     "what happened. You do not need to upload it again."
 )
-_HASH_CHUNK = 1 << 20
 
 
 def check_in_request(phase: Phase, local: Path) -> bool:
@@ -56,19 +55,33 @@ def check_in_request(phase: Phase, local: Path) -> bool:
 
 def check_in_worker(submission: Submission, local: Path) -> str:
     """Every check of a stored upload; returns the algorithm image's id ("" for predictions).
-    Raises InputError."""
+    Raises InputError, or RuntimeError when the stored file is not what the participant sent
+    (a storage fault is never blamed on them, and such a file is never used)."""
+    try:
+        image_id = _check(submission, local)
+    except InputError:
+        if _sha256(local) != submission.file_sha256:
+            raise _changed() from None
+        raise
+    return image_id
+
+
+def _check(submission: Submission, local: Path) -> str:
     phase = submission.phase
     if submission.kind == Phase.ALGORITHM:
-        if _sha256(local) != submission.file_sha256:
-            # The stored object is not what the participant sent (storage fault or a shared
-            # blob that changed): never run it.
-            raise RuntimeError("stored image does not match the upload's SHA-256")
-        return inspect_archive(local, max_bytes=settings.PODIUM_IMAGE_MAX_BYTES).image_id
+        image = inspect_archive(local, max_bytes=settings.PODIUM_IMAGE_MAX_BYTES)
+        if image.archive_sha256 != submission.file_sha256:
+            raise _changed()  # e.g. a shared stored image that changed since
+        return image.image_id
     if phase.task.kind == Task.DETECTION:
         detection_predictions.validate_upload(local, phase.task)
     else:
         predictions.validate_upload(local, phase.task, allow_partial=phase.allow_partial)
     return ""
+
+
+def _changed() -> RuntimeError:
+    return RuntimeError("the stored upload does not match the SHA-256 of what was received")
 
 
 def validate(evaluation_id, *, worker: str) -> None:
@@ -157,6 +170,6 @@ def _check_image_magic(local: Path) -> None:
 def _sha256(local: Path) -> str:
     digest = hashlib.sha256()
     with open(local, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
+        while chunk := fh.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()

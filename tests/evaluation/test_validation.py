@@ -163,9 +163,20 @@ def test_a_stored_image_that_no_longer_matches_its_upload_is_never_used(tmp_path
     validate(evaluation_of(submission).id, worker="w1")
     evaluation = evaluation_of(submission)
     assert evaluation.state == State.FAILED and evaluation.participant_message == NEUTRAL_MESSAGE
-    assert "does not match the upload's SHA-256" in evaluation.organizer_log
+    assert "does not match the SHA-256 of what was received" in evaluation.organizer_log
     submission.refresh_from_db()
     assert submission.is_valid is None and submission.image_id == ""
+
+
+def test_a_stored_upload_damaged_on_the_server_is_not_blamed_on_the_participant(
+        phase, user, tmp_path):
+    submission = submit_tar(phase, user, tmp_path)
+    stored = Path(submission.file.path)
+    stored.write_bytes(stored.read_bytes()[:200])  # truncated in storage
+    validate(evaluation_of(submission).id, worker="w1")
+    evaluation = evaluation_of(submission)
+    assert evaluation.state == State.FAILED and evaluation.participant_message == NEUTRAL_MESSAGE
+    assert "damaged" not in evaluation.participant_message
 
 
 def test_an_image_that_is_not_an_archive_is_refused_in_the_request(tmp_path):

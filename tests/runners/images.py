@@ -1,16 +1,27 @@
 """Test algorithm images built from Debian's busybox-static: one shared layer (busybox, the
-scripts below, tiny NIfTI predictions), one image per behaviour (its Cmd picks a script)."""
+scripts below, tiny NIfTI predictions), one image per behaviour (its Cmd picks a script); and
+multi-layer `docker save` archives in both layouts, honest or tampered with."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import io
+import json
 import subprocess
+import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
-from evaluation.runners.image_archive import ImageSpec, LayerFile, write_image_archive
+from evaluation.runners.image_archive import (
+    ImageSpec,
+    LayerFile,
+    build_layer,
+    write_image_archive,
+)
 
 BUSYBOX = Path("/bin/busybox")
 CASES = ("hippocampus_001", "hippocampus_002")
@@ -39,6 +50,26 @@ if echo x > /tmp/scratch; then echo "write /tmp=allowed"; fi
     "forkbomb": "mkfifo /tmp/never; bomb() { bomb | bomb & }; bomb; "
     "while :; do read -r line < /tmp/never; done",
     "memory": 'echo started; x=0123456789abcdef; while :; do x="$x$x"; done',
+    # A child (made the OOM killer's first choice) allocates past the memory limit and is
+    # killed; the entrypoint writes every output and exits 0 anyway.
+    "memory_child": f"""
+sh -c 'echo 1000 > /proc/self/oom_score_adj; x=0123456789abcdef; while :; do x="$x$x"; done'
+echo "child=$?"
+{COPY_PREDICTIONS}
+exit 0
+""",
+    # The same through the RAM-backed /tmp: the child writes an unlinked file until it is
+    # killed (which frees the file, so the entrypoint can go on).
+    "tmp_child": f"""
+sh -c 'echo 1000 > /proc/self/oom_score_adj; exec 3>/tmp/fill; rm /tmp/fill
+exec head -c 200000000 /dev/zero >&3'
+echo "child=$?"
+{COPY_PREDICTIONS}
+exit 0
+""",
+    "mountinfo": f"echo mountinfo-begin; cat /proc/self/mountinfo; echo mountinfo-end\n"
+    f"{COPY_PREDICTIONS}",
+    "ids": 'echo "uid=$(id -u)"; echo "gid=$(id -g)"; echo "groups=$(id -G)"',
     "sleep": "echo started; sleep 600",
     "big_output": "head -c 3000000 /dev/zero > /output/big.bin; echo wrote=$?",
     "big_output_ignored": "head -c 3000000 /dev/zero > /output/big.bin; exit 0",
@@ -96,11 +127,13 @@ def _gz(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)
 
 
-def base_spec(*, cmd: tuple[str, ...] = (), user: str = "1000:1000") -> ImageSpec:
+def base_spec(*, cmd: tuple[str, ...] = (), user: str = "1000:1000",
+              extra_files: dict[str, bytes] | None = None) -> ImageSpec:
     applets = subprocess.run(
         [str(BUSYBOX), "--list"], capture_output=True, text=True, check=True
     ).stdout.split()
     files = {"/bin/busybox": LayerFile(BUSYBOX.read_bytes(), 0o755)}
+    files.update({path: LayerFile(content) for path, content in (extra_files or {}).items()})
     for name, body in SCRIPTS.items():
         files[f"/algo/{name}.sh"] = LayerFile(body.encode(), 0o755)
     for case in CASES:
@@ -113,9 +146,12 @@ def base_spec(*, cmd: tuple[str, ...] = (), user: str = "1000:1000") -> ImageSpe
     )
 
 
-def write_algorithm(folder: Path, behaviour: str, *, user: str = "1000:1000") -> tuple[Path, str]:
-    """A docker-save archive of the image that runs ``/algo/<behaviour>.sh``; (path, id)."""
-    spec = base_spec(cmd=("/bin/sh", f"/algo/{behaviour}.sh"), user=user)
+def write_algorithm(folder: Path, behaviour: str, *, user: str = "1000:1000",
+                    extra_files: dict[str, bytes] | None = None) -> tuple[Path, str]:
+    """A docker-save archive of the image that runs ``/algo/<behaviour>.sh``, with
+    ``extra_files`` (in-image path → content) added; (path, id)."""
+    spec = base_spec(cmd=("/bin/sh", f"/algo/{behaviour}.sh"), user=user,
+                     extra_files=extra_files)
     path = folder / f"{behaviour}-{user.replace(':', '_') or 'nouser'}.tar"
     return path, write_image_archive(spec, path, tag=f"podium-test/{behaviour}:latest")
 
@@ -133,3 +169,66 @@ def nifti_array(path: Path) -> np.ndarray:
 
 def _ungz(data: bytes) -> bytes:
     return gzip.decompress(data)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def layer(files: dict[str, bytes]) -> bytes:
+    """A layer tar holding ``files`` (absolute in-image paths)."""
+    return build_layer(ImageSpec(files={p: LayerFile(c, 0o755) for p, c in files.items()}))
+
+
+def image_config(layers: list[bytes], *, user: str = "1000:1000",
+                 cmd: tuple[str, ...] = ("/bin/true",)) -> bytes:
+    """The image config of ``layers`` (plain tars; their digests are the config's diff_ids)."""
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"User": user, "Cmd": list(cmd), "Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{sha256(x)}" for x in layers]},
+    }
+    return json.dumps(config, sort_keys=True).encode()
+
+
+def docker_save(
+    path: Path,
+    config: bytes,
+    layers: list[bytes],
+    *,
+    layout: str = "classic",
+    order: list[int] | None = None,
+    tamper: Callable[[dict[str, bytes]], None] | None = None,
+) -> str:
+    """Write a `docker save` archive of ``config`` and the layer files ``layers`` (stored as
+    given, plain or gzip) at ``path``; return the image id (sha256 of the config).
+
+    ``layout`` is "classic" (``<hex>.json``, ``<hex>/layer.tar``) or "oci" (Docker 25+:
+    ``blobs/sha256/<hex>``, ``index.json``, ``oci-layout``). ``order`` lists the layers in the
+    manifest (default: as given). ``tamper`` may change the entries (name → content) before
+    they are written, for archives built to mislead.
+    """
+    order = list(range(len(layers))) if order is None else order
+    config_hex = sha256(config)
+    if layout == "classic":
+        config_name = f"{config_hex}.json"
+        layer_names = [f"{sha256(x)}/layer.tar" for x in layers]
+    else:
+        config_name = f"blobs/sha256/{config_hex}"
+        layer_names = [f"blobs/sha256/{sha256(x)}" for x in layers]
+    entries = {config_name: config, **dict(zip(layer_names, layers, strict=True))}
+    manifest = [{"Config": config_name, "RepoTags": None,
+                 "Layers": [layer_names[i] for i in order]}]
+    entries["manifest.json"] = json.dumps(manifest).encode()
+    if layout == "oci":
+        entries["oci-layout"] = b'{"imageLayoutVersion": "1.0.0"}'
+        entries["index.json"] = b'{"schemaVersion": 2, "manifests": []}'
+    if tamper is not None:
+        tamper(entries)
+    with tarfile.open(path, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, content in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    return f"sha256:{config_hex}"

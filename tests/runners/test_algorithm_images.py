@@ -1,8 +1,9 @@
 """Inspecting uploaded `docker save` archives without running them: users, platforms, layouts,
-and archives built to mislead."""
+layer digests, and archives built to mislead."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from evaluation.algorithm_images import check_user, inspect_archive
 from evaluation.runners.image_archive import ImageSpec, LayerFile, write_image_archive
 from scorers.errors import InputError
+from tests.runners import images
 
 LAYER = b"pretend layer tar " * 100
 
@@ -66,7 +68,7 @@ def test_classic_layout(tmp_path):
     image = inspect_archive(_classic(tmp_path))
 
     assert image.image_id == "sha256:" + _hex(_config())
-    assert image.user == "1000"
+    assert image.user == "1000:1000"
     assert (image.os, image.architecture) == ("linux", "amd64")
     assert image.entrypoint == ("python", "/app/run.py")
     assert image.cmd == ()
@@ -75,7 +77,8 @@ def test_classic_layout(tmp_path):
 
 
 def test_oci_layout_of_docker_25_with_a_linked_duplicate_layer(tmp_path):
-    config = _config()
+    digest = "sha256:" + _hex(LAYER)
+    config = _config(rootfs={"type": "layers", "diff_ids": [digest, digest]})
     manifest = [{
         "Config": f"blobs/sha256/{_hex(config)}",
         "Layers": [f"blobs/sha256/{_hex(LAYER)}", "old/layer.tar"],
@@ -104,12 +107,15 @@ def test_gzip_archives_and_the_image_archive_writer_agree(tmp_path):
     compressed.write_bytes(gzip.compress(plain.read_bytes()))
 
     assert inspect_archive(plain).image_id == image_id
-    assert inspect_archive(compressed) == inspect_archive(plain)
-    assert inspect_archive(compressed).cmd == ("tool",)
+    unzipped, zipped = inspect_archive(plain), inspect_archive(compressed)
+    assert dataclasses.replace(zipped, archive_sha256="") == dataclasses.replace(
+        unzipped, archive_sha256="")
+    assert zipped.cmd == ("tool",)
 
 
-@pytest.mark.parametrize("user", ["", "root", "0", "00", "0:0", "0:1000", " root "])
+@pytest.mark.parametrize("user", ["", "root", "0", "00", "0:0", "0:1000", ":1000", ":0"])
 def test_root_users_are_refused_with_the_fix(tmp_path, user):
+    # ":1000" is uid 0 for runc (an empty user is the default, root).
     config = _config(config={"User": user})
 
     with pytest.raises(InputError, match="runs as root") as refused:
@@ -117,20 +123,53 @@ def test_root_users_are_refused_with_the_fix(tmp_path, user):
     assert "USER 1000" in str(refused.value)
 
 
+@pytest.mark.parametrize("user", ["1000:0", "1000:00", "1000:root", "65534:0"])
+def test_the_root_group_is_refused_like_root(tmp_path, user):
+    with pytest.raises(InputError, match=r"group is root.*USER 1000"):
+        inspect_archive(_classic(tmp_path, _config(config={"User": user})))
+
+
 def test_a_missing_user_is_root(tmp_path):
     with pytest.raises(InputError, match="runs as root"):
         inspect_archive(_classic(tmp_path, _config(config={"Cmd": ["run"]})))
 
 
-@pytest.mark.parametrize("user", ["algo", "1000:staff", "-1", "1000:"])
-def test_user_names_cannot_be_verified_and_are_refused(user):
-    with pytest.raises(InputError, match="USER 1000"):
-        check_user(user)
+@pytest.mark.parametrize(
+    "user",
+    [
+        "algo", "1000:staff", "-1", "1000:", " root ",
+        # Unicode digits: str.isdigit() says yes, int() refuses ("¹") or reads them ("١٠٠٠").
+        "¹", "1000:²", "١٠٠٠", "1000:١٠٠٠",
+        # Readings that differ between parsers, or that runc reads as something else.
+        " 1000", "1000 ", "1000\n", "+1000", "01000", "1000:01000", "1_000", "1e3",
+        "1000:1000:1000", "1000:+1000",
+    ],
+)
+def test_users_that_are_not_plain_numbers_are_refused(tmp_path, user):
+    with pytest.raises(InputError, match=r"not a numeric UID or UID:GID.*USER 1000"):
+        inspect_archive(_classic(tmp_path, _config(config={"User": user})))
 
 
-@pytest.mark.parametrize("user", ["1000", "1000:1000", "65534:0", "1"])
-def test_numeric_non_root_users_pass(user):
-    assert check_user(user) == user
+@pytest.mark.parametrize(
+    "user", ["2147483648", "4294967295", "4294967296", "1000:2147483648", "9" * 400]
+)
+def test_ids_past_what_runc_accepts_are_refused_at_upload(tmp_path, user):
+    # runc (so Docker Engine and podman) fails such a container at start: "uids and gids
+    # must be in range 0-2147483647"; it used to surface as an internal error.
+    with pytest.raises(InputError, match=r"out of range.*2147483647.*USER 1000") as refused:
+        inspect_archive(_classic(tmp_path, _config(config={"User": user})))
+    assert len(str(refused.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("user", "runs_as"),
+    [("1000", "1000:1000"), ("1000:1000", "1000:1000"), ("1000:100", "1000:100"),
+     ("1", "1:1"), ("2147483647:2147483647", "2147483647:2147483647")],
+)
+def test_numeric_non_root_users_pass_with_an_explicit_group(user, runs_as):
+    # Without a group, the engine would take it from the image's /etc/passwd (which may say
+    # 0) and add supplementary groups from its /etc/group: the runner always names it.
+    assert check_user(user) == runs_as
 
 
 @pytest.mark.parametrize(
@@ -232,5 +271,140 @@ def test_any_corruption_is_an_input_error_or_still_valid(tmp_path, data):
         image = inspect_archive(path)
     except InputError:
         return
-    assert image.user == "1000"
+    assert image.user == "1000:1000"
     assert image.image_id.startswith("sha256:")
+
+
+# --- the whole upload and its layers ------------------------------------------------------------
+
+BASE = images.layer({"/bin/tool": b"tool v1"})
+APP = images.layer({"/app/run": b"#!/bin/sh\necho honest"})
+EVIL = images.layer({"/app/run": b"#!/bin/sh\necho evil"})
+
+
+def test_the_archive_digest_covers_every_byte_as_uploaded(tmp_path):
+    path = tmp_path / "image.tar"
+    images.docker_save(path, images.image_config([BASE, APP]), [BASE, APP])
+    padded = tmp_path / "padded.tar"
+    padded.write_bytes(path.read_bytes() + b"\0" * 4096)  # past the tar's end marker
+    compressed = tmp_path / "image.tar.gz"
+    compressed.write_bytes(gzip.compress(path.read_bytes()))
+
+    for archive in (path, padded, compressed):
+        assert inspect_archive(archive).archive_sha256 == _hex(archive.read_bytes())
+    assert inspect_archive(path).image_id == inspect_archive(padded).image_id
+
+
+@pytest.mark.parametrize("layout", ["classic", "oci"])
+def test_honest_multi_layer_images_pass_in_both_layouts(tmp_path, layout):
+    config = images.image_config([BASE, APP])
+    path = tmp_path / "image.tar"
+    image_id = images.docker_save(path, config, [BASE, APP], layout=layout)
+
+    image = inspect_archive(path)
+
+    assert image.image_id == image_id
+    assert image.layers == 2
+    assert image.size_bytes == len(BASE) + len(APP)
+
+
+def test_gzip_layers_of_the_containerd_store_are_checked_uncompressed(tmp_path):
+    # `docker save` from the containerd image store writes layers as stored: gzip blobs,
+    # named after the compressed bytes; the config's diff_ids are of the tars.
+    path = tmp_path / "image.tar"
+    layers = [gzip.compress(BASE, mtime=0), gzip.compress(APP, mtime=0)]
+    images.docker_save(path, images.image_config([BASE, APP]), layers, layout="oci")
+
+    image = inspect_archive(path)
+
+    assert image.size_bytes == len(BASE) + len(APP)
+
+
+@pytest.mark.parametrize("layout", ["classic", "oci"])
+def test_a_config_of_another_image_with_other_layers_is_refused(tmp_path, layout):
+    # Another team's image id (its config) over different layers: without this check the
+    # engine could hold either under the one id, and one team would run the other's code.
+    theirs = images.image_config([BASE, APP])
+    path = tmp_path / "image.tar"
+    images.docker_save(path, theirs, [BASE, EVIL], layout=layout)
+
+    with pytest.raises(InputError, match=r"^layer 2 of the image does not match its digest in"):
+        inspect_archive(path)
+
+
+def test_swapped_layers_are_refused(tmp_path):
+    path = tmp_path / "image.tar"
+    images.docker_save(path, images.image_config([BASE, APP]), [BASE, APP], order=[1, 0])
+
+    with pytest.raises(InputError, match="layer 1 of the image does not match its digest"):
+        inspect_archive(path)
+
+
+def test_a_layer_replaced_under_its_own_name_is_refused(tmp_path):
+    def swap_content(entries: dict[str, bytes]) -> None:
+        entries[f"{_hex(APP)}/layer.tar"] = EVIL
+
+    path = tmp_path / "image.tar"
+    images.docker_save(path, images.image_config([BASE, APP]), [BASE, APP], tamper=swap_content)
+
+    with pytest.raises(InputError, match="layer 2 of the image does not match its digest"):
+        inspect_archive(path)
+
+
+def test_an_oci_blob_that_does_not_hash_to_its_name_is_refused(tmp_path):
+    def corrupt_blob(entries: dict[str, bytes]) -> None:
+        entries[f"blobs/sha256/{_hex(APP)}"] = EVIL
+
+    path = tmp_path / "image.tar"
+    images.docker_save(path, images.image_config([BASE, APP]), [BASE, APP], layout="oci",
+                       tamper=corrupt_blob)
+
+    with pytest.raises(InputError, match=r"entry blobs/sha256/.* does not match its digest"):
+        inspect_archive(path)
+
+
+def test_a_layer_count_other_than_the_configs_is_refused(tmp_path):
+    path = tmp_path / "image.tar"
+    images.docker_save(path, images.image_config([BASE]), [BASE, APP])
+
+    with pytest.raises(InputError, match="lists 2 layers but its config has digests for 1"):
+        inspect_archive(path)
+
+
+@pytest.mark.parametrize("rootfs", [None, {"type": "layers"}, {"diff_ids": "sha256:ab"}])
+def test_a_config_without_layer_digests_is_refused(tmp_path, rootfs):
+    config = json.loads(images.image_config([BASE]))
+    config["rootfs"] = rootfs
+    path = tmp_path / "image.tar"
+    images.docker_save(path, json.dumps(config).encode(), [BASE])
+
+    with pytest.raises(InputError, match="lacks the digests of its layers"):
+        inspect_archive(path)
+
+
+@pytest.mark.parametrize(
+    ("stored", "message"),
+    [
+        # A second gzip member after the first: the engines read both, the digest covers one.
+        (gzip.compress(APP, mtime=0) + gzip.compress(EVIL, mtime=0), "does not match"),
+        (gzip.compress(APP, mtime=0)[:-20], "does not match"),
+        (b"\x28\xb5\x2f\xfd" + APP, "zstd-compressed, which the platform does not read"),
+    ],
+)
+def test_layers_whose_content_cannot_be_verified_are_refused(tmp_path, stored, message):
+    path = tmp_path / "image.tar"
+    images.docker_save(path, images.image_config([APP]), [stored], layout="oci")
+
+    with pytest.raises(InputError, match=f"layer 1 of the image .*{message}"):
+        inspect_archive(path)
+
+
+def test_a_gzip_layer_counts_uncompressed_against_the_size_cap(tmp_path):
+    huge = images.layer({"/zeros": b"\0" * (8 * 1024 * 1024)})
+    stored = gzip.compress(huge, mtime=0)
+    path = tmp_path / "image.tar"
+    images.docker_save(path, images.image_config([huge]), [stored], layout="oci")
+    assert path.stat().st_size < 100_000
+
+    with pytest.raises(InputError, match="larger than the limit"):
+        inspect_archive(path, max_bytes=1024 * 1024)

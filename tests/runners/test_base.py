@@ -81,13 +81,14 @@ def test_get_runner_refuses_unknown_backends_and_bad_prefixes():
 @pytest.mark.parametrize(
     ("environ", "expected"),
     [({}, None), ({"PODIUM_GPU_INDEX": ""}, None), ({"PODIUM_GPU_INDEX": " 2 "}, "2"),
-     ({"PODIUM_GPU_INDEX": "01"}, "1")],
+     ({"PODIUM_GPU_INDEX": "0"}, "0"), ({"PODIUM_GPU_INDEX": "10"}, "10")],
 )
 def test_gpu_index_from_env(environ, expected):
     assert gpu_index_from_env(environ) == expected
 
 
-@pytest.mark.parametrize("value", ["-1", "gpu0", "all", "0,1"])
+# One parser for every id that reaches the engine (parse_decimal): ASCII digits, one reading.
+@pytest.mark.parametrize("value", ["-1", "gpu0", "all", "0,1", "01", "+1", "¹", "٣", "1 2"])
 def test_gpu_index_from_env_refuses_anything_but_one_index(value):
     with pytest.raises(ValueError, match="PODIUM_GPU_INDEX"):
         gpu_index_from_env({"PODIUM_GPU_INDEX": value})

@@ -14,7 +14,12 @@ import docker.errors
 import pytest
 
 from evaluation.runners.base import Outcome
-from evaluation.runners.docker_options import RunNames, algorithm_options, output_volume_options
+from evaluation.runners.docker_options import (
+    RunNames,
+    algorithm_options,
+    input_volume_options,
+    output_volume_options,
+)
 from scorers.errors import InputError
 from tests.runners import images
 from tests.runners.conftest import ROOT, TEST_LIMITS, run_request
@@ -39,6 +44,7 @@ def test_the_engine_records_and_enforces_every_host_restriction(runner, algorith
     names = RunNames.of("podium-test-", "inspect")
     client = runner.client
     client.volumes.create(**output_volume_options(request, name=names.volume))
+    client.volumes.create(**input_volume_options(request, name=names.input_volume))
     container = client.containers.create(**algorithm_options(request, names=names, user="1000"))
     try:
         container.start()
@@ -54,6 +60,7 @@ def test_the_engine_records_and_enforces_every_host_restriction(runner, algorith
     finally:
         container.remove(force=True)
         client.api.remove_volume(names.volume, force=True)
+        client.api.remove_volume(names.input_volume, force=True)
 
     assert host["NetworkMode"] == "none"
     assert host["ReadonlyRootfs"] is True
@@ -76,7 +83,7 @@ def test_the_engine_records_and_enforces_every_host_restriction(runner, algorith
         "core": (0, 0),
         "fsize": (TEST_LIMITS.file_size_bytes,) * 2,
     }
-    assert f"{case_folders[0]}:/input:ro" in " ".join(host["Binds"])
+    assert f"{names.input_volume}:/input:ro" in " ".join(host["Binds"])
     assert f"{names.volume}:/output:rw" in " ".join(host["Binds"])
     assert not host.get("DeviceRequests")
     # podman reports the log cap only on its own endpoint.
@@ -112,7 +119,9 @@ def test_load_image_refuses_a_root_image_before_loading_it(runner, tmp_path):
         runner.client.images.get(image_id)
 
 
-@pytest.mark.parametrize("user", ["", "root", "0", "0:1000", "algo"])
+@pytest.mark.parametrize(
+    "user", ["", "root", "0", "0:1000", ":1000", "1000:0", "algo", "¹", "2147483648"]
+)
 def test_a_root_image_never_runs_even_if_loaded_behind_our_back(
     runner, tmp_path, case_folders, user
 ):
@@ -125,6 +134,52 @@ def test_a_root_image_never_runs_even_if_loaded_behind_our_back(
         assert _names_with(runner, "root-image") == []
     finally:
         runner.remove_image(image_id)
+
+
+def test_the_group_never_comes_from_the_images_own_passwd_or_group_files(
+    runner, tmp_path, case_folders
+):
+    # Left to the engine, `USER 1000` takes its group from the image's /etc/passwd and adds
+    # the groups /etc/group lists it in: here both say root. The runner names the group.
+    unix_files = {
+        "/etc/passwd": b"root:x:0:0:root:/root:/bin/sh\nalgo:x:1000:0:algo:/algo:/bin/sh\n",
+        "/etc/group": b"root:x:0:algo\nalgo:x:1000:\n",
+    }
+    archive, _ = images.write_algorithm(tmp_path, "ids", user="1000", extra_files=unix_files)
+    image_id = runner.load_image(archive)
+    try:
+        result = runner.run(run_request(image_id, case_folders, "ids"))
+    finally:
+        runner.remove_image(image_id)
+
+    assert result.exit_code == 0, result
+    assert result.stdout_tail.split() == ["uid=1000", "gid=1000", "groups=1000"]
+
+
+def test_load_image_refuses_layers_that_do_not_match_the_config_before_loading(runner, tmp_path):
+    busybox = images.layer({"/bin/busybox": images.BUSYBOX.read_bytes()})
+    honest = images.layer({"/app/run": b"honest"})
+    config = images.image_config([busybox, honest], cmd=("/bin/busybox", "cat", "/app/run"))
+    tampered = tmp_path / "tampered.tar"
+    image_id = images.docker_save(tampered, config, [busybox, images.layer({"/app/run": b"x"})])
+
+    with pytest.raises(InputError, match="layer 2 of the image does not match its digest"):
+        runner.load_image(tampered)
+    with pytest.raises(docker.errors.NotFound):
+        runner.client.images.get(image_id)
+
+
+def test_an_oci_archive_with_gzip_layers_loads_as_the_id_inspection_found(runner, tmp_path):
+    # What `docker save` writes from the containerd image store; the engine reads it too.
+    busybox = images.layer({"/bin/busybox": images.BUSYBOX.read_bytes()})
+    honest = images.layer({"/app/run": b"honest"})
+    config = images.image_config([busybox, honest], cmd=("/bin/busybox", "cat", "/app/run"))
+    archive = tmp_path / "oci.tar"
+    stored = [gzip.compress(busybox, mtime=0, compresslevel=1), gzip.compress(honest, mtime=0)]
+    image_id = images.docker_save(archive, config, stored, layout="oci")
+
+    assert runner.load_image(archive) == image_id
+    runner.remove_image(image_id)
 
 
 def test_a_gpu_run_on_an_engine_that_drops_device_requests_is_refused(
@@ -194,7 +249,8 @@ def test_remove_leftovers_cleans_up_after_a_killed_worker(
     finally:
         worker.kill()
         worker.wait()
-    left = ["podium-dead-killed", "podium-dead-killed-holder", "podium-dead-killed-output"]
+    left = ["podium-dead-killed", "podium-dead-killed-holder", "podium-dead-killed-input",
+            "podium-dead-killed-output"]
     assert _names_with(runner, "podium-dead-") == left
 
     removed = runner.remove_leftovers("podium-dead-")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import socket
 import threading
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from evaluation.runners.base import Outcome
+from evaluation.runners.base import MIB, Outcome
 from tests.runners import images
 from tests.runners.conftest import TEST_LIMITS, run_request
 
@@ -132,6 +133,26 @@ def test_memory_past_the_limit_is_reported(runner, algorithm, case_folders):
     _assert_cleaned_up(runner, "memory")
 
 
+@pytest.mark.parametrize(
+    ("behaviour", "limits"),
+    [("memory_child", {}),
+     # Neither /tmp's size nor the file size limit comes first: the memory limit does.
+     ("tmp_child", {"tmp_bytes": 256 * MIB, "file_size_bytes": 256 * MIB})],
+)
+def test_a_child_killed_for_memory_fails_the_run_though_the_entrypoint_exits_0(
+    runner, algorithm, case_folders, behaviour, limits
+):
+    run_id = behaviour.replace("_", "-")
+    result = runner.run(run_request(algorithm(behaviour), case_folders, run_id, **limits))
+
+    assert "child=137" in result.stdout_tail  # SIGKILLed; the entrypoint went on
+    assert result.exit_code == 0
+    assert result.outcome == Outcome.MEMORY_LIMIT
+    assert result.message == "memory limit exceeded"
+    assert list(case_folders[1].iterdir()) == []
+    _assert_cleaned_up(runner, run_id)
+
+
 def test_sleeping_past_the_time_limit_is_killed(runner, algorithm, case_folders):
     result = runner.run(run_request(algorithm("sleep"), case_folders, "sleep", wall_time_s=2))
 
@@ -209,3 +230,27 @@ def test_the_label_search_finds_a_label_that_is_visible(runner, algorithm, case_
     result = runner.run(run_request(algorithm("probe"), case_folders, "probe-control"))
 
     assert _observations(result.stdout_tail)["label_found"].split() == ["/input/notes.txt"]
+
+
+def test_the_mounts_reveal_nothing_of_the_hosts_layout(runner, algorithm, tmp_path):
+    # Staged as the platform stages them: under its data folder, in a folder named after the
+    # task, with the hidden labels elsewhere in the same data folder.
+    data = tmp_path / "podium-data"
+    task_id = str(uuid.uuid4())
+    inputs = data / "work" / "inputs" / task_id
+    images.write_inputs(inputs)
+    labels = data / "private" / "labels" / task_id
+    labels.mkdir(parents=True)
+    (labels / f"{images.CASES[0]}.nii.gz").write_text("podium-hidden-label")
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+
+    result = runner.run(run_request(algorithm("mountinfo"), (inputs, outputs), "mountinfo"))
+
+    assert result.outcome == Outcome.SUCCEEDED, result
+    mountinfo = result.stdout_tail.split("mountinfo-begin\n")[1].split("mountinfo-end")[0]
+    mount_points = {line.split()[4] for line in mountinfo.splitlines()}
+    assert {"/", "/input", "/output", "/tmp"} <= mount_points
+    for secret in (str(tmp_path), "podium-data", task_id, "private", "labels", *images.CASES):
+        assert secret not in mountinfo
+    assert len(result.outputs) == len(images.CASES)  # /input held the test images

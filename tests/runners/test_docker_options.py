@@ -18,6 +18,7 @@ from evaluation.runners.docker_options import (
     algorithm_options,
     gpu_device_requests,
     holder_options,
+    input_volume_options,
     output_volume_options,
 )
 from tests.runners.conftest import ROOT
@@ -108,6 +109,7 @@ def test_names_are_deterministic_per_prefix_and_run():
         container="podium-gpu1-eval-7-1",
         holder="podium-gpu1-eval-7-1-holder",
         volume="podium-gpu1-eval-7-1-output",
+        input_volume="podium-gpu1-eval-7-1-input",
     )
 
 
@@ -130,13 +132,22 @@ def test_the_algorithm_container_is_locked_down():
         "Type": "json-file",
         "Config": {"max-size": str(MIB), "max-file": "1"},
     }
-    assert [(m["Target"], m["Type"], m["ReadOnly"]) for m in host["Mounts"]] == [
-        ("/input", "bind", True),
-        ("/output", "volume", False),
+    # No bind mount: a host path would show in the container's /proc/self/mountinfo.
+    assert [(m["Target"], m["Source"], m["Type"], m["ReadOnly"]) for m in host["Mounts"]] == [
+        ("/input", NAMES.input_volume, "volume", True),
+        ("/output", NAMES.volume, "volume", False),
     ]
+    assert "/srv/podium" not in json.dumps(options, default=str)
 
 
-def test_the_holder_only_reads_the_output_volume():
+def test_the_input_volume_is_a_plain_engine_volume_named_after_the_run():
+    options = input_volume_options(_request(), name=NAMES.input_volume)
+
+    assert options == {"name": "podium-gpu1-eval-7-1-input", "driver": "local",
+                       "labels": {"podium.run": "eval-7-1"}}
+
+
+def test_the_holder_fills_the_input_volume_and_only_reads_the_output_volume():
     options = holder_options(_request(), names=NAMES, image_id="sha256:" + "cd" * 32)
     host = _host_config(options)
 
@@ -144,5 +155,6 @@ def test_the_holder_only_reads_the_output_volume():
     assert host["NetworkMode"] == "none"
     assert host["ReadonlyRootfs"] is True
     assert host["CapDrop"] == ["ALL"]
-    assert [(m["Target"], m["ReadOnly"]) for m in host["Mounts"]] == [("/output", True)]
+    assert [(m["Target"], m["ReadOnly"]) for m in host["Mounts"]] == [
+        ("/input", False), ("/output", True)]
     assert "DeviceRequests" not in host
