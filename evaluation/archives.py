@@ -1,18 +1,25 @@
 """Safe reading of uploaded zip and tar(.gz) archives.
 
 An uploaded archive is hostile until validated: member names may try to escape the extraction
-folder, members may be links or device files, and sizes may be crafted to exhaust the disk
-(zip/gzip bombs). This module lists members without extracting, rejects anything that is not a
-plain file with a plain name, and extracts chosen members into a flat folder while counting the
-bytes actually written against the caps.
+folder or carry bytes that are not UTF-8 or control characters, members may be links or device
+files, and sizes may be crafted to exhaust the disk or the CPU (zip/gzip bombs). This module
+lists members without extracting, rejects anything that is not a plain file with a printable
+UTF-8 name, and extracts chosen members into a flat folder while counting the bytes actually
+written against the caps.
+
+Listing costs what the caps allow, never what a member declares: each entry is checked (count,
+declared size, running total, compression ratio so far, the caller's ``check_member``) as soon
+as its header is read, before a tar stream is read past it — tarfile's stream mode inflates a
+member's data to skip it.
 """
 
 import os
 import stat
+import struct
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -23,8 +30,19 @@ from scorers.errors import InputError
 _JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 _ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 _CHUNK = 1024 * 1024
+_NOT_UTF8 = "archive member name is not valid UTF-8"
+# What zipfile and tarfile raise on damaged input besides their own errors: they promise no
+# better (fuzzing found a TypeError for a gzip header cut after three bytes); ValueError,
+# IndexError and struct.error are what their parsing of header fields can raise.
+_DAMAGED = (zipfile.BadZipFile, tarfile.TarError, zlib.error, OSError, EOFError, ValueError,
+            TypeError, IndexError, struct.error)
 # iter_read writes members larger than this to a file instead of holding them in memory.
 SPILL_ABOVE_BYTES = 64 * 1024 * 1024
+# The end-of-central-directory record is in the last 22 bytes plus a comment of up to 64 KiB.
+_EOCD_SEARCH = 22 + 0xFFFF + 20
+# A directory entry is 46 bytes plus its name and extra fields; 512 bytes leave room for long
+# folder names while bounding the directory a member cap allows.
+_DIRECTORY_BYTES_PER_MEMBER = 512
 
 
 @dataclass(frozen=True)
@@ -52,35 +70,48 @@ def detect_format(path: Path) -> str:
     raise InputError("the upload is not a zip or tar(.gz) archive")
 
 
-def list_members(path: Path, limits: ArchiveLimits, *, flat: bool = True) -> list[Member]:
+def list_members(
+    path: Path, limits: ArchiveLimits, *, flat: bool = True,
+    check_member: Callable[[Member], None] | None = None,
+) -> list[Member]:
     """Every regular file in the archive, validated; directories and archiver junk skipped.
 
     With ``flat`` (the default, for prediction archives) base names must be unique, since a
-    file's base name identifies its case; otherwise full paths must be.
+    file's base name identifies its case; otherwise full paths must be. ``check_member`` is
+    called with each regular file as soon as its header is read, and raises InputError to
+    refuse it (a per-file size cap, say) before the archive is read any further. Archiver
+    junk counts toward the total size and the compression ratio like any member.
     """
     archive_size = max(path.stat().st_size, 1)
     members: list[Member] = []
     total = 0
-    count = 0
-    for entry_path, size, kind, _ in _walk(path):
-        count += 1
+    if detect_format(path) == "zip":
+        _check_zip_directory(path, limits)
+    for count, (entry_path, size, kind, _) in enumerate(_walk(path), start=1):
         if count > limits.max_members:
             raise InputError(f"the archive has more than {limits.max_members} members")
         clean = _clean_name(entry_path)
-        if kind == "dir" or _is_junk(clean):
+        junk = _is_junk(clean)
+        if kind == "dir" or (junk and kind != "file"):
             continue
         if kind != "file":
             raise InputError(
                 f"archive member '{clean}' is a {kind}; only regular files are accepted"
             )
+        if not clean:
+            raise InputError("an archive member has an empty name")
+        member = Member(path=entry_path, name=PurePosixPath(clean).name, size=size)
+        if check_member is not None and not junk:
+            check_member(member)
         total += size
         if total > limits.max_total_bytes:
             raise InputError(
                 f"the archive unpacks to more than {human_size(limits.max_total_bytes)}"
             )
-        members.append(Member(path=entry_path, name=PurePosixPath(clean).name, size=size))
-    if total / archive_size > limits.max_ratio:
-        raise InputError("the archive's compression ratio is implausibly high (a zip bomb?)")
+        if total / archive_size > limits.max_ratio:
+            raise InputError("the archive's compression ratio is implausibly high (a zip bomb?)")
+        if not junk:
+            members.append(member)
     seen: dict[str, str] = {}
     for member in members:
         clean = _clean_name(member.path)
@@ -188,6 +219,31 @@ def _member_chunks(
             yield member, chunks(member, stream)
 
 
+def _check_zip_directory(path: Path, limits: ArchiveLimits) -> None:
+    """Refuse a zip whose central directory announces more entries, or more bytes, than
+    ``limits.max_members`` can need, from its end record alone: the zip reader builds an
+    object for every entry before the first one can be counted."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        start = max(0, size - _EOCD_SEARCH)
+        fh.seek(start)
+        tail = fh.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            return  # not found: the zip reader reports the damage
+        entries, directory_bytes = struct.unpack_from("<HI", tail, at + 10)
+        locator = tail.rfind(b"PK\x06\x07", 0, at)
+        if locator >= 0 and at - locator == 20:  # zip64: the counts live in another record
+            (record,) = struct.unpack_from("<Q", tail, locator + 8)
+            fh.seek(record)
+            head = fh.read(56)
+            if len(head) == 56 and head[:4] == b"PK\x06\x06":
+                entries, directory_bytes = struct.unpack_from("<QQ", head, 32)
+    if entries > limits.max_members or (
+            directory_bytes > limits.max_members * _DIRECTORY_BYTES_PER_MEMBER):
+        raise InputError(f"the archive has more than {limits.max_members} members")
+
+
 def _walk(path: Path, open_names: frozenset[str] = frozenset()) -> Iterator[
         tuple[str, int, str, IO[bytes] | None]]:
     """(name, declared size, kind, stream) for every entry, in archive order; ``kind`` is
@@ -203,16 +259,22 @@ def _walk(path: Path, open_names: frozenset[str] = frozenset()) -> Iterator[
                             yield info.filename, info.file_size, kind, stream
                     else:
                         yield info.filename, info.file_size, kind, None
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        except UnicodeDecodeError:  # a name flagged as UTF-8 that is not
+            raise InputError(_NOT_UTF8) from None
+        except NotImplementedError as exc:  # a "version needed to extract" above 6.3, say
+            raise InputError(f"the zip archive uses a feature that is not supported "
+                             f"({_short(exc)})") from None
+        except _DAMAGED as exc:
             raise InputError(f"the zip archive is damaged ({_short(exc)})") from None
         return
     try:
-        with tarfile.open(path, mode="r|*") as archive:
+        # Names that are not UTF-8 keep their bytes as surrogates, which _clean_name refuses.
+        with tarfile.open(path, mode="r|*", encoding="utf-8", errors="surrogateescape") as archive:
             for info in archive:
                 kind = _tar_kind(info)
                 opened = kind == "file" and info.name in open_names
                 yield info.name, info.size, kind, archive.extractfile(info) if opened else None
-    except (tarfile.TarError, zlib.error, OSError, EOFError) as exc:
+    except _DAMAGED as exc:
         raise InputError(f"the tar archive is damaged ({_short(exc)})") from None
 
 
@@ -221,7 +283,10 @@ def _read(stream: IO[bytes], name: str) -> bytes:
     truncation) is the participant's problem, reported as such."""
     try:
         return stream.read(_CHUNK)
-    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError) as exc:
+    except NotImplementedError as exc:
+        raise InputError(f"archive member '{name}' uses a feature that is not supported "
+                         f"({_short(exc)})") from None
+    except _DAMAGED as exc:
         raise InputError(f"archive member '{name}' is damaged ({_short(exc)})") from None
 
 
@@ -229,7 +294,7 @@ def _zip_kind(info: zipfile.ZipInfo) -> str:
     if info.flag_bits & 0x1:
         return "password-protected file"
     file_type = stat.S_IFMT(info.external_attr >> 16)  # 0 when the archiver recorded none
-    if info.is_dir():
+    if info.filename.endswith("/"):  # ZipInfo.is_dir() fails on an empty name
         return "dir"
     if file_type == stat.S_IFLNK:
         return "symbolic link"
@@ -257,14 +322,27 @@ def _tar_kind(info: tarfile.TarInfo) -> str:
 
 
 def _clean_name(name: str) -> str:
-    """The member's name if it stays inside the extraction folder; else InputError."""
-    if "\x00" in name or len(name) > 1024:
-        raise InputError("an archive member has an invalid name")
+    """The member's name if it is printable UTF-8 and stays inside the extraction folder; else
+    InputError. Names reach messages, pages and JSON: they must encode and show as they are."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(_NOT_UTF8) from None
+    if len(name) > 1024:
+        raise InputError("an archive member name is longer than 1024 characters")
+    if not name.isprintable():
+        raise InputError(f"archive member '{_shown(name)}' has control or invisible characters "
+                         "in its name")
     posix = name.replace("\\", "/")
     parts = PurePosixPath(posix).parts
     if posix.startswith("/") or (parts and ":" in parts[0]) or ".." in parts:
         raise InputError(f"archive member '{name[:200]}' points outside the archive")
     return "/".join(part for part in parts if part not in ("", "."))
+
+
+def _shown(name: str) -> str:
+    """``name`` fit for a message: non-printable characters as "?", at most 200 of them."""
+    return "".join(c if c.isprintable() else "?" for c in name[:200])
 
 
 def _is_junk(name: str) -> bool:

@@ -2,18 +2,32 @@
 
 The upload is the file itself, or a zip/tar archive holding exactly one such file. Image ids are
 the test images' names (the VOC XML file stems), class names those of the task.
+
+The file's size follows from the task (``scorers.boxes.caps_for_images``: at most 1000 boxes
+per test image, 1 KiB per box on average): a larger bare upload is refused by its size, a
+larger archive member by its declared size as soon as the listing reaches it, before anything
+is extracted or inflated. Other files in an archive (a README) are ignored; with the
+predictions file they may unpack to at most twice that size.
 """
 
+import dataclasses
 import tempfile
 from pathlib import Path
 
 from challenges.models import Task
-from scorers.boxes import Detections, read_box_csv, read_coco_results
+from scorers.boxes import (
+    MAX_BOXES_PER_IMAGE,
+    MAX_BYTES_PER_BOX,
+    Detections,
+    caps_for_images,
+    read_box_csv,
+    read_coco_results,
+)
 from scorers.detection import evaluate_coco, evaluate_voc
 from scorers.errors import InputError
 from scorers.voc import AnnotatedImage, read_voc_xml
 
-from .archives import detect_format, extract, list_members
+from .archives import Member, detect_format, extract, human_size, list_members
 from .errors import GroundTruthError
 from .models import Evaluation
 from .predictions import archive_limits
@@ -29,10 +43,14 @@ def validate_upload(upload: Path, task: Task) -> Detections:
 
 
 def load(upload: Path, task: Task, scratch: Path) -> Detections:
-    box_file, kind = _box_file(upload, scratch)
+    """The predicted boxes of ``upload`` (a box file or an archive holding one), validated
+    against the task's images and classes within the caps its image count allows."""
+    images = len(task.case_names)
+    max_rows, max_bytes = caps_for_images(images)
+    box_file, kind = _box_file(upload, scratch, max_bytes=max_bytes, images=images)
     reader = read_coco_results if kind == "json" else read_box_csv
     return reader(box_file, name="the predictions file", image_ids=task.case_names,
-                  classes=task.class_names)
+                  classes=task.class_names, max_rows=max_rows, max_bytes=max_bytes)
 
 
 def score(archive: Path, evaluation: Evaluation, scratch: Path) -> dict:
@@ -60,11 +78,25 @@ def ground_truth(evaluation: Evaluation, task: Task, scratch: Path) -> dict[str,
     return truth
 
 
-def _box_file(upload: Path, scratch: Path) -> tuple[Path, str]:
+def _box_file(upload: Path, scratch: Path, *, max_bytes: int, images: int) -> tuple[Path, str]:
+    def too_large(what: str, size: int) -> InputError:
+        return InputError(
+            f"{what} is {human_size(size)}, more than the {human_size(max_bytes)} a predictions "
+            f"file for {images} test image{'' if images == 1 else 's'} can hold (at most "
+            f"{MAX_BOXES_PER_IMAGE} boxes per image, {human_size(MAX_BYTES_PER_BOX)} each)")
+
+    def check_size(member: Member) -> None:
+        if member.size > max_bytes:
+            raise too_large(f"'{member.name}'", member.size)
+
     kind = _sniff(upload)
     if kind != "archive":
+        if (size := upload.stat().st_size) > max_bytes:
+            raise too_large("the predictions file", size)
         return upload, kind
-    members = [m for m in list_members(upload, archive_limits())
+    base = archive_limits()
+    limits = dataclasses.replace(base, max_total_bytes=min(base.max_total_bytes, 2 * max_bytes))
+    members = [m for m in list_members(upload, limits, check_member=check_size)
                if m.name.lower().endswith(BOX_FILE_SUFFIXES)]
     if len(members) != 1:
         raise InputError(
@@ -72,7 +104,7 @@ def _box_file(upload: Path, scratch: Path) -> tuple[Path, str]:
             "image_id,label,score,xmin,ymin,xmax,ymax, or COCO results .json); "
             f"found {len(members)}"
         )
-    path = extract(upload, members, scratch, archive_limits())[members[0].name]
+    path = extract(upload, members, scratch, limits)[members[0].name]
     return path, ("json" if members[0].name.lower().endswith(".json") else "csv")
 
 

@@ -1,7 +1,10 @@
 """What a segmentation predictions archive must hold, checked at upload and again before scoring.
 
 One NIfTI file per test case, named like the test image (``liver_17.nii.gz`` or ``liver_17.nii``),
-anywhere in the archive. The quick check at upload reads names and NIfTI headers only.
+anywhere in the archive. The quick check at upload reads names and NIfTI headers only. A file
+larger than any label map of its case can be (:func:`max_file_bytes`), or a file that is no
+test case and larger than any prediction can be, is refused by its declared size as soon as
+the archive's listing reaches it, before anything is inflated.
 """
 
 import math
@@ -12,15 +15,16 @@ from django.conf import settings
 
 from challenges.models import Task
 from scorers.errors import InputError
-from scorers.nifti import Geometry, check_geometry, read_geometry
+from scorers.nifti import Geometry, ReadLimits, check_geometry, read_geometry
 
 from .archives import ArchiveLimits, Member, human_size, iter_read, list_members
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
-# Enough of a .nii.gz to inflate its header (348 or 540 bytes), even with gzip extra fields.
+# Enough of a .nii.gz to inflate its header (348 or 540 bytes), even with gzip extra fields;
+# header extensions that run past it are checked when the label map is read for scoring.
 HEADER_PREFIX_BYTES = 64 * 1024
 # Room for a NIfTI header with extensions, and gzip's worst-case growth of incompressible data.
-_HEADER_ROOM_BYTES = 1 << 20
+_HEADER_ROOM_BYTES = ReadLimits.max_header_bytes
 _GZIP_GROWTH = 1.01
 _LISTED = 8
 
@@ -47,20 +51,35 @@ def case_name(file_name: str) -> str | None:
 
 
 def match_cases(archive: Path, task: Task, *, allow_partial: bool) -> PredictionFiles:
-    """Map archive members to test cases; extra files, and missing cases unless allowed, fail."""
+    """Map archive members to test cases; extra files, and missing cases unless allowed, fail.
+
+    Sizes are checked at each member's header (:func:`max_file_bytes` for a case, the largest
+    of those for a file that is no case), so an oversized member is never inflated."""
     expected = task.case_names
     known = set(expected)
+    example = f"{expected[0]}.nii.gz" if expected else "<case>.nii.gz"
+    largest = max((max_file_bytes(task, case) for case in expected), default=0)
+
+    def check_size(member: Member) -> None:
+        case = case_name(member.name)
+        if case in known and member.size > (cap := max_file_bytes(task, case)):
+            raise InputError(
+                f"case {case}: '{member.name}' is {human_size(member.size)}, more than a label map "
+                f"of this case's size can be ({human_size(cap)})"
+            )
+        if case not in known and member.size > largest:
+            raise InputError(
+                f"the archive holds '{member.name}' ({human_size(member.size)}), which is not a "
+                f"test case (expected one NIfTI file per case, named like the test image, e.g. "
+                f"{example})"
+            )
+
     members: dict[str, Member] = {}
     extra: list[str] = []
-    for member in list_members(archive, archive_limits()):
+    for member in list_members(archive, archive_limits(), check_member=check_size):
         case = case_name(member.name)
         if case not in known:
             extra.append(member.name)
-        elif member.size > max_file_bytes(task, case):
-            raise InputError(
-                f"case {case}: '{member.name}' is {human_size(member.size)}, more than a label map "
-                f"of this case's size can be ({human_size(max_file_bytes(task, case))})"
-            )
         elif case in members:
             raise InputError(
                 f"case {case}: the archive holds two predictions "
@@ -68,7 +87,6 @@ def match_cases(archive: Path, task: Task, *, allow_partial: bool) -> Prediction
             )
         else:
             members[case] = member
-    example = f"{expected[0]}.nii.gz" if expected else "<case>.nii.gz"
     if extra:
         raise InputError(
             f"the archive holds {_count(extra, 'file')} that {'is' if len(extra) == 1 else 'are'} "

@@ -2,20 +2,26 @@
 
 Box CSV
     A header naming exactly the columns ``image_id,label,score,xmin,ymin,xmax,ymax`` (any
-    order), then one row per box. UTF-8 (a BOM is tolerated); blank lines are skipped.
+    order), then one row per box. UTF-8 (a BOM is tolerated); blank lines are skipped but
+    count toward the row cap; a line holds at most 4096 characters.
 COCO results JSON
-    A list of ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}`` objects; other
-    keys are ignored. ``image_id`` is the image's name; a JSON integer ``n`` names the image
-    ``str(n)``. ``category_id`` is a class name, or a JSON integer ``k`` meaning the k-th
+    A list of ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}`` objects, UTF-8
+    (a BOM is tolerated). ``image_id`` is the image's name; a JSON integer ``n`` names the
+    image ``str(n)``. ``category_id`` is a class name, or a JSON integer ``k`` meaning the k-th
     (1-based) of the task's class names sorted in code-point order, which needs ``classes``.
+    Other keys are accepted and ignored (COCO tooling writes ``id``, ``area``, ``iscrowd``,
+    ``segmentation``), within the entry's bounds: each entry is at most 4096 bytes of JSON,
+    with lists or objects nested at most two levels in it, and is read on its own, so keys
+    that are ignored cost at most those 4 KiB to read (see ``scorers._parse``).
 
-Boxes are ``xmin < xmax``, ``ymin < ymax`` in the ground truth's pixel coordinates; numbers
-are finite plain decimals (no NaN, no inf). Every problem raises :class:`InputError` naming
-the file and the row.
+Both readers take ``max_rows`` and ``max_bytes``; :func:`caps_for_images` derives them from the
+number of images (at most 1000 boxes per image, 1 KiB per box on average). Boxes are
+``xmin < xmax``, ``ymin < ymax`` in the ground truth's pixel coordinates; numbers are finite
+plain decimals (no NaN, no inf). Every problem raises :class:`InputError` naming the file and
+the row or entry.
 """
 
 import csv
-import json
 import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -23,12 +29,36 @@ from pathlib import Path
 
 import numpy as np
 
-from scorers._parse import check_name, parse_decimal, read_capped
+from scorers._parse import (
+    bounded_lines,
+    check_name,
+    iter_json_objects,
+    open_capped,
+    parse_decimal,
+)
 from scorers.errors import InputError
 
 CSV_COLUMNS = ("image_id", "label", "score", "xmin", "ymin", "xmax", "ymax")
 DEFAULT_MAX_ROWS = 1_000_000
-DEFAULT_MAX_JSON_BYTES = 256 << 20
+DEFAULT_MAX_BYTES = 256 << 20
+MAX_BOXES_PER_IMAGE = 1000
+MAX_BYTES_PER_BOX = 1024
+MAX_CSV_LINE_CHARS = 4096
+MAX_JSON_ENTRY_BYTES = 4096
+_FILE_SLACK_BYTES = 64 << 10  # a header row, a BOM, whitespace around a JSON list
+_COCO_ENTRY = "an object with image_id, category_id, bbox and score"
+
+
+def caps_for_images(n_images: int) -> tuple[int, int]:
+    """``(max_rows, max_bytes)`` for the predicted boxes of ``n_images`` images.
+
+    ``max_rows = MAX_BOXES_PER_IMAGE × n_images`` (1000 per image: COCO AP keeps the best 100
+    per image and class, VOC has no cap) and ``max_bytes = MAX_BYTES_PER_BOX × max_rows +
+    64 KiB`` (1 KiB per box: a CSV row or an indented COCO entry with long ids and 17-digit
+    numbers stays well below it). For 10 images: 10,000 rows, 9.8 MiB.
+    """
+    rows = MAX_BOXES_PER_IMAGE * max(n_images, 1)
+    return rows, rows * MAX_BYTES_PER_BOX + _FILE_SLACK_BYTES
 
 
 @dataclass(frozen=True)
@@ -78,23 +108,27 @@ def read_box_csv(
     image_ids: Collection[str] | None = None,
     classes: Collection[str] | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Detections:
     """Read a box CSV (``image_id,label,score,xmin,ymin,xmax,ymax``) into :class:`Detections`.
 
     When given, ``image_ids`` and ``classes`` are the only accepted values of those columns.
-    ``name`` names the file in error messages. At most ``max_rows`` data rows.
+    ``name`` names the file in error messages. At most ``max_bytes`` bytes and ``max_rows``
+    rows after the header, blank ones included; lines of at most 4096 characters. The file is
+    read line by line: refusing an oversized one costs at most the rows up to the cap.
     """
     check = _RowCheck(name=name, image_ids=image_ids, classes=classes)
     rows = []
     try:
-        with Path(path).open(encoding="utf-8-sig", newline="") as stream:
-            reader = csv.reader(stream, strict=True)
+        with open_capped(Path(path), name=name, max_bytes=max_bytes, what="box CSV",
+                         encoding="utf-8-sig", newline="") as stream:
+            lines = bounded_lines(stream, name=name, max_lines=max_rows + 1,
+                                  max_chars=MAX_CSV_LINE_CHARS)
+            reader = csv.reader(lines, strict=True)
             columns = _csv_header(next(reader, None), name=name)
             for row in reader:
                 if not any(field.strip() for field in row):
                     continue
-                if len(rows) >= max_rows:
-                    raise InputError(f"{name}: more than {max_rows} rows")
                 where = f"{name} row {reader.line_num}"
                 if len(row) != len(CSV_COLUMNS):
                     raise InputError(f"{where}: expected {len(CSV_COLUMNS)} fields, "
@@ -117,34 +151,36 @@ def read_coco_results(
     image_ids: Collection[str] | None = None,
     classes: Collection[str] | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
-    max_bytes: int = DEFAULT_MAX_JSON_BYTES,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Detections:
     """Read COCO detection results (``[{"image_id", "category_id", "bbox", "score"}]``).
 
     ``bbox`` is ``[x, y, width, height]`` and becomes ``xmin = x, xmax = x + width`` (likewise
     for y). Integer ``category_id`` values are 1-based positions in ``sorted(classes)``;
     integer ``image_id`` values name the image ``str(image_id)``. At most ``max_bytes`` bytes
-    and ``max_rows`` entries.
+    and ``max_rows`` entries, each read on its own (at most 4096 bytes, nested at most two
+    levels), so memory grows with the boxes returned, not with the size of the file.
     """
-    entries = _load_json_list(Path(path), name=name, max_bytes=max_bytes, max_rows=max_rows)
     class_order = None if classes is None else sorted(classes)
     check = _RowCheck(name=name, image_ids=image_ids, classes=classes)
     rows = []
-    for number, entry in enumerate(entries, start=1):
-        where = f"{name} entry {number}"
-        if not isinstance(entry, dict):
-            raise InputError(f"{where}: expected an object with image_id, category_id, bbox "
-                             "and score")
-        missing = [key for key in ("image_id", "category_id", "bbox", "score") if key not in entry]
-        if missing:
-            raise InputError(f"{where}: missing {', '.join(missing)}")
-        x, y, width, height = _json_bbox(entry["bbox"], where=where)
-        rows.append(check((
-            _json_image_id(entry["image_id"], where=where),
-            _json_category(entry["category_id"], class_order, where=where),
-            _json_number(entry["score"], where=f"{where} score"),
-            x, y, x + width, y + height,
-        ), where=where))
+    with open_capped(Path(path), name=name, max_bytes=max_bytes,
+                     what="COCO results file") as stream:
+        for where, entry in iter_json_objects(
+                stream, name=name, max_bytes=max_bytes, max_items=max_rows,
+                max_item_bytes=MAX_JSON_ENTRY_BYTES, what="COCO results file",
+                items="detections", expected=_COCO_ENTRY):
+            missing = [key for key in ("image_id", "category_id", "bbox", "score")
+                       if key not in entry]
+            if missing:
+                raise InputError(f"{where}: missing {', '.join(missing)}")
+            x, y, width, height = _json_bbox(entry["bbox"], where=where)
+            rows.append(check((
+                _json_image_id(entry["image_id"], where=where),
+                _json_category(entry["category_id"], class_order, where=where),
+                _json_number(entry["score"], where=f"{where} score"),
+                x, y, x + width, y + height,
+            ), where=where))
     return _build(rows)
 
 
@@ -169,28 +205,6 @@ def _csv_row(fields: dict[str, str], *, where: str) -> tuple:
         check_name(fields["label"], where=f"{where} label"),
         *(parse_decimal(fields[column], where=f"{where} {column}") for column in CSV_COLUMNS[2:]),
     )
-
-
-def _load_json_list(path: Path, *, name: str, max_bytes: int, max_rows: int) -> list:
-    data = read_capped(path, name=name, max_bytes=max_bytes, what="COCO results file")
-    try:
-        entries = json.loads(data, parse_constant=_reject_constant)
-    except InputError as error:
-        raise InputError(f"{name}: {error}") from None
-    except json.JSONDecodeError as error:
-        raise InputError(f"{name}: not valid JSON ({error.msg} at line {error.lineno})") from None
-    except (ValueError, RecursionError):
-        raise InputError(f"{name}: not valid JSON (bad encoding or nesting too deep)") from None
-    if not isinstance(entries, list):
-        raise InputError(f"{name}: expected a JSON list of detections, "
-                         f"got {type(entries).__name__}")
-    if len(entries) > max_rows:
-        raise InputError(f"{name}: more than {max_rows} detections")
-    return entries
-
-
-def _reject_constant(constant: str) -> float:
-    raise InputError(f"{constant} is not a number")
 
 
 def _json_number(value: object, *, where: str) -> float:

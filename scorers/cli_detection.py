@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from scorers.boxes import Detections, read_box_csv, read_coco_results
+from scorers.boxes import Detections, caps_for_images, read_box_csv, read_coco_results
 from scorers.detection import evaluate_coco, evaluate_voc
 from scorers.errors import InputError
 from scorers.voc import AnnotatedImage, read_voc_folder
@@ -72,11 +72,14 @@ def _score(args: argparse.Namespace) -> dict:
 
 
 def _read_predictions(path: Path, ground_truth: dict[str, AnnotatedImage]) -> Detections:
+    """The boxes of ``path``, within the caps that the number of images allows."""
+    max_rows, max_bytes = caps_for_images(len(ground_truth))
+    caps = {"image_ids": ground_truth.keys(), "max_rows": max_rows, "max_bytes": max_bytes}
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return read_box_csv(path, name=path.name, image_ids=ground_truth.keys())
+        return read_box_csv(path, name=path.name, **caps)
     if suffix == ".json":
-        return read_coco_results(path, name=path.name, image_ids=ground_truth.keys())
+        return read_coco_results(path, name=path.name, **caps)
     raise InputError(f"--pred {path.name}: expected a .csv box file or a .json COCO results file")
 
 

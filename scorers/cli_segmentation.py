@@ -83,8 +83,9 @@ def _score(args: argparse.Namespace) -> dict:
     rows = []
     scored = [name for name in sorted(references) if name in predictions]
     for name in tqdm(scored, unit="case", file=sys.stderr, disable=not sys.stderr.isatty()):
-        ref, geometry = read_label_map(references[name], name=name, labels=labels)
-        pred, _ = read_label_map(predictions[name], name=name, labels=labels, expected=geometry)
+        ref, geometry = read_label_map(references[name], name=f"case {name}", labels=labels)
+        pred, _ = read_label_map(predictions[name], name=f"case {name}", labels=labels,
+                                 expected=geometry)
         scores = score_case(pred, ref, spacing_mm=geometry.spacing_mm, labels=tuple(labels),
                             nsd_tolerance_mm=tolerances, surface=args.surface)
         rows.extend({"case": name, "label": label, **scores[label]} for label in labels)

@@ -2,19 +2,27 @@
 
 Rules (docs/scorers.md lists them with their messages):
 
-* The header is parsed (with nibabel) from at most 540 bytes before anything else is read; it
+* The header is parsed (with nibabel) from at most 544 bytes before anything else is read; it
   must be a single-file NIfTI-1 or NIfTI-2 header with 1–7 dimensions of positive size,
-  finite positive spatial zooms, a finite affine, a data offset past the header and a numeric
-  data type.
+  finite positive spatial zooms, a finite affine and a numeric data type.
+* The data offset (``vox_offset``) lies past the header and its 4-byte extender (352 bytes
+  for NIfTI-1, 544 for NIfTI-2) and past the header extensions the extender announces, at most
+  15 bytes further (writers align the data to 16 bytes), never past
+  ``ReadLimits.max_header_bytes``. Extensions are walked from their 8-byte heads (an int32
+  size, a multiple of 16 and at least 16, and an int32 code) without reading their content.
 * The declared voxel count and byte size are checked against :class:`ReadLimits` before any
-  pixel data is read; ``.gz`` files are inflated only up to the declared size (a gzip bomb
-  costs no more than a valid file) and a stream that ends early is reported as truncated.
+  pixel data is read; ``.gz`` files are inflated only up to the declared size — the header,
+  its extensions and the voxels, so a gzip bomb costs no more than a valid file — and a stream
+  that ends early is reported as truncated.
+* Scaling follows nibabel: a ``scl_slope`` of 0 or NaN (nibabel's "unset") means none; an
+  infinite slope, or a non-finite ``scl_inter`` with a slope in use, is refused.
 * Label maps are 2D or 3D (trailing dimensions of size 1 are dropped), hold integers — float
   data only if every value is integral, never NaN/inf — whose values belong to the task's
   label set (0, background, is always allowed), and, when a reference geometry is given, match
   its spatial shape and its affine/spacing within 1e-3 mm.
 
-Messages name the case as the caller gave it, never a path on the server.
+Messages start with ``name`` exactly as the caller gave it ("case liver_017: …"), never a path
+on the server.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from __future__ import annotations
 import io
 import math
 import struct
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -39,6 +47,9 @@ GEOMETRY_TOLERANCE_MM = 1e-3
 _HEADER_BYTES = {348: Nifti1Header, 540: Nifti2Header}
 _SINGLE_FILE_MAGIC = {b"n+1", b"n+2"}
 _NUMERIC_KINDS = "uif"
+_EXTENDER_BYTES = 4  # after the header; a non-zero first byte announces extensions
+_ALIGN = 16  # extension sizes are multiples of it; writers align the data to it
+_FIRST_READ = 540 + _EXTENDER_BYTES
 
 
 @dataclass(frozen=True)
@@ -88,16 +99,18 @@ class ReadLimits:
     """Caps checked before reading pixel data.
 
     ``max_voxels`` caps the declared voxel count (default 2^29 ≈ 537 M, e.g. 512×512×2048);
-    ``max_decompressed_bytes`` caps the declared data size, which is all that is ever inflated
-    from a ``.nii.gz`` (default 2 GiB).
+    ``max_header_bytes`` caps the header with its extensions, i.e. the data offset (default
+    1 MiB); ``max_decompressed_bytes`` caps the data offset plus the declared data size, which
+    is all that is ever inflated from a ``.nii.gz`` (default 2 GiB).
     """
 
     max_voxels: int = 1 << 29
     max_decompressed_bytes: int = 1 << 31
+    max_header_bytes: int = 1 << 20
 
 
 def _fail(name: str, message: str) -> InputError:
-    return InputError(f"case {name}: {message}")
+    return InputError(f"{name}: {message}")
 
 
 def _is_gzip(path: Path) -> bool:
@@ -115,12 +128,13 @@ def _opened(path: Path, content: bytes | bytearray | None) -> BinaryIO:
     return path.open("rb") if content is None else io.BytesIO(content)
 
 
-def _header_bytes(path: Path, name: str, content: bytes | bytearray | None) -> bytes:
+def _head(path: Path, name: str, content: bytes | bytearray | None, size: int) -> bytes:
+    """The file's first ``size`` bytes (fewer if it is shorter), inflated for ``.nii.gz``."""
     try:
         with _opened(path, content) as stream:
             if _is_gzip(path):
-                return inflate(stream, size=540, name=f"case {name}", header_only=True).tobytes()
-            return stream.read(540)
+                return inflate(stream, size=size, name=name, header_only=True).tobytes()
+            return stream.read(size)
     except OSError:
         raise _fail(name, "file cannot be read") from None
 
@@ -173,21 +187,80 @@ def _checked_geometry(header: Nifti1Header, name: str, limits: ReadLimits) -> Ge
     affine = np.asarray(header.get_best_affine(), dtype=float)
     if affine.shape != (4, 4) or not np.all(np.isfinite(affine)):
         raise _fail(name, "affine must be finite")
-    offset = int(header.get_data_offset())
-    if offset < header.sizeof_hdr:
-        raise _fail(name, "data offset points into the header")
-    if offset + math.prod(shape) * dtype.itemsize > limits.max_decompressed_bytes:
-        raise _fail(name, f"declared data size exceeds {limits.max_decompressed_bytes} bytes")
     return Geometry(shape, zooms, tuple(tuple(float(v) for v in row) for row in affine))
 
 
+def _check_layout(
+    header: Nifti1Header, geometry: Geometry, name: str, limits: ReadLimits,
+    region: Callable[[int], bytes], *, whole: bool,
+) -> None:
+    """The data offset rules of the module docstring, then the declared size. ``region(n)``
+    gives the file's first ``n`` bytes; ``whole`` says whether a short file is truncated
+    (else it may be a prefix, and extensions that run past it are left unchecked)."""
+    try:
+        offset = int(header.get_data_offset())
+    except (ValueError, OverflowError):
+        raise _fail(name, "invalid data offset") from None
+    start = header.sizeof_hdr + _EXTENDER_BYTES
+    if offset < start:
+        raise _fail(name, f"data offset {offset} points into the header ({start} bytes)")
+    end = start
+    if region(start)[header.sizeof_hdr : start][:1] not in (b"", b"\0"):
+        if offset > limits.max_header_bytes:
+            raise _fail(name, f"data offset {offset} lies past the {limits.max_header_bytes}"
+                              "-byte limit for the header and its extensions")
+        end = _extensions_end(region(offset), start, offset, header.endianness, name,
+                              whole=whole)
+    if offset - end >= _ALIGN:
+        raise _fail(name, f"data offset {offset} lies past the header and its extensions "
+                          f"({end} bytes)")
+    data_bytes = math.prod(geometry.shape) * header.get_data_dtype().itemsize
+    if offset + data_bytes > limits.max_decompressed_bytes:
+        raise _fail(name, f"declared data size exceeds {limits.max_decompressed_bytes} bytes")
+
+
+def _extensions_end(
+    region: bytes, start: int, offset: int, order: str, name: str, *, whole: bool
+) -> int:
+    """Where the extensions that follow each other from ``start`` end: the last one to fit
+    before the data offset, with less than 16 bytes to spare (``offset`` when ``region``, a
+    prefix of the file, ends before that can be told)."""
+    position, number = start, 1
+    while offset - position >= _ALIGN:
+        if len(region) < position + 8:
+            if not whole:
+                return offset
+            raise _fail(name, f"file is truncated (header extensions end after {len(region)} "
+                              f"of {offset} bytes)")
+        size = struct.unpack_from(f"{order}i", region, position)[0]
+        if size < _ALIGN or size % _ALIGN:
+            raise _fail(name, f"header extension {number} at byte {position} has an invalid "
+                              f"size {size} (expected a multiple of 16, at least 16)")
+        if position + size > offset:
+            raise _fail(name, f"header extension {number} at byte {position} runs past the data "
+                              f"offset {offset}")
+        position += size
+        number += 1
+    return position
+
+
 def _read_header(
-    path: str | Path, name: str, limits: ReadLimits, content: bytes | bytearray | None = None
+    path: str | Path, name: str, limits: ReadLimits, content: bytes | bytearray | None = None,
+    *, whole: bool,
 ) -> tuple[Nifti1Header, Geometry]:
     path = Path(path)
     _check_suffix(path, name)
-    header = _parse_header(_header_bytes(path, name, content), name)
-    return header, _geometry(header, name, limits)
+    head = _head(path, name, content, _FIRST_READ)
+    header = _parse_header(head, name)
+    geometry = _geometry(header, name, limits)
+
+    def region(size: int) -> bytes:
+        if size <= len(head) or len(head) < _FIRST_READ:  # held, or the file is that short
+            return head[:size]
+        return _head(path, name, content, size)
+
+    _check_layout(header, geometry, name, limits, region, whole=whole)
+    return header, geometry
 
 
 def read_geometry(
@@ -196,11 +269,12 @@ def read_geometry(
 ) -> Geometry:
     """Validated geometry of a NIfTI file from its header alone (no pixel data is read).
 
-    ``name`` names the case in messages; ``content`` is the file's bytes (or its first bytes)
-    when they are already in memory, and then ``path`` only tells ``.nii`` from ``.nii.gz``.
-    Raises InputError on any rule of the module docstring that the header breaks.
+    ``name`` starts every message ("case liver_017"); ``content`` is the file's bytes (or its
+    first bytes) when they are already in memory, and then ``path`` only tells ``.nii`` from
+    ``.nii.gz``. Raises InputError on any rule of the module docstring that the header breaks;
+    header extensions that run past the end of ``content`` are left to :func:`read_label_map`.
     """
-    return _read_header(path, name, limits, content)[1]
+    return _read_header(path, name, limits, content, whole=content is None)[1]
 
 
 def check_geometry(actual: Geometry, expected: Geometry, *, name: str) -> None:
@@ -243,7 +317,7 @@ def _pixel_bytes(
     offset = int(header.get_data_offset())
     with _opened(path, content) as stream:
         if _is_gzip(path):
-            return inflate(stream, size=offset + nbytes, name=f"case {name}"), offset
+            return inflate(stream, size=offset + nbytes, name=name), offset
         buffer = np.empty(nbytes, np.uint8)
         stream.seek(offset)
         got = stream.readinto(memoryview(buffer))
@@ -269,13 +343,24 @@ def _integral(data: np.ndarray, name: str) -> np.ndarray:
     return data
 
 
-def _scaled(raw: np.ndarray, header: Nifti1Header, name: str) -> np.ndarray:
-    slope, inter = header.get_slope_inter()
-    if slope in (None, 1.0) and inter in (None, 0.0):
-        return _integral(raw, name) if raw.dtype.kind == "f" else raw
-    if not (math.isfinite(slope or 1.0) and math.isfinite(inter or 0.0)):
+def _scaling(header: Nifti1Header, name: str) -> tuple[float, float] | None:
+    """(slope, intercept) to apply, None for none. As nibabel's ``get_slope_inter``, a slope
+    of 0 or NaN means no scaling; where nibabel ignores an infinite slope and raises
+    HeaderDataError on a non-finite intercept, both are refused."""
+    slope, inter = float(header["scl_slope"]), float(header["scl_inter"])
+    if slope == 0 or math.isnan(slope):
+        return None
+    if not (math.isfinite(slope) and math.isfinite(inter)):
         raise _fail(name, "scaling (scl_slope/scl_inter) must be finite")
-    return _integral(raw * (slope or 1.0) + (inter or 0.0), name)
+    return None if (slope, inter) == (1.0, 0.0) else (slope, inter)
+
+
+def _scaled(raw: np.ndarray, scaling: tuple[float, float] | None, name: str) -> np.ndarray:
+    if scaling is None:
+        return _integral(raw, name) if raw.dtype.kind == "f" else raw
+    slope, inter = scaling
+    with np.errstate(over="ignore", invalid="ignore"):  # _integral refuses what overflows
+        return _integral(raw * np.float64(slope) + np.float64(inter), name)
 
 
 def _compact(data: np.ndarray, low: int, high: int, name: str) -> np.ndarray:
@@ -323,14 +408,15 @@ def read_label_map(
     stored), and the smallest of uint8/uint16/int32/int64 that holds its values. ``labels`` is
     the task's label set (0 is always allowed; None skips the value check); ``expected`` the
     reference geometry it must match, checked before pixel data is read; ``content`` the file's
-    bytes when they are already in memory (``path`` then only tells ``.nii`` from ``.nii.gz``).
-    Raises InputError.
+    bytes when they are already in memory (``path`` then only tells ``.nii`` from ``.nii.gz``);
+    ``name`` starts every message ("case liver_017"). Raises InputError.
     """
     path = Path(path)
-    header, geometry = _read_header(path, name, limits, content)
+    header, geometry = _read_header(path, name, limits, content, whole=True)
     shape = _label_shape(geometry, name)
     if expected is not None:
         check_geometry(geometry, expected, name=name)
+    scaling = _scaling(header, name)
     dtype = header.get_data_dtype()
     count = math.prod(shape)
     try:
@@ -338,7 +424,7 @@ def read_label_map(
     except OSError:
         raise _fail(name, "file cannot be read") from None
     raw = np.frombuffer(buffer, dtype=dtype, count=count, offset=offset).reshape(shape, order="F")
-    data = _scaled(raw, header, name)
+    data = _scaled(raw, scaling, name)
     low, high = (int(data.min()), int(data.max())) if data.size else (0, 0)
     data = _compact(data, low, high, name)
     if labels is not None:

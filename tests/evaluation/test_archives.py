@@ -2,13 +2,20 @@
 
 import io
 import stat
+import struct
 import tarfile
+import time
 import zipfile
+import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
+import nibabel as nib
+import numpy as np
 import pytest
 
-from evaluation.archives import ArchiveLimits, extract, iter_read, list_members
+from evaluation import detection_predictions, predictions
+from evaluation.archives import ArchiveLimits, Member, extract, iter_read, list_members
 from scorers.errors import InputError
 
 LIMITS = ArchiveLimits(max_members=50, max_total_bytes=1_000_000, max_ratio=1100)
@@ -201,3 +208,190 @@ def test_corrupt_member_data_is_reported_not_raised(tmp_path):
     members = list_members(path, LIMITS)  # the directory is intact
     with pytest.raises(InputError, match=r"'case_1\.nii' is damaged"):
         extract(path, members, tmp_path / "out", LIMITS)
+
+
+def tar_gz_declaring(path: Path, name: str, declared: int, zeros: int = 0) -> Path:
+    """A .tar.gz whose one member declares ``declared`` bytes and holds ``zeros`` of them."""
+    info = tarfile.TarInfo(name)
+    info.size = declared
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+    parts = [compressor.compress(info.tobuf(tarfile.GNU_FORMAT))]
+    block = bytes(1 << 20)
+    parts += [compressor.compress(block) for _ in range(zeros >> 20)]
+    if declared == zeros:
+        parts.append(compressor.compress(bytes(-declared % 512 + 1024)))
+    parts.append(compressor.flush())
+    path.write_bytes(b"".join(parts))
+    return path
+
+
+def refuse_over(cap: int):
+    def check(member: Member) -> None:
+        if member.size > cap:
+            raise InputError(f"'{member.name}' declares {member.size} bytes")
+    return check
+
+
+def test_a_member_is_checked_as_soon_as_its_header_is_read(tmp_path):
+    # 256 MiB of zeros in 260 KB: tarfile's stream mode inflates a member to skip it.
+    archive = tar_gz_declaring(tmp_path / "a.tar.gz", "case_1.nii.gz", 256 << 20, 256 << 20)
+    limits = ArchiveLimits(max_members=50, max_total_bytes=1 << 30, max_ratio=10**6)
+    start = time.perf_counter()
+    with pytest.raises(InputError, match=r"^'case_1\.nii\.gz' declares 268435456 bytes$"):
+        list_members(archive, limits, check_member=refuse_over(1 << 20))
+    assert time.perf_counter() - start < 0.2
+    assert [m.size for m in list_members(archive, limits, check_member=refuse_over(1 << 30))] \
+        == [256 << 20]
+
+
+def test_the_compression_ratio_is_checked_as_members_are_seen(tmp_path):
+    archive = tar_gz_declaring(tmp_path / "a.tar.gz", "case_1.nii.gz", 256 << 20, 256 << 20)
+    limits = ArchiveLimits(max_members=50, max_total_bytes=1 << 30, max_ratio=100)
+    start = time.perf_counter()
+    assert "compression ratio" in rejected(archive, limits)
+    assert time.perf_counter() - start < 0.2
+
+
+def test_total_size_is_checked_at_the_header(tmp_path):
+    archive = tar_gz_declaring(tmp_path / "a.tar.gz", "case_1.nii.gz", 4 << 30)
+    assert rejected(archive) == "the archive unpacks to more than 976.6 KiB"
+
+
+def test_member_names_that_are_not_utf8_are_refused(tmp_path):
+    tarred = tmp_path / "a.tar.gz"
+    with tarfile.open(tarred, "w:gz", format=tarfile.GNU_FORMAT, encoding="utf-8",
+                      errors="surrogateescape") as archive:
+        info = tarfile.TarInfo("case_\udcff.nii.gz")
+        info.size = 1
+        archive.addfile(info, io.BytesIO(b"x"))
+    zipped = make_zip(tmp_path / "a.zip", {"case_x.nii.gz": b"x"})
+    raw = bytearray(zipped.read_bytes())
+    for header in (raw.find(b"PK\x03\x04"), raw.find(b"PK\x01\x02")):
+        flags = 6 if raw[header + 2] == 3 else 8
+        raw[header + flags + 1] |= 0x08  # bit 11: the name is UTF-8
+    zipped.write_bytes(bytes(raw).replace(b"case_x", b"case_\xff"))
+    for archive in (tarred, zipped):
+        assert rejected(archive) == "archive member name is not valid UTF-8"
+
+
+@pytest.mark.parametrize("name", ["case\x1b[2J.nii.gz", "case\n1.nii.gz", "a\u202egz.nii"])
+def test_member_names_with_control_characters_are_refused(tmp_path, name):
+    for archive in (make_zip(tmp_path / "a.zip", {name: b"x"}),
+                    make_tar(tmp_path / "a.tar.gz", [(name, b"x")])):
+        message = rejected(archive)
+        assert message.startswith("archive member 'case") or message.startswith(
+            "archive member 'a")
+        assert "control or invisible characters" in message
+        assert message.isprintable()
+
+
+def _cube_task():
+    geometry = {"shape": [20, 20, 10], "spacing_mm": [1.0, 1.0, 2.0],
+                "affine": [[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 2.0, 0], [0, 0, 0, 1.0]]}
+    return SimpleNamespace(case_names=["cube_000", "cube_001"],
+                           geometry_of=lambda case: geometry)
+
+
+def test_match_cases_refuses_an_oversized_prediction_at_its_tar_header(tmp_path):
+    archive = tar_gz_declaring(tmp_path / "p.tar.gz", "cube_001.nii.gz", 256 << 20, 256 << 20)
+    start = time.perf_counter()
+    with pytest.raises(InputError) as caught:
+        predictions.match_cases(archive, _cube_task(), allow_partial=True)
+    assert time.perf_counter() - start < 0.2
+    assert str(caught.value) == ("case cube_001: 'cube_001.nii.gz' is 256.0 MiB, more than a "
+                                 "label map of this case's size can be (1.0 MiB)")
+
+
+def test_match_cases_refuses_an_oversized_extra_file_at_its_tar_header(tmp_path):
+    archive = tar_gz_declaring(tmp_path / "p.tar.gz", "notes.txt", 256 << 20, 256 << 20)
+    start = time.perf_counter()
+    with pytest.raises(InputError, match=r"^the archive holds 'notes\.txt' \(256\.0 MiB\), which "
+                                         r"is not a test case"):
+        predictions.match_cases(archive, _cube_task(), allow_partial=True)
+    assert time.perf_counter() - start < 0.2
+
+
+def test_header_messages_name_the_case_once(tmp_path):
+    image = tmp_path / "cube_001.nii.gz"
+    nib.Nifti1Image(np.zeros((20, 20, 9), np.uint8), np.diag([1.0, 1.0, 2.0, 1.0])).to_filename(
+        image)
+    archive = make_zip(tmp_path / "p.zip", {"cube_001.nii.gz": image.read_bytes()})
+    with pytest.raises(InputError) as caught:
+        predictions.validate_upload(archive, _cube_task(), allow_partial=True)
+    assert str(caught.value) == ("case cube_001: prediction shape (20, 20, 9) does not match "
+                                 "the reference (20, 20, 10)")
+
+
+def _detection_task(images: int = 10):
+    return SimpleNamespace(case_names=[f"img{i}" for i in range(images)], class_names=["A"])
+
+
+def test_a_box_file_too_large_for_the_task_is_refused_at_listing(tmp_path):
+    # 10 images: at most 10,000 boxes of 1 KiB.
+    zipped = make_zip(tmp_path / "p.zip", {"preds.csv": b"image_id,label,score,xmin,ymin,"
+                                                        b"xmax,ymax\n"})
+    raw = bytearray(zipped.read_bytes())
+    central = raw.find(b"PK\x01\x02")
+    struct.pack_into("<I", raw, central + 24, 1 << 30)  # declared uncompressed size
+    zipped.write_bytes(bytes(raw))
+    tarred = tar_gz_declaring(tmp_path / "p.tar.gz", "preds.csv", 1 << 30)
+    for archive in (zipped, tarred):
+        with pytest.raises(InputError) as caught:
+            detection_predictions.validate_upload(archive, _detection_task())
+        assert str(caught.value) == ("'preds.csv' is 1.0 GiB, more than the 9.8 MiB a "
+                                     "predictions file for 10 test images can hold (at most "
+                                     "1000 boxes per image, 1.0 KiB each)")
+
+
+def test_a_bare_box_file_too_large_for_the_task_is_refused_by_its_size(tmp_path):
+    bare = tmp_path / "upload"
+    with bare.open("wb") as stream:
+        stream.write(b"image_id,label,score,xmin,ymin,xmax,ymax\n")
+        stream.truncate(1 << 30)  # sparse: no disk used
+    with pytest.raises(InputError) as caught:
+        detection_predictions.validate_upload(bare, _detection_task())
+    assert str(caught.value) == ("the predictions file is 1.0 GiB, more than the 9.8 MiB a "
+                                 "predictions file for 10 test images can hold (at most 1000 "
+                                 "boxes per image, 1.0 KiB each)")
+
+
+def test_a_box_file_within_the_caps_is_read(tmp_path):
+    archive = make_tar(tmp_path / "p.tar.gz", [("out/preds.csv",
+                                                 b"image_id,label,score,xmin,ymin,xmax,ymax\n"
+                                                 b"img3,A,0.5,1,2,3,4\n")])
+    detections = detection_predictions.validate_upload(archive, _detection_task())
+    assert detections.image_ids.tolist() == ["img3"]
+
+
+def _zip_with_entries(path, count: int, *, announce: int | None = None):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for index in range(count):
+            archive.writestr(f"f{index}", b"")
+    if announce is not None:  # forge the end record's entry counts
+        raw = bytearray(path.read_bytes())
+        at = raw.rfind(b"PK\x05\x06")
+        raw[at + 8:at + 12] = struct.pack("<HH", announce, announce)
+        path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize("announce", [None, 1])
+def test_a_zip_directory_beyond_the_member_cap_is_refused_from_its_end_record(
+        tmp_path, announce, monkeypatch):
+    """The zip reader builds an object per directory entry before any can be counted (100k
+    entries grew the web process by 50 MiB): the end record is read first. A forged count
+    does not help: the directory's size is bounded too."""
+    import evaluation.archives as archives
+
+    path = _zip_with_entries(tmp_path / "many.zip", 2000, announce=announce)
+    opened = []
+    monkeypatch.setattr(archives.zipfile, "ZipFile",
+                        lambda *a, **k: opened.append(a) or pytest.fail("directory parsed"))
+    with pytest.raises(InputError, match="more than 50 members"):
+        list_members(path, LIMITS)
+    assert not opened
+
+
+def test_a_zip_within_the_member_cap_is_listed(tmp_path):
+    path = _zip_with_entries(tmp_path / "some.zip", 40)
+    assert len(list_members(path, LIMITS)) == 40

@@ -1,6 +1,8 @@
 """Predicted-box readers (box CSV, COCO results JSON) and the Detections table."""
 
 import json
+import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -73,7 +75,7 @@ def test_csv_limits_and_encoding(tmp_path):
     with pytest.raises(InputError, match="is not UTF-8"):
         read_box_csv(csv_file(tmp_path, HEADER + "é,A,0.5,1,2,3,4\n", encoding="latin-1"),
                      name="p.csv")
-    with pytest.raises(InputError, match="not a valid CSV"):
+    with pytest.raises(InputError, match="row 2: longer than 4096 characters"):
         read_box_csv(csv_file(tmp_path, HEADER + "a,A,0.5,1,2,3," + "9" * 200_000 + "\n"),
                      name="p.csv")
     with pytest.raises(InputError, match=r"p\.csv: cannot be read"):
@@ -106,10 +108,16 @@ def _entry(**changes):
 
 
 @pytest.mark.parametrize("payload, message", [
-    ({"annotations": []}, "expected a JSON list of detections, got dict"),
-    ("[1, 2", "not valid JSON"),
-    ("[" * 100_000 + "]" * 100_000, "not valid JSON"),
-    (b"\xff\xfe[]".decode("latin-1"), "not valid JSON"),
+    ({"annotations": []}, "expected a JSON list of detections, got an object"),
+    ("[1, 2", "entry 1: expected an object with image_id, category_id, bbox and score, got a "
+              "number"),
+    ("[" * 100_000 + "]" * 100_000, "entry 1: expected an object .*, got a list"),
+    (b"\xff\xfe[]".decode("latin-1"), "expected a JSON list of detections, got something "
+                                        "that is not JSON"),
+    ("[" + json.dumps(_entry()) + "", "not valid JSON \\(the file ends after entry 1\\)"),
+    ('[{"image_id": "a"', "entry 1: not valid JSON \\(the file ends inside the entry\\)"),
+    ("[" + json.dumps(_entry()) + ",]", "entry 2: expected an object .*, got the end of the "
+                                        "list"),
     ([[1, 2, 3, 4]], "entry 1: expected an object"),
     ([_entry(score=...)], "entry 1: missing score"),
     ([_entry(), _entry(bbox=[1, 2, 3])], "entry 2: bbox must be a list"),
@@ -142,6 +150,16 @@ def test_bad_coco_results_are_rejected(tmp_path, payload, message):
     assert str(raised.value).startswith("r.json")
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_coco_results_in_another_encoding_than_utf8(tmp_path, encoding):
+    path = tmp_path / "r.json"
+    path.write_bytes(json.dumps([_entry()]).encode(encoding))
+    with pytest.raises(InputError, match=r"^r\.json: is not UTF-8 text$"):
+        read_coco_results(path, name="r.json")
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps([_entry(image_id="\u00e9")]).encode())
+    assert read_coco_results(path, name="r.json").image_ids.tolist() == ["\u00e9"]
+
+
 def test_coco_results_limits(tmp_path):
     path = json_file(tmp_path, [_entry(), _entry(), _entry()])
     with pytest.raises(InputError, match="more than 2 detections"):
@@ -162,3 +180,94 @@ def test_detections_validate_and_freeze_their_columns():
         Detections(image_ids=["a"], labels=["A"], scores=[np.nan], boxes=[[1, 2, 3, 4]])
     with pytest.raises(InputError, match="box 1 needs xmin < xmax"):
         Detections(image_ids=["a"], labels=["A"], scores=[0.5], boxes=[[3, 2, 3, 4]])
+
+
+@pytest.mark.parametrize("blank", ["\n", ",,,,,,\n", " , , ,\r\n"])
+def test_blank_csv_rows_count_toward_the_row_cap(tmp_path, blank):
+    path = csv_file(tmp_path, HEADER + "a,A,0.5,1,2,3,4\n" + blank * 2)
+    assert len(read_box_csv(path, name="p.csv", max_rows=3)) == 1
+    with pytest.raises(InputError, match=r"^p\.csv: more than 2 rows$"):
+        read_box_csv(path, name="p.csv", max_rows=2)
+
+
+def test_a_csv_of_blank_rows_is_refused_at_the_cap_not_read_to_the_end(tmp_path):
+    path = csv_file(tmp_path, HEADER + ",,,,,,\n" * 2_000_000)  # 14 MB of nothing
+    start = time.perf_counter()
+    with pytest.raises(InputError, match="more than 1000 rows"):
+        read_box_csv(path, name="p.csv", max_rows=1000, max_bytes=1 << 30)
+    assert time.perf_counter() - start < 0.1
+
+
+@pytest.mark.parametrize("line", ["," * 100_000, "a,A,0.5,1,2,3," + "9" * 5000,
+                                  '"' + "x" * 5000])
+def test_overlong_csv_lines_are_refused(tmp_path, line):
+    with pytest.raises(InputError, match=r"^p\.csv row 2: longer than 4096 characters$"):
+        read_box_csv(csv_file(tmp_path, HEADER + line + "\n"), name="p.csv")
+
+
+def test_csv_byte_cap(tmp_path):
+    path = csv_file(tmp_path, HEADER + "a,A,0.5,1,2,3,4\n")
+    assert len(read_box_csv(path, name="p.csv", max_bytes=path.stat().st_size)) == 1
+    with pytest.raises(InputError, match=r"^p\.csv: larger than the 50-byte limit for a box CSV"):
+        read_box_csv(path, name="p.csv", max_bytes=50)
+
+
+def test_keys_the_coco_reader_ignores_cost_nothing(tmp_path):
+    # One valid box, then a key holding a million empty lists: json.loads built them all.
+    path = tmp_path / "junk.json"
+    path.write_text('[{"image_id": "a", "category_id": "A", "bbox": [1, 2, 3, 4], "score": 1, '
+                    '"x": [' + ",".join(["[]"] * 1_000_000) + "]}]")
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError) as raised:
+            read_coco_results(path, name="r.json")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(raised.value) == "r.json entry 1: longer than 4096 bytes"
+    assert peak < 4 << 20
+
+
+def test_extra_scalar_keys_from_coco_tooling_are_skipped(tmp_path):
+    payload = [{"id": 7, "image_id": "a", "category_id": "A", "bbox": [1, 2, 3, 4],
+                "score": 0.5, "area": 12.0, "iscrowd": 0, "note": None,
+                "segmentation": [[1, 2, 1, 6, 4, 6, 4, 2]]}]
+    detections = read_coco_results(json_file(tmp_path, json.dumps(payload, indent=4)),
+                                   name="r.json", image_ids={"a"}, classes={"A"})
+    np.testing.assert_array_equal(detections.boxes, [[1, 2, 4, 6]])
+
+
+def _entries(text: str) -> str:
+    good = '{"image_id": "a", "category_id": "A", "bbox": [1, 2, 3, 4], "score": 0.5}'
+    return f"[{good}, {text}]"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"image_id": "a", "category_id": "A", "bbox": [1, 2, 3, 4], "score": 1e999999}',
+     "r.json entry 2 score: number out of range"),
+    ('{"image_id": "a", "category_id": "A", "bbox": [1, 2, 3, 4], "score": ' + "9" * 10_000_000
+     + "}", "r.json entry 2: longer than 4096 bytes"),
+    ('{"image_id": "' + "a" * 10_000_000 + '"}', "r.json entry 2: longer than 4096 bytes"),
+    ('{"x": [[[1]]]}', "r.json entry 2: values nested more than two lists or objects deep"),
+    ('[' * 100_000, "r.json entry 2: expected an object with image_id, category_id, bbox "
+                    "and score"),
+    ('{"image_id": "a", "image_id": "a", "category_id": "A", "bbox": [1, 2, 3, 4], "score": 1}',
+     "r.json entry 2: key 'image_id' appears twice"),
+    ('{"image_id": "a", "category_id": "A", "bbox": [1, 2, 3, 4], "score": 12345678901234567890}',
+     "r.json entry 2: number '12345678901234567890' has more than 18 digits"),
+    ('{"image_id": "a", "category_id": "A", "bbox": [1, 2, 3, 4], "score": 1',
+     "r.json entry 2: not valid JSON (brackets do not match)"),
+    ('{"image_id": "a", "category_id": "A", "bbox": [1, 2, 3, 4], "score": 1}] x',
+     "r.json: not valid JSON (data after the closing ])"),
+    ('{"image_id": "a", "category_id": "A", "bbox": [1, 2, 3, 4], "score": 1} {',
+     "r.json: not valid JSON (expected , or ] after entry 2)"),
+    ('{"image_id": "a", "category_id": "A", "bbox": [1, 2, 3, 4], "score": 01}',
+     "r.json entry 2: not valid JSON"),
+])
+def test_hostile_coco_results_are_refused_cheaply_naming_the_entry(tmp_path, text, message):
+    path = json_file(tmp_path, _entries(text))
+    start = time.perf_counter()
+    with pytest.raises(InputError) as raised:
+        read_coco_results(path, name="r.json", image_ids={"a"}, classes={"A"})
+    assert time.perf_counter() - start < 0.2
+    assert str(raised.value).startswith(message)

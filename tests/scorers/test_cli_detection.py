@@ -92,6 +92,9 @@ def test_unknown_predicted_class_is_warned_about_not_scored(case, tmp_path, caps
      "error: pred.csv row 2: unknown image 'nope'"),
     ("image_id,label,score\n", [], "error: pred.csv: header must name the columns"),
     ("image_id,label,score,xmin,ymin,xmax,ymax\n", ["--iou", "1.5"], "error: --iou 1.5"),
+    # 8 images in the fixture: at most 8,000 boxes, blank rows counted.
+    ("image_id,label,score,xmin,ymin,xmax,ymax\n" + ",,,,,,\n" * 8001, [],
+     "error: pred.csv: more than 8000 rows"),
 ])
 def test_bad_input_exits_non_zero_with_one_line(case, tmp_path, capsys, pred_text, extra,
                                                 message):

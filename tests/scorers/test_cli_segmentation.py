@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -146,3 +147,19 @@ def test_runs_as_a_module(folders):
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert missing.returncode == 1
     assert missing.stderr.strip() == "error: --pred nowhere: not a folder"
+
+
+@pytest.mark.parametrize("inter", [float("inf"), float("nan")])
+def test_a_non_finite_intercept_is_one_line_not_a_traceback(folders, inter):
+    root, _ = folders
+    path = root / "pred" / "liver_001.nii"
+    raw = bytearray(path.read_bytes())
+    struct.pack_into("<ff", raw, 112, 1.0, inter)
+    path.write_bytes(bytes(raw))
+    completed = subprocess.run(
+        [sys.executable, "-m", "scorers", "segmentation", "--pred", str(root / "pred"),
+         "--ref", str(root / "ref"), "--labels", "1", "2", "--out", str(root / "m.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 1
+    errors = [line for line in completed.stderr.splitlines() if not line.startswith("warning")]
+    assert errors == ["error: case liver_001: scaling (scl_slope/scl_inter) must be finite"]

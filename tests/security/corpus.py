@@ -222,17 +222,21 @@ def _many_members(folder: Path, _ids) -> Path:
     return path
 
 
-def _coco_junk(folder: Path, ids: list[str]) -> Path:
-    box = (f'{{"image_id": "{ids[0]}", "category_id": "A", "bbox": [10, 10, 20, 20], '
-           '"score": 0.9, "x": [').encode()
-    body = box + b"[]," * 5_000_000 + b"[]]}"
-    return zip_of(folder / "coco_junk.zip", {"results.json": b"[" + body + b"]"})
+def _coco_junk(lists: int) -> Callable[[Path, list[str]], Path]:
+    """One valid box carrying a key the reader ignores, holding ``lists`` empty lists (the
+    issue's file: 21 M of them, 63 MB, in a 61 KB zip)."""
+    def build(folder: Path, ids: list[str]) -> Path:
+        box = (f'{{"image_id": "{ids[0]}", "category_id": "A", "bbox": [10, 10, 20, 20], '
+               '"score": 0.9, "x": [').encode()
+        body = box + b"[]," * lists + b"[]]}"
+        return zip_of(folder / f"coco_junk_{lists}.zip", {"results.json": b"[" + body + b"]"})
+    return build
 
 
-def _csv_commas(zipped: bool) -> Callable[[Path, list[str]], Path]:
+def _csv_commas(zipped: bool, size: int = 64 << 20) -> Callable[[Path, list[str]], Path]:
     def build(folder: Path, _ids) -> Path:
         header = b"image_id,label,score,xmin,ymin,xmax,ymax\n"
-        rows = b",,,,,,\n" * ((64 << 20) // 7)
+        rows = b",,,,,,\n" * (size // 7)
         if zipped:
             return zip_of(folder / "commas.zip", {"boxes.csv": header + rows})
         path = folder / "commas.csv"
@@ -247,11 +251,13 @@ def _json_nesting(folder: Path, _ids) -> Path:
     return path
 
 
-def _json_huge_number(folder: Path, ids: list[str]) -> Path:
-    path = folder / "number.json"
-    path.write_text(f'[{{"image_id": "{ids[0]}", "category_id": "A", "bbox": [1, 1, 2, 2], '
-                    f'"score": 1{"0" * 5_000_000}}}]')
-    return path
+def _json_huge_number(digits: int) -> Callable[[Path, list[str]], Path]:
+    def build(folder: Path, ids: list[str]) -> Path:
+        path = folder / f"number_{digits}.json"
+        path.write_text(f'[{{"image_id": "{ids[0]}", "category_id": "A", "bbox": [1, 1, 2, 2],'
+                        f' "score": 1{"0" * digits}}}]')
+        return path
+    return build
 
 
 CORPUS = [
@@ -273,14 +279,21 @@ CORPUS = [
     Hostile("named pipe", SEGMENTATION, "named pipe",
             _members("fifo", _with_special(tarfile.FIFOTYPE))),
     Hostile("duplicate names", SEGMENTATION, "two", _duplicates),
-    Hostile("zip bomb (1 GiB extra member)", SEGMENTATION, "", _bomb),
+    Hostile("zip bomb (1 GiB extra member)", SEGMENTATION, "not a test case", _bomb),
     Hostile("encrypted zip", SEGMENTATION, "password-protected", _encrypted),
     Hostile("truncated zip", SEGMENTATION, "zip", _truncated("zip")),
-    Hostile("truncated tar.gz", SEGMENTATION, "", _truncated("tar.gz")),
+    Hostile("truncated tar.gz", SEGMENTATION, "damaged", _truncated("tar.gz")),
     Hostile("100k members", SEGMENTATION, "more than", _many_members),
-    Hostile("COCO JSON with 5 M ignored lists", DETECTION, "", _coco_junk),
-    Hostile("zip of a 64 MiB CSV of commas", DETECTION, "", _csv_commas(zipped=True)),
-    Hostile("64 MiB CSV of commas", DETECTION, "", _csv_commas(zipped=False)),
-    Hostile("JSON nested 200k deep", DETECTION, "", _json_nesting),
-    Hostile("JSON number of 5 M digits", DETECTION, "", _json_huge_number),
+    Hostile("COCO JSON with 5 M ignored lists", DETECTION, "more than the", _coco_junk(5 << 20)),
+    Hostile("COCO JSON with 800 k ignored lists (under the byte cap)", DETECTION, "entry 1",
+            _coco_junk(800_000)),
+    Hostile("zip of a 64 MiB CSV of commas", DETECTION, "more than the",
+            _csv_commas(zipped=True)),
+    Hostile("64 MiB CSV of commas", DETECTION, "more than the", _csv_commas(zipped=False)),
+    Hostile("2 MiB CSV of commas (under the byte cap)", DETECTION, "rows",
+            _csv_commas(zipped=False, size=2 << 20)),
+    Hostile("JSON nested 200k deep", DETECTION, "entry 1", _json_nesting),
+    Hostile("JSON number of 5 M digits", DETECTION, "more than the", _json_huge_number(5 << 20)),
+    Hostile("JSON number of 2 M digits (under the byte cap)", DETECTION, "entry 1",
+            _json_huge_number(2_000_000)),
 ]
