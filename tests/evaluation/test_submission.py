@@ -21,16 +21,6 @@ from .helpers import cube_phase, cube_predictions_zip, prediction_zip, submit_fi
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def phase(tmp_path):
-    return cube_phase(tmp_path)
-
-
-@pytest.fixture
-def user(phase):
-    return factories.participant(phase)
-
-
 def refusal(phase, user, path) -> str:
     with pytest.raises(InputError) as caught:
         submit_file(phase, user, path)

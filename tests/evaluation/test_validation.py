@@ -19,16 +19,6 @@ from .helpers import cube_phase, cube_predictions_zip, submit_file
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def phase(tmp_path):
-    return cube_phase(tmp_path)
-
-
-@pytest.fixture
-def user(phase):
-    return factories.participant(phase)
-
-
 def as_tar(zip_path: Path, tmp_path: Path, *, drop: tuple[str, ...] = ()) -> Path:
     """The members of a prediction zip, re-packed as a tar.gz (minus ``drop``)."""
     import zipfile
