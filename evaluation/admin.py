@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import CaseResult, Evaluation, State, Submission
+from .models import ACTIVE_STATES, CaseResult, Evaluation, State, Submission
 from .services.reevaluation import reevaluate
 from .states import InvalidTransition, transition
 
@@ -60,8 +60,7 @@ class EvaluationAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel the selected evaluations")
     def cancel_selected(self, request, queryset):
         cancelled = 0
-        for evaluation in queryset.filter(state__in=[State.QUEUED, State.RUNNING_ALGORITHM,
-                                                      State.SCORING]):
+        for evaluation in queryset.filter(state__in=ACTIVE_STATES):
             try:
                 transition(evaluation.id, State.CANCELLED,
                            participant_message="Cancelled by the organizers.")
