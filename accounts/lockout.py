@@ -1,6 +1,8 @@
 """Login lockout: after ``PODIUM_LOGIN_FAILURE_LIMIT`` failed logins of one username from one
 address, each within ``PODIUM_LOGIN_COOLOFF_S`` of the previous one, that pair is refused (even
-with the right password) until the cool-off has passed since the last failure.
+with the right password) until the cool-off has passed since the last failure. An address whose
+failed logins over all usernames within the cool-off reach ``PODIUM_LOGIN_ADDRESS_FAILURE_LIMIT``
+is refused for every username likewise (one address trying many usernames).
 
 The counts live in the database, so every web process sees the same ones. An attempt is counted
 *before* its password is checked, in one transaction with the check of the limit, so parallel
@@ -11,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max, Sum
 from django.utils import timezone
 from rest_framework.throttling import BaseThrottle
 
@@ -33,10 +36,19 @@ def _seconds_left(row: LoginFailure | None, now: datetime) -> int:
     return max(0, math.ceil((row.last_failed_at + _cooloff() - now).total_seconds()))
 
 
+def _address_seconds_left(address: str, now: datetime) -> int:
+    recent = LoginFailure.objects.filter(ip_address=address, last_failed_at__gt=now - _cooloff())
+    totals = recent.aggregate(failures=Sum("failures"), last=Max("last_failed_at"))
+    if (totals["failures"] or 0) < settings.PODIUM_LOGIN_ADDRESS_FAILURE_LIMIT:
+        return 0
+    return max(0, math.ceil((totals["last"] + _cooloff() - now).total_seconds()))
+
+
 def seconds_locked(username: str, address: str) -> int:
     """How long the pair stays refused (0: it may try)."""
+    now = timezone.now()
     row = LoginFailure.objects.filter(username=username[:150], ip_address=address).first()
-    return _seconds_left(row, timezone.now())
+    return max(_seconds_left(row, now), _address_seconds_left(address, now))
 
 
 def count_attempt(username: str, address: str) -> int:
@@ -51,7 +63,7 @@ def count_attempt(username: str, address: str) -> int:
             username=username[:150], ip_address=address,
             defaults={"failures": 0, "last_failed_at": now},
         )
-        locked_for = _seconds_left(row, now)
+        locked_for = max(_seconds_left(row, now), _address_seconds_left(address, now))
         if not locked_for:
             row.failures += 1
             row.last_failed_at = now

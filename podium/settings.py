@@ -340,3 +340,4 @@ PODIUM_IMAGE_MAX_BYTES = env_int("PODIUM_IMAGE_MAX_BYTES", 20 * 1024**3)
 # each within the cool-off of the previous, refuse that pair until the cool-off has passed.
 PODIUM_LOGIN_FAILURE_LIMIT = env_int("PODIUM_LOGIN_FAILURE_LIMIT", 5)
 PODIUM_LOGIN_COOLOFF_S = env_int("PODIUM_LOGIN_COOLOFF_S", 900)
+PODIUM_LOGIN_ADDRESS_FAILURE_LIMIT = env_int("PODIUM_LOGIN_ADDRESS_FAILURE_LIMIT", 50)

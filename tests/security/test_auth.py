@@ -51,6 +51,19 @@ def test_failed_logins_lock_the_username_and_address_even_for_the_right_password
     assert not LoginFailure.objects.filter(username="alice").exists()
 
 
+def test_one_address_trying_many_usernames_is_locked_out_for_all(settings):
+    settings.PODIUM_LOGIN_FAILURE_LIMIT = 5
+    settings.PODIUM_LOGIN_ADDRESS_FAILURE_LIMIT = 6
+    factories.user("carol", password="right-password")
+    client = Client()
+    for name in ("u1", "u2", "u1", "u2", "u3"):  # no single pair reaches its limit
+        assert log_in(client, name, "guess").status_code == 200
+    assert log_in(client, "u3", "guess").status_code == 429  # the address's sixth failure
+    refused = log_in(client, "carol", "right-password")
+    assert refused.status_code == 429 and LOCKED in refused.content.decode()
+    assert log_in(Client(REMOTE_ADDR="198.51.100.8"), "carol", "right-password").status_code == 302
+
+
 def test_a_successful_login_clears_the_count(settings):
     settings.PODIUM_LOGIN_FAILURE_LIMIT = 5
     factories.user("bob", password="right-password")
