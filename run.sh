@@ -2,6 +2,8 @@
 # Command 1 of the README: install what is needed, then run Podium on the embedded default
 # (SQLite and a filesystem Celery broker under var/, one worker) with a demo challenge.
 set -euo pipefail
+# Everything Podium writes is its own user's only (docs/security.md), the logs included.
+umask 077
 cd "$(dirname "$0")"
 scripts/bootstrap.sh runtime
 export PYTHONUNBUFFERED=1

@@ -43,6 +43,13 @@ _EOCD_SEARCH = 22 + 0xFFFF + 20
 # A directory entry is 46 bytes plus its name and extra fields; 512 bytes leave room for long
 # folder names while bounding the directory a member cap allows.
 _DIRECTORY_BYTES_PER_MEMBER = 512
+# Tar extended headers (see _BoundedTarInfo): a name of up to 1,024 characters with the usual
+# pax records fits one; 128 KiB in all leaves room for hundreds of per-file attribute records.
+# Worst case at these caps: 64 headers of 2 KiB, ≈ 0.3 s of parsing on Python 3.11.7.
+MAX_EXTENDED_HEADER_BYTES = 2 * 1024
+MAX_EXTENDED_HEADERS_BYTES = 128 * 1024
+_EXTENDED_HEADER_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
+                          tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
 
 
 @dataclass(frozen=True)
@@ -269,13 +276,46 @@ def _walk(path: Path, open_names: frozenset[str] = frozenset()) -> Iterator[
         return
     try:
         # Names that are not UTF-8 keep their bytes as surrogates, which _clean_name refuses.
-        with tarfile.open(path, mode="r|*", encoding="utf-8", errors="surrogateescape") as archive:
+        with tarfile.open(path, mode="r|*", encoding="utf-8", errors="surrogateescape",
+                          tarinfo=_BoundedTarInfo) as archive:
             for info in archive:
                 kind = _tar_kind(info)
                 opened = kind == "file" and info.name in open_names
                 yield info.name, info.size, kind, archive.extractfile(info) if opened else None
+    except InputError:
+        raise  # our own refusal (a ValueError too), from _BoundedTarInfo or a caller
     except _DAMAGED as exc:
         raise InputError(f"the tar archive is damaged ({_short(exc)})") from None
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A tar header whose extended headers are capped before tarfile reads them.
+
+    tarfile reads an extended header (a GNU long name or link, a pax record set) whole, and
+    parses it, before the member it describes is handed on: without a cap, a 500 KB upload
+    declaring a 512 MiB long name cost a worker 1.5 GB, and a pax header of digits costs time
+    quadratic in its length in Python before 3.11.10 (CVE-2024-6232; 120,000 digits took 25 s).
+    Each extended header may hold ``MAX_EXTENDED_HEADER_BYTES``, an archive
+    ``MAX_EXTENDED_HEADERS_BYTES`` in all, which bounds that parsing to a fraction of a second.
+    Sparse files, whose maps tarfile also reads ahead, are refused like any file that is not
+    regular.
+    """
+
+    def _proc_member(self, archive):
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise InputError(f"archive member '{_shown(self.name)}' is a sparse file; only "
+                             "regular files are accepted")
+        if self.type in _EXTENDED_HEADER_TYPES:
+            total = getattr(archive, "_podium_extended_bytes", 0) + self.size
+            if self.size > MAX_EXTENDED_HEADER_BYTES or total > MAX_EXTENDED_HEADERS_BYTES:
+                raise InputError(
+                    f"the tar archive has an extended header of {human_size(self.size)}; "
+                    f"at most {human_size(MAX_EXTENDED_HEADER_BYTES)} each and "
+                    f"{human_size(MAX_EXTENDED_HEADERS_BYTES)} in all are accepted (long names "
+                    "or extended attributes: pack the files with short names, or as a zip)"
+                )
+            archive._podium_extended_bytes = total
+        return super()._proc_member(archive)
 
 
 def _read(stream: IO[bytes], name: str) -> bytes:

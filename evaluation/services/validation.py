@@ -158,6 +158,17 @@ def _finish(evaluation: Evaluation, state: str, *, valid: bool | None = None, **
             return
         if valid is not None:
             Submission.objects.filter(pk=evaluation.submission_id).update(is_valid=valid)
+        if valid is False:
+            transaction.on_commit(lambda: _discard(evaluation.submission), robust=True)
+
+
+def _discard(submission: Submission) -> None:
+    """A refused upload is not kept: refusals do not count against the limit, so stored ones
+    would let a participant fill the disk. An image stored once for several submissions stays
+    while another uses it."""
+    name = submission.file.name
+    if not Submission.objects.filter(file=name).exclude(pk=submission.pk).exists():
+        default_storage.delete(name)
 
 
 def _check_image_magic(local: Path) -> None:

@@ -395,3 +395,63 @@ def test_a_zip_directory_beyond_the_member_cap_is_refused_from_its_end_record(
 def test_a_zip_within_the_member_cap_is_listed(tmp_path):
     path = _zip_with_entries(tmp_path / "some.zip", 40)
     assert len(list_members(path, LIMITS)) == 40
+
+
+def _tar_behind_extended_header(path, kind: bytes, size: int, fill: bytes = b"1"):
+    out = io.BytesIO()
+    header = tarfile.TarInfo("header")
+    header.type, header.size = kind, size
+    out.write(header.tobuf(tarfile.USTAR_FORMAT) + fill * size + bytes(-size % 512))
+    member = tarfile.TarInfo("case.nii.gz")
+    member.size = 3
+    out.write(member.tobuf(tarfile.USTAR_FORMAT) + b"abc" + bytes(509) + bytes(1024))
+    path.write_bytes(out.getvalue())
+    return path
+
+
+@pytest.mark.parametrize("kind", [tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK,
+                                  tarfile.XHDTYPE, tarfile.XGLTYPE])
+def test_a_tar_extended_header_is_refused_on_its_declared_size_before_it_is_read(tmp_path, kind):
+    """tarfile reads a long name or a pax record set whole, and parses it, before handing on
+    the member it describes (a 512 MiB long name cost a worker 1.5 GB; 120,000 digits of pax
+    took 25 s to parse)."""
+    path = _tar_behind_extended_header(tmp_path / "x.tar", kind, 120_000)
+    started = time.process_time()
+    with pytest.raises(InputError, match=r"extended header of 117\.2 KiB; at most 2\.0 KiB"):
+        list_members(path, LIMITS)
+    assert time.process_time() - started < 0.5
+
+
+def test_extended_headers_add_up_to_a_cap(tmp_path, monkeypatch):
+    import evaluation.archives as archives
+
+    monkeypatch.setattr(archives, "MAX_EXTENDED_HEADERS_BYTES", 3000)
+    out = io.BytesIO()
+    for index in range(3):
+        member = tarfile.TarInfo(f"f{index}" + "x" * 998)  # 1,000 characters: a long name
+        member.size = 1
+        out.write(member.tobuf(tarfile.GNU_FORMAT) + b"a" + bytes(511))
+    path = tmp_path / "long.tar"
+    path.write_bytes(out.getvalue() + bytes(1024))
+    with pytest.raises(InputError, match="extended header"):
+        list_members(path, LIMITS, flat=False)
+
+
+def test_long_names_within_the_caps_are_listed(tmp_path):
+    out = io.BytesIO()
+    name = "predictions/" + "deep/" * 150 + "case.nii.gz"  # 774 characters: a pax header
+    member = tarfile.TarInfo(name)
+    member.size = 1
+    out.write(member.tobuf(tarfile.PAX_FORMAT) + b"a" + bytes(511) + bytes(1024))
+    path = tmp_path / "ok.tar"
+    path.write_bytes(out.getvalue())
+    assert [m.name for m in list_members(path, LIMITS)] == ["case.nii.gz"]
+
+
+def test_sparse_tar_members_are_refused(tmp_path):
+    member = tarfile.TarInfo("case.nii.gz")
+    member.type, member.size = tarfile.GNUTYPE_SPARSE, 0
+    path = tmp_path / "sparse.tar"
+    path.write_bytes(member.tobuf(tarfile.GNU_FORMAT) + bytes(1024))
+    with pytest.raises(InputError, match="sparse file"):
+        list_members(path, LIMITS)

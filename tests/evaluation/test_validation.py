@@ -66,18 +66,21 @@ def test_a_tar_is_stored_and_checked_by_a_worker(phase, user, tmp_path,
     assert len(callbacks) == 1  # the scoring step is sent after commit
 
 
-def test_a_refused_tar_fails_with_the_checks_message_and_does_not_count(phase, user, tmp_path):
+def test_a_refused_tar_fails_with_the_checks_message_and_does_not_count(
+        phase, user, tmp_path, django_capture_on_commit_callbacks):
     phase.submission_limit = 1
     phase.count_failed = True
     phase.save()
     bad = as_tar(cube_predictions_zip(tmp_path), tmp_path, drop=("cube_001.nii.gz",))
     submission = submit_file(phase, user, bad, run_checks=False)
-    validate(evaluation_of(submission).id, worker="w1")
+    with django_capture_on_commit_callbacks(execute=True):
+        validate(evaluation_of(submission).id, worker="w1")
     evaluation = evaluation_of(submission)
     assert evaluation.state == State.FAILED
     assert evaluation.participant_message.startswith("1 test case has no prediction: cube_001")
     submission.refresh_from_db()
     assert submission.is_valid is False
+    assert not Path(submission.file.path).exists()  # refusals are not kept
     # A refused upload never counts, even where failed submissions do.
     submit_file(phase, user, cube_predictions_zip(tmp_path))
 

@@ -136,6 +136,35 @@ def _tar_declaring_a_huge_member(folder: Path, _ids) -> Path:
     return path
 
 
+def _extended_header(kind: bytes, size: int, fill: bytes, count: int = 1
+                     ) -> Callable[[Path, list[str]], Path]:
+    """Valid predictions behind ``count`` extended headers (GNU long name, pax records) of
+    ``size`` bytes of ``fill``: tarfile reads and parses such a header whole before the member
+    it describes (found by the walkthrough after the first fixes)."""
+    def build(folder: Path, _ids) -> Path:
+        path = folder / f"extended_{kind.decode()}_{size}_{count}.tar.gz"
+        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb") as gz:
+            for index in range(count):
+                header = _file(f"h{index}", size)
+                header.type = kind
+                gz.write(header.tobuf(format=tarfile.USTAR_FORMAT))
+                left = size
+                while left > 0:
+                    step = min(left, len(_ZEROS))
+                    gz.write((fill * (step // len(fill) + 1))[:step])
+                    left -= step
+                gz.write(bytes(-size % 512))
+                data = valid_nifti()
+                case = CASES[index % 2] if index >= count - 2 else f"extra_{index}"
+                name = f"{case}.nii.gz"
+                member = _file(name, len(data))
+                gz.write(member.tobuf(format=tarfile.USTAR_FORMAT))
+                gz.write(data + bytes(-len(data) % 512))
+            gz.write(bytes(1024))
+        return path
+    return build
+
+
 def _non_utf8_name(folder: Path, _ids) -> Path:
     info = _file("cube_000.nii.gz", 0)
     data = valid_nifti()
@@ -268,6 +297,14 @@ CORPUS = [
     Hostile("tar member declaring 1 GiB", SEGMENTATION, "more than a label map",
             _tar_declaring_a_huge_member),
     Hostile("non-UTF-8 member name", SEGMENTATION, "UTF-8", _non_utf8_name),
+    Hostile("GNU long name of 256 MiB", SEGMENTATION, "extended header",
+            _extended_header(tarfile.GNUTYPE_LONGNAME, 256 << 20, b"\0")),
+    Hostile("pax header of 64 MiB", SEGMENTATION, "extended header",
+            _extended_header(tarfile.XHDTYPE, 64 << 20, b"0")),
+    Hostile("pax header of 120 k digits", SEGMENTATION, "extended header",
+            _extended_header(tarfile.XHDTYPE, 120_000, b"1")),
+    Hostile("64 pax headers of 2 KiB of digits (at the caps)", SEGMENTATION, "not a test case",
+            _extended_header(tarfile.XHDTYPE, 2048, b"1", count=64)),
     Hostile("traversal", SEGMENTATION, "points outside the archive", _traversal),
     Hostile("absolute name", SEGMENTATION, "points outside the archive", _absolute),
     Hostile("symbolic link", SEGMENTATION, "symbolic link",

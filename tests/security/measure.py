@@ -123,15 +123,13 @@ def main(data_dir: str, out: str) -> None:
             result["stages"]["worker"] = worker.report()
             result.update(state=evaluation.state, message=evaluation.participant_message,
                           refused_at="worker")
-            stored = submission.file.name
-        else:
-            stored = None
-        left = sorted(_files(root) - before - ({f"uploads/{stored}"} if stored else set()))
+        left = sorted(_files(root) - before)  # a refused upload is not kept
         result["files_left"] = left
         result["work_dir_left"] = sorted(str(p) for p in Path(settings.WORK_DIR).iterdir())
         return result
 
-    # Warm up (imports, compiled scorer kernels) so that they are not charged to the corpus.
+    # Warm up (imports, compiled scorer kernels) so that they are not charged to the corpus;
+    # the valid upload it leaves in storage is not one of the corpus's.
     run("segmentation", cube_predictions_zip(root.parent))
     results = {}
     for hostile in CORPUS:
