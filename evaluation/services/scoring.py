@@ -197,7 +197,7 @@ def _score(evaluation: Evaluation, shard: int, archive: Path,
     task = evaluation.submission.phase.task
     if task.kind == Task.DETECTION:
         result = detection_predictions.score(archive, evaluation, scratch)
-        _finish(evaluation, State.SUCCEEDED, aggregate=result,
+        _finish(evaluation, State.SUCCEEDED, aggregate=result, cases_done=len(task.cases),
                 participant_message=f"Scored {len(task.cases)} images.")
         return
     cases = _shard_cases(task.case_names, shard, evaluation.shards_total)

@@ -195,3 +195,18 @@ def test_re_evaluation_keeps_an_unchecked_upload_waiting_and_skips_a_refused_one
     assert reevaluate([waiting, refused]) == 1
     assert waiting.current_evaluation().state == State.VALIDATING
     assert refused.evaluations.count() == 1
+
+
+def test_a_scored_detection_submission_reports_every_image_done(tmp_path):
+    from challenges.services.demo_data import write_box_predictions, write_detection_task
+    from challenges.services.importing import import_task
+    from evaluation.services import scoring
+
+    folder, boxes = write_detection_task(tmp_path / "tasks", key="Task10_Dx", n_images=3, seed=4)
+    phase = import_task(folder, challenge_slug="dx").phase
+    path = write_box_predictions(boxes, tmp_path / "boxes.csv", quality=0.9, seed=1)
+    submission = submit_file(phase, factories.participant(phase), path)
+    scoring.score(evaluation_of(submission).id, worker="t")
+    evaluation = evaluation_of(submission)
+    assert evaluation.state == State.SUCCEEDED
+    assert (evaluation.cases_done, evaluation.cases_total) == (3, 3)
