@@ -22,7 +22,7 @@ from ..errors import Refused
 from ..models import ACTIVE_STATES, Evaluation, State, Submission, submission_upload_to
 from ..states import InvalidTransition, transition
 from .queueing import enqueue
-from .validation import check_in_request
+from .validation import CHECKING_MESSAGE, check_in_request
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
             evaluation = Evaluation.objects.create(
                 submission=submission,
                 state=State.QUEUED if checked else State.VALIDATING,
+                participant_message="" if checked else CHECKING_MESSAGE,
                 ground_truth_id=phase.active_ground_truth_id,
                 metric_config=phase.metric_config(),
                 enqueued_at=timezone.now(),

@@ -33,6 +33,7 @@ from .queueing import enqueue
 
 log = logging.getLogger(__name__)
 
+CHECKING_MESSAGE = "The upload is stored; a worker is checking it before it is queued."
 NEUTRAL_MESSAGE = (
     "Your upload could not be checked because of an internal error; the organizers can see "
     "what happened. You do not need to upload it again."
@@ -143,7 +144,8 @@ def _accept(evaluation: Evaluation, submission: Submission, image_id: str) -> No
                     f"{earlier.created:%Y-%m-%d %H:%M} UTC; change and rebuild it to submit again"
                 )
         try:
-            queued = transition(evaluation.id, State.QUEUED, allowed_from=[State.VALIDATING])
+            queued = transition(evaluation.id, State.QUEUED, allowed_from=[State.VALIDATING],
+                                participant_message="")
         except InvalidTransition:
             return  # cancelled while it was being checked
         Submission.objects.filter(pk=submission.pk).update(is_valid=True, image_id=image_id)

@@ -11,7 +11,7 @@ from challenges.models import Phase
 from evaluation.models import Evaluation, State, Submission
 from evaluation.services import reaper
 from evaluation.services.submission import cancel
-from evaluation.services.validation import NEUTRAL_MESSAGE, validate
+from evaluation.services.validation import CHECKING_MESSAGE, NEUTRAL_MESSAGE, validate
 from tests import factories
 
 from .helpers import cube_phase, cube_predictions_zip, submit_file
@@ -56,12 +56,14 @@ def test_a_tar_is_stored_and_checked_by_a_worker(phase, user, tmp_path,
         submission = submit_tar(phase, user, tmp_path)
     evaluation = evaluation_of(submission)
     assert evaluation.state == State.VALIDATING and submission.is_valid is None
+    assert evaluation.participant_message == CHECKING_MESSAGE
     assert len(callbacks) == 1
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         validate(evaluation.id, worker="w1")
     evaluation.refresh_from_db()
     submission.refresh_from_db()
     assert evaluation.state == State.QUEUED and submission.is_valid
+    assert evaluation.participant_message == ""
     assert evaluation.attempts == 1 and evaluation.worker == "w1"
     assert len(callbacks) == 1  # the scoring step is sent after commit
 
