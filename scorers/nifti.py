@@ -253,6 +253,7 @@ def _read_header(
     head = _head(path, name, content, _FIRST_READ)
     header = _parse_header(head, name)
     geometry = _geometry(header, name, limits)
+    _scaling(header, name)  # a header rule: refused at upload, before any data is read
 
     def region(size: int) -> bytes:
         if size <= len(head) or len(head) < _FIRST_READ:  # held, or the file is that short

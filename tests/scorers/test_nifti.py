@@ -371,6 +371,9 @@ def test_non_finite_scaling_is_refused(tmp_path, slope, inter):
     path = patched(tmp_path, "scaled.nii", [(112, "<ff", (slope, inter))])
     assert error_of(lambda: read_label_map(path, name="case liver_000")) == (
         "case liver_000: scaling (scl_slope/scl_inter) must be finite")
+    # A header rule: the upload's header check refuses it before any data is read.
+    assert error_of(lambda: read_geometry(path, name="case liver_000")) == (
+        "case liver_000: scaling (scl_slope/scl_inter) must be finite")
 
 
 @pytest.mark.parametrize(("slope", "inter"), [(0.0, float("nan")), (float("nan"), float("nan")),
