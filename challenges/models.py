@@ -9,6 +9,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from leaderboard.stats import ranking_methods
+
 SEGMENTATION_METRICS = ("dice", "nsd", "hd", "hd95", "assd")
 DISTANCE_METRICS = ("hd", "hd95", "assd")
 DETECTION_METRICS = ("mAP", "AP", "AP50", "AP75")
@@ -145,12 +147,7 @@ class Phase(models.Model):
     SURFACES = [("surfel", "Surfels (DeepMind surface-distance, as MSD)"),
                 ("voxel", "Voxel borders (MONAI, MetricsReloaded)")]
     SELECTIONS = [("latest", "latest successful submission"), ("best", "best submission")]
-    RANKING_METHODS = [
-        ("aggregate-mean", "Mean per algorithm, then ranked"),
-        ("aggregate-median", "Median per algorithm, then ranked"),
-        ("rank-then-aggregate", "Ranked per case, then by mean rank"),
-        ("test-then-rank", "Share of others beaten in Wilcoxon tests (significance ranking)"),
-    ]
+    RANKING_METHODS = [(method.name, method.label) for method in ranking_methods()]
     RANKING_TIES = [("min", "competition ranking (1, 2, 2, 4)"),
                     ("average", "average ranks (1, 2.5, 2.5, 4)")]
     RANKING_ADJUSTMENTS = [("none", "none"), ("holm", "Holm"), ("bonferroni", "Bonferroni")]

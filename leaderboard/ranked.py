@@ -18,7 +18,7 @@ from leaderboard.stats import (
     bootstrap_task,
     rank_task,
 )
-from leaderboard.stats.methods import metric_aggregate
+from leaderboard.stats.methods import method_aggregates
 
 from .contenders import Contender
 from .numbers import finite, rank_value, tau_summary
@@ -80,18 +80,15 @@ def rank_matrix(
     matrix: TaskMatrix, config: RankingConfig, *, n_boot: int, seed: int, title: str
 ) -> Ranked:
     """Rank a task matrix; bootstrap it with ``n_boot`` resamples drawn from ``seed`` unless
-    ``n_boot`` is 0. The metric aggregate is the median for aggregate-median, else the mean."""
+    ``n_boot`` is 0. The metric aggregate is the method's (its registry entry's ``aggregate``)."""
     if n_boot > 0:
         return from_bootstrap(bootstrap_task(matrix, config, n_boot=n_boot, seed=seed),
                               title=title)
     full = rank_task(matrix, config)
-    median = config.method == "aggregate-median"
-    if config.method.startswith("aggregate-"):
-        score = full.score
-    else:
-        score = metric_aggregate(matrix, config, np.ones((1, len(matrix.cases))), median=False)[0]
-    return Ranked(rank=full.rank, ranking_score=full.score, score=score,
-                  aggregate="median" if median else "mean")
+    ones = np.ones((1, len(matrix.cases)))
+    return Ranked(rank=full.rank, ranking_score=full.score,
+                  score=method_aggregates(matrix, config, ones, full.score[None])[0],
+                  aggregate=config.ranking_method.aggregate)
 
 
 def board(ranked: Ranked, contenders: Sequence[Contender], *, n_cases: int) -> PhaseBoard:

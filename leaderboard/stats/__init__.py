@@ -1,9 +1,10 @@
 """Leaderboard statistics: a pure library (numpy and scipy; never Django).
 
 challengeR's pipeline, one step per module: a long table (:mod:`.table`) → a ranking method per
-task (:mod:`.methods`) → a bootstrap over cases (:mod:`.bootstrap`, :mod:`.resamples`;
-:mod:`.detection` for mAP over images) → summaries → consensus across tasks (:mod:`.consensus`)
-→ SVG plots (:mod:`.plots`, :mod:`.case_plots`). docs/ranking.md explains every method.
+task (:mod:`.methods`; every method is an entry of :mod:`.registry`) → a bootstrap over cases
+(:mod:`.bootstrap`, :mod:`.resamples`; :mod:`.detection` for mAP over images) → summaries →
+consensus across tasks (:mod:`.consensus`) → SVG plots (:mod:`.plots`, :mod:`.case_plots`).
+docs/ranking.md explains every method; docs/extending.md shows how to add one.
 """
 
 from leaderboard.stats.bootstrap import (
@@ -31,6 +32,14 @@ from leaderboard.stats.methods import (
     significance,
 )
 from leaderboard.stats.plots import blob_plot, significance_map
+from leaderboard.stats.registry import (
+    RankingMethod,
+    method_names,
+    ranking_method,
+    ranking_methods,
+    register,
+    unregister,
+)
 from leaderboard.stats.resamples import ResampleTable
 from leaderboard.stats.table import ScoreTable, TaskMatrix, task_matrices
 
@@ -40,6 +49,7 @@ __all__ = [
     "DroppedCasesWarning",
     "RankSummary",
     "RankingConfig",
+    "RankingMethod",
     "ResampleTable",
     "ScoreTable",
     "StatsInputError",
@@ -53,12 +63,17 @@ __all__ = [
     "detection_bootstrap",
     "kendall_tau_b",
     "mean_rank_consensus",
+    "method_names",
     "msd_consensus",
     "msd_ranking",
     "podium_plot",
     "rank_table",
     "rank_task",
+    "ranking_method",
+    "ranking_methods",
+    "register",
     "significance",
     "significance_map",
     "task_matrices",
+    "unregister",
 ]

@@ -18,7 +18,7 @@ from leaderboard.stats.errors import StatsInputError
 from leaderboard.stats.methods import (
     RankingConfig,
     TaskRanking,
-    metric_aggregate,
+    method_aggregates,
     rank_resample_scores,
     rank_task,
     resample_scores,
@@ -217,28 +217,21 @@ def bootstrap_task(
 ) -> TaskBootstrap:
     """Bootstrap one task: ``n_boot`` resamples drawn from ``seed`` (see
     :mod:`leaderboard.stats.resamples`), or the task's rows of ``samples``. The metric aggregate
-    is the median for aggregate-median and the mean otherwise."""
+    is the method's (its registry entry's ``aggregate``)."""
     if compat not in (None, "challengeR"):
         raise StatsInputError(f"compat {compat!r}: expected 'challengeR' or nothing")
-    median = config.method == "aggregate-median"
     resamples = task_resamples(matrix.task, matrix.cases, n_boot=n_boot, seed=seed, samples=samples)
     scores = resample_scores(matrix, config, resamples.counts, compat=compat is not None)
     full = rank_task(matrix, config)
-    if config.method.startswith("aggregate-"):
-        full_aggregate, aggregates = full.score, scores
-    else:
-        full_aggregate = metric_aggregate(
-            matrix, config, np.ones((1, len(matrix.cases))), median=median
-        )[0]
-        aggregates = metric_aggregate(matrix, config, resamples.counts, median=median)
+    ones = np.ones((1, len(matrix.cases)))
     return resampled_ranking(
         full,
         resamples,
         scores,
         rank_resample_scores(scores, config),
-        aggregate="median" if median else "mean",
-        full_aggregate=full_aggregate,
-        aggregates=aggregates,
+        aggregate=config.ranking_method.aggregate,
+        full_aggregate=method_aggregates(matrix, config, ones, full.score[None])[0],
+        aggregates=method_aggregates(matrix, config, resamples.counts, scores),
     )
 
 

@@ -34,7 +34,8 @@ from leaderboard.stats.csvio import (
     write_rows,
 )
 from leaderboard.stats.errors import StatsInputError
-from leaderboard.stats.methods import ADJUSTMENTS, METHODS, RankingConfig, rank_table
+from leaderboard.stats.methods import ADJUSTMENTS, RankingConfig, rank_table
+from leaderboard.stats.registry import method_names
 from leaderboard.stats.ties import rank_order
 
 
@@ -53,7 +54,7 @@ def _ranking_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--input", type=Path, required=True, help="CSV: task, case, algorithm, value"
     )
-    parser.add_argument("--method", choices=METHODS, required=True)
+    parser.add_argument("--method", choices=method_names(), required=True)
     parser.add_argument("--smaller-better", action="store_true", help="smaller values are better")
     parser.add_argument(
         "--na",

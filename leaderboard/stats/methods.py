@@ -2,7 +2,8 @@
 
 Every scheme is computed from case multiplicities ``counts`` (B resamples × n cases; the full
 data is one resample with every case once), so the bootstrap re-runs exactly the code that
-ranks the leaderboard. The schemes (docs/ranking.md works an example of each):
+ranks the leaderboard. The schemes, each registered in :mod:`leaderboard.stats.registry` with
+its label, direction and page sentence (docs/ranking.md works an example of each):
 
 - **aggregate-then-rank** (``aggregate-mean``, ``aggregate-median``): the mean or median of each
   algorithm's values, ranked (larger or smaller better) — challengeR's ``aggregateThenRank``.
@@ -28,26 +29,22 @@ import numpy as np
 
 from leaderboard.stats.aggregates import weighted_mean, weighted_median
 from leaderboard.stats.errors import DroppedCasesWarning, StatsInputError
+from leaderboard.stats.registry import RankingMethod, ranking_method, register
 from leaderboard.stats.table import NaRule, ScoreTable, TaskMatrix, check_na_rule, task_matrices
 from leaderboard.stats.ties import Ties, check_ties, rank_order, rank_scores
 from leaderboard.stats.wilcoxon import signed_rank_pvalues
 
-Method = Literal["aggregate-mean", "aggregate-median", "rank-then-aggregate", "test-then-rank"]
 Adjust = Literal["none", "holm", "bonferroni"]
-METHODS: tuple[str, ...] = (
-    "aggregate-mean",
-    "aggregate-median",
-    "rank-then-aggregate",
-    "test-then-rank",
-)
 ADJUSTMENTS: tuple[str, ...] = ("none", "holm", "bonferroni")
 
 
 @dataclass(frozen=True)
 class RankingConfig:
-    """How one task is ranked. ``adjust`` and ``alpha`` matter to test-then-rank only."""
+    """How one task is ranked. ``method`` names a registered method
+    (:mod:`leaderboard.stats.registry`); ``adjust`` and ``alpha`` matter to test-then-rank
+    only."""
 
-    method: Method
+    method: str
     larger_better: bool = True
     na: NaRule = "worst"
     ties: Ties = "min"
@@ -55,8 +52,7 @@ class RankingConfig:
     alpha: float = 0.05
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise StatsInputError(f"method {self.method!r}: expected one of {', '.join(METHODS)}")
+        ranking_method(self.method)
         object.__setattr__(self, "na", check_na_rule(self.na))
         check_ties(self.ties)
         if self.adjust not in ADJUSTMENTS:
@@ -69,16 +65,7 @@ class RankingConfig:
     def description(self) -> str:
         """The method, tie rule and missing-value rule in plain words, for a leaderboard page."""
         direction = "larger" if self.larger_better else "smaller"
-        method = {
-            "aggregate-mean": "mean of each algorithm's values, then ranked",
-            "aggregate-median": "median of each algorithm's values, then ranked",
-            "rank-then-aggregate": "algorithms ranked on every case, then by their mean rank",
-            "test-then-rank": (
-                "ranked by the share of other algorithms beaten in one-sided Wilcoxon "
-                f"signed-rank tests at α = {self.alpha:g}"
-                + ("" if self.adjust == "none" else f", {self.adjust.capitalize()}-adjusted")
-            ),
-        }[self.method]
+        method = self.ranking_method.explain(self)
         if self.na == "worst":
             missing = "missing values count as worse than every observed value"
         elif self.na == "drop":
@@ -88,11 +75,15 @@ class RankingConfig:
         return f"{method} ({direction} is better; ties: {self.ties}; {missing})."
 
     @property
+    def ranking_method(self) -> RankingMethod:
+        """The registry entry of ``method``."""
+        return ranking_method(self.method)
+
+    @property
     def score_larger_better(self) -> bool:
-        """Direction of the score: the metric's for aggregates, shares up, mean ranks down."""
-        if self.method == "rank-then-aggregate":
-            return False
-        return self.larger_better or self.method == "test-then-rank"
+        """Direction of the method's score (the metric's for aggregates, shares up, mean
+        ranks down)."""
+        return self.ranking_method.score_larger_better(self.larger_better)
 
 
 @dataclass(frozen=True)
@@ -176,9 +167,44 @@ def _joint_rank_terms(ranks: np.ndarray, counted: np.ndarray, missing: np.ndarra
     return np.where(counted, a, 0.0), np.where(counted, b, 0.0)
 
 
+@register(
+    "aggregate-mean",
+    label="Mean per algorithm, then ranked",
+    aggregate="mean",
+    ranks_aggregate=True,
+    direction="metric",
+    sentence="mean of each algorithm's values, then ranked",
+)
+def _aggregate_mean(
+    matrix: TaskMatrix, config: RankingConfig, counts: np.ndarray, compat: bool
+) -> np.ndarray:
+    return metric_aggregate(matrix, config, counts, median=False)
+
+
+@register(
+    "aggregate-median",
+    label="Median per algorithm, then ranked",
+    aggregate="median",
+    ranks_aggregate=True,
+    direction="metric",
+    sentence="median of each algorithm's values, then ranked",
+)
+def _aggregate_median(
+    matrix: TaskMatrix, config: RankingConfig, counts: np.ndarray, compat: bool
+) -> np.ndarray:
+    return metric_aggregate(matrix, config, counts, median=True)
+
+
+@register(
+    "rank-then-aggregate",
+    label="Ranked per case, then by mean rank",
+    aggregate="mean",
+    direction="smaller",
+    sentence="algorithms ranked on every case, then by their mean rank",
+)
 def _rank_then_aggregate(
     matrix: TaskMatrix, config: RankingConfig, counts: np.ndarray, compat: bool
-):
+) -> np.ndarray:
     ranks, counted, missing = _per_case_ranks(matrix, config)
     rows = counts @ counted.astype(np.float64)
     if compat:
@@ -226,7 +252,24 @@ def significance(
     return (adjusted <= config.alpha) & off_diagonal
 
 
-def _test_then_rank(matrix: TaskMatrix, config: RankingConfig, counts: np.ndarray, compat: bool):
+def _test_then_rank_sentence(config: RankingConfig) -> str:
+    adjusted = "" if config.adjust == "none" else f", {config.adjust.capitalize()}-adjusted"
+    return (
+        "ranked by the share of other algorithms beaten in one-sided Wilcoxon "
+        f"signed-rank tests at α = {config.alpha:g}{adjusted}"
+    )
+
+
+@register(
+    "test-then-rank",
+    label="Share of others beaten in Wilcoxon tests (significance ranking)",
+    aggregate="mean",
+    direction="larger",
+    sentence=_test_then_rank_sentence,
+)
+def _test_then_rank(
+    matrix: TaskMatrix, config: RankingConfig, counts: np.ndarray, compat: bool
+) -> np.ndarray:
     k = len(matrix.algorithms)
     wins = significance(matrix, config, counts, compat=compat).sum(axis=2)
     if config.na != "drop":
@@ -258,11 +301,18 @@ def resample_scores(
     rank-then-aggregate ranks the copies of a case jointly; test-then-rank counts a case once.
     """
     counts = np.asarray(counts, dtype=np.float64)
-    if config.method == "rank-then-aggregate":
-        return _rank_then_aggregate(matrix, config, counts, compat)
-    if config.method == "test-then-rank":
-        return _test_then_rank(matrix, config, counts, compat)
-    return metric_aggregate(matrix, config, counts, median=config.method == "aggregate-median")
+    return config.ranking_method.score(matrix, config, counts, compat)
+
+
+def method_aggregates(
+    matrix: TaskMatrix, config: RankingConfig, counts: np.ndarray, scores: np.ndarray
+) -> np.ndarray:
+    """The method's metric aggregate (B, K) on each resample, given its ``scores`` there: the
+    scores themselves when the method ranks that aggregate, else the mean or median."""
+    method = config.ranking_method
+    if method.ranks_aggregate:
+        return scores
+    return metric_aggregate(matrix, config, counts, median=method.aggregate == "median")
 
 
 def rank_resample_scores(scores: np.ndarray, config: RankingConfig) -> np.ndarray:

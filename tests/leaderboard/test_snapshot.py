@@ -11,7 +11,7 @@ from django.utils import timezone
 from challenges.models import Team
 from leaderboard import services
 from leaderboard.models import LeaderboardSnapshot
-from leaderboard.stats import RankingConfig, significance
+from leaderboard.stats import RankingConfig, method_names, significance
 from tests import factories
 
 from .helpers import labelled_phase, random_board, scored_evaluation, stats_on_chosen_values
@@ -107,8 +107,7 @@ def test_a_fixed_worst_distance_replaces_the_diagonal():
     assert "50 mm" in snapshot.statistics["missing_rule"]
 
 
-@pytest.mark.parametrize("method", ["aggregate-mean", "aggregate-median", "rank-then-aggregate",
-                                    "test-then-rank"])
+@pytest.mark.parametrize("method", method_names())
 def test_all_undefined_never_ranks_first(method):
     phase = labelled_phase(cases=CASES[:8], ranking_method=method, bootstrap_samples=50)
     empty = factories.participant(phase, "empty")
