@@ -5,7 +5,7 @@ anything else derived from the hidden labels. Per-case values only where the pha
 and scores rounded as the phase rounds them, except for its organizers.
 """
 
-from .models import CaseResult, Evaluation, State, Submission
+from .models import ACTIVE_STATES, CaseResult, Evaluation, State, Submission
 from .results import public_scores
 
 
@@ -20,6 +20,8 @@ def submission_payload(submission: Submission, user, *, with_cases: bool = True)
         "file_name": submission.file_name,
         "description": submission.description,
         "status": latest.state if latest else State.QUEUED,
+        # Clients and pages ask this rather than keep their own list of unfinished states.
+        "active": latest.state in ACTIVE_STATES if latest else True,
         "message": latest.participant_message if latest else "",
         "progress": {"done": latest.cases_done, "total": latest.cases_total} if latest else None,
     }

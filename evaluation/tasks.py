@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready
 
+from . import task_names
 from .services import algorithm, reaper, scoring, validation
 
 log = logging.getLogger(__name__)
@@ -12,28 +13,28 @@ log = logging.getLogger(__name__)
 _RELIABLE = {"acks_late": True, "reject_on_worker_lost": True}
 
 
-@shared_task(name="evaluation.validate", bind=True, **_RELIABLE)
+@shared_task(name=task_names.VALIDATE, bind=True, **_RELIABLE)
 def validate_upload(self, *, evaluation_id: str) -> None:
     validation.validate(evaluation_id, worker=self.request.hostname or "worker")
 
 
-@shared_task(name="evaluation.score", bind=True, **_RELIABLE)
+@shared_task(name=task_names.SCORE, bind=True, **_RELIABLE)
 def score_evaluation(self, *, evaluation_id: str) -> None:
     scoring.score(evaluation_id, worker=self.request.hostname or "worker")
 
 
-@shared_task(name="evaluation.score_shard", bind=True, **_RELIABLE)
+@shared_task(name=task_names.SCORE_SHARD, bind=True, **_RELIABLE)
 def score_shard(self, *, evaluation_id: str, lease: int, shard: int) -> None:
     scoring.score_shard(evaluation_id, lease=lease, shard=shard,
                         worker=self.request.hostname or "worker")
 
 
-@shared_task(name="evaluation.run_algorithm", bind=True, **_RELIABLE)
+@shared_task(name=task_names.RUN_ALGORITHM, bind=True, **_RELIABLE)
 def run_algorithm(self, *, evaluation_id: str) -> None:
     algorithm.run(evaluation_id, worker=self.request.hostname or "worker")
 
 
-@shared_task(name="evaluation.reap", **_RELIABLE)
+@shared_task(name=task_names.REAP, **_RELIABLE)
 def reap() -> None:
     reaper.reap()
 

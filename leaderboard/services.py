@@ -32,27 +32,26 @@ from .models import LeaderboardSnapshot
 from .overall import overall_boards
 from .phase_ranking import rank_segmentation
 from .ranked import PhaseBoard
+from .task_names import REFRESH, REFRESH_CHALLENGE
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_VERSION = 1
 """Part of every input hash: bump it when what a snapshot stores changes, so that existing
 snapshots are recomputed at their next refresh."""
-REFRESH_TASK = "leaderboard.refresh"
-CHALLENGE_REFRESH_TASK = "leaderboard.refresh_challenge"
 DEBOUNCE_S = 2
 
 
 def request_refresh(phase_id) -> None:
     """Ask for the phase's snapshot to be recomputed soon; a burst of requests computes once."""
     _request(LeaderboardSnapshot.objects.get_or_create(phase_id=phase_id)[0],
-             REFRESH_TASK, {"phase_id": str(phase_id)})
+             REFRESH, {"phase_id": str(phase_id)})
 
 
 def request_challenge_refresh(challenge_id) -> None:
     """Ask for the challenge's overall ranking to be recomputed soon (debounced likewise)."""
     _request(LeaderboardSnapshot.objects.get_or_create(challenge_id=challenge_id)[0],
-             CHALLENGE_REFRESH_TASK, {"challenge_id": str(challenge_id)})
+             REFRESH_CHALLENGE, {"challenge_id": str(challenge_id)})
 
 
 def _request(snapshot: LeaderboardSnapshot, task_name: str, kwargs: dict) -> None:

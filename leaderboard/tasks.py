@@ -9,12 +9,12 @@ from celery import shared_task
 
 from challenges.models import Challenge, Phase
 
-from . import services
+from . import services, task_names
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="leaderboard.refresh", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=task_names.REFRESH, acks_late=True, reject_on_worker_lost=True)
 def refresh(*, phase_id: str) -> None:
     try:
         services.refresh(phase_id)
@@ -22,7 +22,7 @@ def refresh(*, phase_id: str) -> None:
         log.info("phase %s no longer exists; no leaderboard to refresh", phase_id)
 
 
-@shared_task(name="leaderboard.refresh_challenge", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=task_names.REFRESH_CHALLENGE, acks_late=True, reject_on_worker_lost=True)
 def refresh_challenge(*, challenge_id: str) -> None:
     try:
         services.refresh_challenge(challenge_id)

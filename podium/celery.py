@@ -10,6 +10,8 @@ import kombu.transport
 from celery import Celery, bootsteps
 from kombu import Queue
 
+from evaluation import task_names
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "podium.settings")
 # The embedded default broker: kombu's filesystem transport made safe (see podium/broker.py).
 kombu.transport.TRANSPORT_ALIASES["podiumfs"] = "podium.broker:Transport"
@@ -18,7 +20,7 @@ app = Celery("podium")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue("scoring"), Queue("gpu")]
 app.conf.task_default_queue = "scoring"
-app.conf.task_routes = {"evaluation.run_algorithm": {"queue": "gpu"}}
+app.conf.task_routes = {task_names.RUN_ALGORITHM: {"queue": "gpu"}}
 app.conf.broker_connection_retry_on_startup = True
 app.autodiscover_tasks()
 
@@ -51,7 +53,7 @@ class ReaperStep(bootsteps.StartStopStep):
 
     @staticmethod
     def request_pass():
-        app.send_task("evaluation.reap")
+        app.send_task(task_names.REAP)
 
 
 app.steps["worker"].add(ReaperStep)

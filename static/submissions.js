@@ -1,9 +1,9 @@
 // The submission pages (evaluation/templates/evaluation/): the upload form posts with
-// XMLHttpRequest to show its progress, and a page listing an unfinished submission reloads
-// itself every 5 s. Loaded as a file: the Content-Security-Policy allows no inline script.
+// XMLHttpRequest to show its progress, and a page listing an unfinished submission (an
+// element with data-active="true", from the API payload's `active`) reloads itself every 5 s.
+// Loaded as a file: the Content-Security-Policy allows no inline script.
 (function () {
   "use strict";
-  var UNFINISHED = ["validating", "queued", "running_algorithm", "scoring"];
 
   function fail(bar, status, message) {
     bar.hidden = true;
@@ -43,8 +43,7 @@
       sendWithProgress(form);
     });
   }
-  var selector = UNFINISHED.map(function (s) { return '[data-status="' + s + '"]'; }).join(",");
-  if (document.querySelector(selector)) {
+  if (document.querySelector('[data-active="true"]')) {
     setTimeout(function () { window.location.reload(); }, 5000);
   }
 })();

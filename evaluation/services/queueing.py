@@ -2,19 +2,16 @@
 
 from podium.celery import app
 
+from .. import task_names
 from ..models import Evaluation, Phase, State
-
-SCORE_TASK = "evaluation.score"
-RUN_ALGORITHM_TASK = "evaluation.run_algorithm"
-VALIDATE_TASK = "evaluation.validate"
 
 
 def enqueue(evaluation: Evaluation) -> None:
     """Send the evaluation's next step to its queue (call it inside ``transaction.on_commit``)."""
     if evaluation.state == State.VALIDATING:
-        name = VALIDATE_TASK
+        name = task_names.VALIDATE
     elif evaluation.submission.kind == Phase.ALGORITHM and evaluation.state == State.QUEUED:
-        name = RUN_ALGORITHM_TASK
+        name = task_names.RUN_ALGORITHM
     else:
-        name = SCORE_TASK
+        name = task_names.SCORE
     app.send_task(name, kwargs={"evaluation_id": str(evaluation.id)})

@@ -33,7 +33,7 @@ from scorers.errors import InputError
 from scorers.nifti import read_label_map
 from scorers.segmentation import score_case
 
-from .. import detection_predictions, predictions, references
+from .. import detection_predictions, predictions, references, task_names
 from ..archives import iter_read
 from ..errors import GroundTruthError
 from ..models import CaseResult, Evaluation, Phase, State
@@ -44,7 +44,6 @@ from ..storage import local_path, private_storage
 
 log = logging.getLogger(__name__)
 
-SHARD_TASK = "evaluation.score_shard"
 RESULTS_EVERY_S = 0.5
 
 NEUTRAL_MESSAGE = (
@@ -94,8 +93,8 @@ def score(evaluation_id, *, worker: str) -> None:
         return
     shards = _plan(evaluation)
     for helper in range(1, shards):
-        app.send_task(SHARD_TASK, kwargs={"evaluation_id": str(evaluation.id),
-                                          "lease": evaluation.lease, "shard": helper})
+        app.send_task(task_names.SCORE_SHARD, kwargs={"evaluation_id": str(evaluation.id),
+                                                      "lease": evaluation.lease, "shard": helper})
     _take_shards(evaluation, helper=0)
 
 

@@ -1,8 +1,9 @@
 """REST API: submitting and reading submissions, with the phase's visibility rules."""
 
 import pytest
+from django.test import Client
 
-from evaluation.models import Evaluation
+from evaluation.models import ACTIVE_STATES, TERMINAL_STATES, Evaluation
 from evaluation.services import scoring
 from tests import factories
 from tests.factories import api_client as client_for
@@ -33,6 +34,7 @@ def test_results_follow_the_contract(scored):
     _phase, user, submission_id = scored
     body = client_for(user).get(f"/api/v1/submissions/{submission_id}/").json()
     assert body["status"] == "succeeded" and body["message"] == "Scored 2 cases."
+    assert body["active"] is False
     assert set(body["results"]["aggregate"]) == {"1", "2"}
     assert set(body["results"]["aggregate"]["1"]) == {"dice", "nsd", "hd", "hd95", "assd"}
     assert body["results"]["cases"][0] == {
@@ -92,7 +94,27 @@ def test_listing_and_cancelling_own_submissions(tmp_path):
     submission_id = post(client, phase, cube_predictions_zip(tmp_path)).json()["id"]
     listed = client.get(f"/api/v1/phases/{phase.id}/submissions/").json()
     assert [s["id"] for s in listed] == [submission_id] and listed[0]["status"] == "queued"
+    assert listed[0]["active"] is True
     cancelled = client.post(f"/api/v1/submissions/{submission_id}/cancel/")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["active"] is False
     again = client.post(f"/api/v1/submissions/{submission_id}/cancel/")
     assert again.status_code == 409
+
+
+@pytest.mark.parametrize("state, active", [(state, True) for state in ACTIVE_STATES]
+                         + [(state, False) for state in TERMINAL_STATES])
+def test_pages_mark_a_submission_active_as_the_api_does(tmp_path, state, active):
+    """The pages' reload script reads ``data-active``, which says what the API's ``active``
+    says; the Cancel button shows exactly while the submission is active."""
+    phase = cube_phase(tmp_path)
+    user = factories.participant(phase)
+    submission, _ = factories.submission(phase, user, state=state)
+    assert client_for(user).get(f"/api/v1/submissions/{submission.id}/").json()["active"] is active
+    client = Client()
+    client.force_login(user)
+    marker = f'data-active="{str(active).lower()}"'
+    listing = client.get(f"/phases/{phase.id}/submit/").content.decode()
+    page = client.get(f"/submissions/{submission.id}/").content.decode()
+    assert marker in listing and marker in page
+    assert (f"/submissions/{submission.id}/cancel/" in page) is active

@@ -8,6 +8,7 @@ import pytest
 
 from challenges.services.demo_data import write_nifti
 from challenges.services.importing import import_task
+from evaluation import task_names
 from evaluation.models import CaseResult, Evaluation, State
 from evaluation.services import reaper
 from podium.celery import app
@@ -47,7 +48,7 @@ def test_killed_worker_is_reaped_and_the_evaluation_finishes(tmp_path, settings,
     doomed_queue = "crash-test"  # a queue of its own, so no other worker takes the message
     doomed = WorkerProcess("doomed", extra_env={"PODIUM_REAPER_INTERVAL_S": "3600"},
                            queues=doomed_queue)
-    app.send_task("evaluation.score", kwargs={"evaluation_id": str(evaluation.id)},
+    app.send_task(task_names.SCORE, kwargs={"evaluation_id": str(evaluation.id)},
                   queue=doomed_queue)
     wait_for(lambda: Evaluation.objects.filter(pk=evaluation.pk, state=State.SCORING,
                                                cases_done__gte=1).exists(),

@@ -7,7 +7,7 @@ from celery.signals import before_task_publish
 
 from evaluation.models import State
 from evaluation.states import transition
-from leaderboard import services, tasks
+from leaderboard import services, task_names, tasks
 from leaderboard.models import LeaderboardSnapshot
 from tests import factories
 
@@ -47,8 +47,8 @@ def test_a_burst_of_finished_evaluations_computes_once(published,
     with django_capture_on_commit_callbacks(execute=True):
         for evaluation in burst:
             transition(evaluation.id, State.SUCCEEDED)
-    refreshes = [p for p in published if p[0] == services.REFRESH_TASK]
-    assert refreshes == [(services.REFRESH_TASK, {"phase_id": str(phase.id)}, True)]
+    refreshes = [p for p in published if p[0] == task_names.REFRESH]
+    assert refreshes == [(task_names.REFRESH, {"phase_id": str(phase.id)}, True)]
     assert LeaderboardSnapshot.objects.get(phase=phase).refresh_pending
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -57,8 +57,8 @@ def test_a_burst_of_finished_evaluations_computes_once(published,
     assert not snapshot.refresh_pending
     assert [e["participant"] for e in snapshot.entries] == [f"burst{k}" for k in (4, 3, 2, 1, 0)]
     # The changed phase snapshot asked for the challenge's overall ranking, once.
-    overall = [p for p in published if p[0] == services.CHALLENGE_REFRESH_TASK]
-    assert overall == [(services.CHALLENGE_REFRESH_TASK,
+    overall = [p for p in published if p[0] == task_names.REFRESH_CHALLENGE]
+    assert overall == [(task_names.REFRESH_CHALLENGE,
                         {"challenge_id": str(phase.task.challenge_id)}, True)]
 
 
@@ -71,7 +71,7 @@ def test_an_evaluation_finishing_after_the_refresh_started_asks_again(
     services.refresh(phase.id)  # clears the flag before reading its inputs
     with django_capture_on_commit_callbacks(execute=True):
         transition(late.id, State.SUCCEEDED)
-    assert [p[0] for p in published].count(services.REFRESH_TASK) == 2
+    assert [p[0] for p in published].count(task_names.REFRESH) == 2
 
 
 def test_failed_evaluations_do_not_refresh(published, django_capture_on_commit_callbacks):
@@ -79,7 +79,7 @@ def test_failed_evaluations_do_not_refresh(published, django_capture_on_commit_c
     (evaluation,) = finishing(phase, 1)
     with django_capture_on_commit_callbacks(execute=True):
         transition(evaluation.id, State.FAILED)
-    assert services.REFRESH_TASK not in [p[0] for p in published]
+    assert task_names.REFRESH not in [p[0] for p in published]
 
 
 def test_a_refresh_of_a_deleted_phase_ends_quietly():
@@ -103,7 +103,7 @@ def test_a_request_whose_message_was_lost_is_sent_again(published, settings,
     with django_capture_on_commit_callbacks(execute=True):
         services.request_refresh(phase.id)
         services.request_refresh(phase.id)  # debounced: nothing sent
-    assert len([p for p in published if p[0] == services.REFRESH_TASK]) == 1
+    assert len([p for p in published if p[0] == task_names.REFRESH]) == 1
     # The message is lost (a killed worker of the embedded broker); later requests re-send it
     # once the request is older than the resend delay.
     LeaderboardSnapshot.objects.filter(phase=phase).update(
@@ -111,4 +111,4 @@ def test_a_request_whose_message_was_lost_is_sent_again(published, settings,
         - timedelta(seconds=settings.PODIUM_REFRESH_RESEND_AFTER_S + 1))
     with django_capture_on_commit_callbacks(execute=True):
         services.request_refresh(phase.id)
-    assert len([p for p in published if p[0] == services.REFRESH_TASK]) == 2
+    assert len([p for p in published if p[0] == task_names.REFRESH]) == 2

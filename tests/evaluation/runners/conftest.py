@@ -12,9 +12,9 @@ import pytest
 
 from evaluation.runners.base import MIB, ResourceLimits, RunRequest
 from evaluation.runners.docker_api import DockerApiRunner
-from tests.runners import images
+from tests.evaluation.runners import images
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # Small limits so that every limit is reached in a second or two on a 2-core machine.
 TEST_LIMITS = ResourceLimits(

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from evaluation.algorithm_images import check_user, inspect_archive
 from evaluation.runners.image_archive import ImageSpec, LayerFile, write_image_archive
 from scorers.errors import InputError
-from tests.runners import images
+from tests.evaluation.runners import images
 
 LAYER = b"pretend layer tar " * 100
 

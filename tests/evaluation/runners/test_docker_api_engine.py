@@ -21,8 +21,8 @@ from evaluation.runners.docker_options import (
     output_volume_options,
 )
 from scorers.errors import InputError
-from tests.runners import images
-from tests.runners.conftest import ROOT, TEST_LIMITS, run_request
+from tests.evaluation.runners import images
+from tests.evaluation.runners.conftest import ROOT, TEST_LIMITS, run_request
 
 pytestmark = pytest.mark.engine
 

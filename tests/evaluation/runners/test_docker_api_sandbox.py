@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from evaluation.runners.base import MIB, Outcome
-from tests.runners import images
-from tests.runners.conftest import TEST_LIMITS, run_request
+from tests.evaluation.runners import images
+from tests.evaluation.runners.conftest import TEST_LIMITS, run_request
 
 pytestmark = pytest.mark.engine
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from evaluation.algorithm_images import check_user
-from tests.runners.conftest import ROOT
+from tests.evaluation.runners.conftest import ROOT
 
 DOCKER = ROOT / "docker"
 EXAMPLE = DOCKER / "example-algorithm"

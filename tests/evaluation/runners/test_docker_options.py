@@ -21,7 +21,7 @@ from evaluation.runners.docker_options import (
     input_volume_options,
     output_volume_options,
 )
-from tests.runners.conftest import ROOT
+from tests.evaluation.runners.conftest import ROOT
 
 NAMES = RunNames.of("podium-gpu1-", "eval-7-1")
 

@@ -13,8 +13,8 @@ import pytest
 from evaluation.runners.base import Outcome, RunRequest
 from evaluation.runners.docker_api import _untagged_chunks
 from evaluation.runners.image_archive import write_image_archive
-from tests.runners import images
-from tests.runners.conftest import TEST_LIMITS
+from tests.evaluation.runners import images
+from tests.evaluation.runners.conftest import TEST_LIMITS
 
 pytestmark = pytest.mark.engine
 

@@ -9,12 +9,13 @@ from scipy.stats import kendalltau
 from leaderboard.stats.bootstrap import bootstrap_table, bootstrap_task, kendall_tau_b
 from leaderboard.stats.errors import DroppedCasesWarning, StatsInputError
 from leaderboard.stats.methods import RankingConfig
+from leaderboard.stats.registry import method_names
 from leaderboard.stats.resamples import ResampleTable
 from leaderboard.stats.table import ScoreTable, task_matrices
-from tests.stats.examples import CASES, example_table
-from tests.stats.test_methods import random_rows, reference_ranking, to_table
+from tests.leaderboard.stats.examples import CASES, example_table
+from tests.leaderboard.stats.test_methods import random_rows, reference_ranking, to_table
 
-METHODS = ["aggregate-mean", "aggregate-median", "rank-then-aggregate", "test-then-rank"]
+METHODS = method_names()  # every built-in method is checked against the reference
 
 
 def samples_of(draws_per_boot, task="T"):

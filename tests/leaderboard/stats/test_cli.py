@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from leaderboard.stats.cli import main
-from tests.stats.examples import CASES, VALUES
+from tests.leaderboard.stats.examples import CASES, VALUES
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def write_csv(path, header, rows):

@@ -9,7 +9,7 @@ from leaderboard.stats.consensus import (
 )
 from leaderboard.stats.errors import StatsInputError
 from leaderboard.stats.methods import RankingConfig, TaskRanking, rank_table
-from tests.stats.examples import example_table
+from tests.leaderboard.stats.examples import example_table
 
 
 def ranking(task, ranks):

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from leaderboard.stats.errors import DroppedCasesWarning, StatsInputError
 from leaderboard.stats.methods import RankingConfig, adjust_pvalues, rank_table, significance
 from leaderboard.stats.table import ScoreTable, task_matrices
-from tests.stats import reference
-from tests.stats.examples import example_table, with_missing_b6
+from tests.leaderboard.stats import reference
+from tests.leaderboard.stats.examples import example_table, with_missing_b6
 
 
 def ranked(table, **options):

@@ -8,7 +8,7 @@ from leaderboard.stats.case_plots import case_plot, podium_plot
 from leaderboard.stats.methods import RankingConfig, significance
 from leaderboard.stats.plots import blob_plot, significance_map
 from leaderboard.stats.table import task_matrices
-from tests.stats.examples import VALUES, example_table
+from tests.leaderboard.stats.examples import VALUES, example_table
 
 SVG = "{http://www.w3.org/2000/svg}"
 EVIL = '<script>alert("x")</script>'

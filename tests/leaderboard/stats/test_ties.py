@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from leaderboard.stats.errors import StatsInputError
 from leaderboard.stats.ties import rank_order, rank_scores
-from tests.stats.reference import rank_na2
+from tests.leaderboard.stats.reference import rank_na2
 
 
 def test_competition_ranking_gives_tied_scores_the_best_rank_and_skips():

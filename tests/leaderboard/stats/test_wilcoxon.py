@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from leaderboard.stats.wilcoxon import signed_rank_pvalues
-from tests.stats.reference import wilcoxon_greater
+from tests.leaderboard.stats.reference import wilcoxon_greater
 
 
 def expanded_reference(values, counts):
