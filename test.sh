@@ -12,6 +12,9 @@ scripts/services.sh
 echo "== lint =="
 .venv/bin/ruff check .
 
+echo "== import contracts =="
+.venv/bin/lint-imports
+
 echo "== tests on the embedded default (SQLite + filesystem broker) =="
 .venv/bin/python -m pytest "$@"
 

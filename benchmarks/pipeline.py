@@ -64,7 +64,7 @@ def make_task(root: Path, cases: int, shape) -> tuple[Path, list]:
     """A 3-label task and, per case, a degraded prediction."""
     import numpy as np
 
-    from challenges.services.demo_data import degrade, organ_label_map, write_nifti
+    from evaluation.services.demo_data import degrade, organ_label_map, write_nifti
 
     rng = np.random.default_rng(0)
     folder = root / "Task20_Bench"
@@ -86,7 +86,7 @@ def make_task(root: Path, cases: int, shape) -> tuple[Path, list]:
 
 
 def write_archive(root: Path, pairs, spacing=(0.8, 0.8, 2.5)) -> Path:
-    from challenges.services.demo_data import write_nifti
+    from evaluation.services.demo_data import write_nifti
 
     path = root / "predictions.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
@@ -209,8 +209,8 @@ def main() -> None:
         configure(args, root / "data")
         from django.contrib.auth import get_user_model
 
-        from challenges.services.importing import import_task
         from challenges.services.participation import join
+        from evaluation.services.importing import import_task
         from podium.celery import app
 
         print(f"generating {args.cases} cases of {tuple(args.shape)} with 3 labels …", flush=True)

@@ -1,18 +1,15 @@
 """REST API: challenges, phases, joining."""
 
-import uuid
-
-from django.db.models import Q
-from django.shortcuts import get_object_or_404
 from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
-from podium.api import validated
+from core.api import validated
 
 from .models import Challenge, Participation, Phase
 from .services.participation import join
+from .visibility import challenge_by_key, visible_challenges, visible_phase
 
 
 class PhaseSummarySerializer(serializers.ModelSerializer):
@@ -84,29 +81,6 @@ class ParticipationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Participation
         fields = ["id", "challenge", "status", "terms_accepted_at", "team"]
-
-
-def visible_challenges(user):
-    if user.is_authenticated and user.is_staff:
-        return Challenge.objects.all()
-    if user.is_authenticated:
-        return Challenge.objects.filter(Q(is_published=True) | Q(organizers=user)).distinct()
-    return Challenge.objects.filter(is_published=True)
-
-
-def challenge_by_key(user, key: str) -> Challenge:
-    """A visible challenge by UUID or slug, else 404."""
-    challenges = visible_challenges(user)
-    try:
-        return get_object_or_404(challenges, pk=uuid.UUID(key))
-    except ValueError:
-        return get_object_or_404(challenges, slug=key)
-
-
-def visible_phase(user, phase_id) -> Phase:
-    phase = get_object_or_404(Phase.objects.select_related("task__challenge"), pk=phase_id)
-    challenge_by_key(user, str(phase.task.challenge_id))
-    return phase
 
 
 @api_view(["GET"])

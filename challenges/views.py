@@ -5,11 +5,11 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from evaluation.errors import Refused
+from core.errors import Refused
 
-from .api import visible_challenges
 from .models import Participation, Phase
 from .services.participation import create_team, join, join_team, leave_team
+from .visibility import visible_challenges
 
 
 def home(request):

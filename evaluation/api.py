@@ -14,8 +14,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from challenges.api import visible_phase
-from podium.api import SubmitRateThrottle, validated
+from challenges.visibility import visible_phase
+from core.api import SubmitRateThrottle, validated
 
 from .models import Submission
 from .presentation import submission_payload

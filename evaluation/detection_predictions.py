@@ -15,6 +15,9 @@ import tempfile
 from pathlib import Path
 
 from challenges.models import Task
+from core.archives import Member, detect_format, extract, human_size, list_members
+from core.errors import GroundTruthError
+from core.storage import local_path, private_storage
 from scorers.boxes import (
     MAX_BOXES_PER_IMAGE,
     MAX_BYTES_PER_BOX,
@@ -27,11 +30,8 @@ from scorers.detection import evaluate_coco, evaluate_voc
 from scorers.errors import InputError
 from scorers.voc import AnnotatedImage, read_voc_xml
 
-from .archives import Member, detect_format, extract, human_size, list_members
-from .errors import GroundTruthError
 from .models import Evaluation
 from .predictions import archive_limits
-from .storage import local_path, private_storage
 
 BOX_FILE_SUFFIXES = (".csv", ".json")
 

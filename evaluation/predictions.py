@@ -14,10 +14,9 @@ from pathlib import Path
 from django.conf import settings
 
 from challenges.models import Task
+from core.archives import ArchiveLimits, Member, human_size, iter_read, list_members
 from scorers.errors import InputError
 from scorers.nifti import Geometry, ReadLimits, check_geometry, read_geometry
-
-from .archives import ArchiveLimits, Member, human_size, iter_read, list_members
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 # Enough of a .nii.gz to inflate its header (348 or 540 bytes), even with gzip extra fields;

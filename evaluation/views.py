@@ -6,8 +6,8 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from challenges.api import visible_phase
 from challenges.models import Participation
+from challenges.visibility import visible_phase
 from scorers.errors import InputError
 
 from .api import visible_submissions

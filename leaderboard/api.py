@@ -6,7 +6,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from challenges.api import challenge_by_key, visible_phase
+from challenges.visibility import challenge_by_key, visible_phase
 
 from .presentation import challenge_payload, leaderboard_payload
 

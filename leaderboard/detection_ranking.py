@@ -18,9 +18,9 @@ import numpy as np
 from django.core.files.storage import default_storage
 
 from challenges.models import DETECTION_METRICS, Phase
+from core.storage import local_path
 from evaluation import detection_predictions
 from evaluation.results import primary_score
-from evaluation.storage import local_path
 from leaderboard.stats import detection_bootstrap
 from leaderboard.stats.ties import rank_scores
 from scorers.detection import VocMatches, match_voc

@@ -16,6 +16,7 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -24,7 +25,6 @@ from django.utils import timezone
 from challenges.models import Challenge, Phase, Task
 from evaluation.models import Evaluation, State
 from evaluation.results import primary_score
-from podium.celery import app
 
 from .contenders import Contender, contenders, participant_key
 from .detection_ranking import rank_detection, ranked_metric
@@ -62,7 +62,8 @@ def _request(snapshot: LeaderboardSnapshot, task_name: str, kwargs: dict) -> Non
     ).update(refresh_requested_at=now)
     if claimed:
         transaction.on_commit(
-            lambda: app.send_task(task_name, kwargs=kwargs, countdown=DEBOUNCE_S), robust=True
+            lambda: current_app.send_task(task_name, kwargs=kwargs, countdown=DEBOUNCE_S),
+            robust=True,
         )
 
 

@@ -4,8 +4,8 @@ from django.core.cache import cache
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
-from challenges.api import visible_challenges, visible_phase
 from challenges.models import Task
+from challenges.visibility import visible_challenges, visible_phase
 
 from . import exports
 from .display import per_case_plots, table_rows

@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "challenges",
     "evaluation",
     "leaderboard",
+    "podium",  # the organizer console for what spans the apps (podium/admin.py)
 ]
 
 MIDDLEWARE = [
@@ -266,12 +267,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "podium.api.JSONParser",
+        "core.api.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     # Per user, per address for anonymous clients, and stricter for sending submissions
-    # (podium.api.SubmitRateThrottle). Counted in the cache below.
+    # (core.api.SubmitRateThrottle). Counted in the cache below.
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
@@ -285,7 +286,7 @@ REST_FRAMEWORK = {
     # connection's address (a client could otherwise choose its own throttle bucket).
     "NUM_PROXIES": env_int("PODIUM_NUM_PROXIES", 0),
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "EXCEPTION_HANDLER": "podium.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 
@@ -310,7 +311,7 @@ LOGGING = {
 }
 
 # --- Podium ---------------------------------------------------------------------------------
-# Upload caps: a prediction archive is hostile until validated (evaluation/archives.py).
+# Upload caps: a prediction archive is hostile until validated (core/archives.py).
 PODIUM_UPLOAD_MAX_BYTES = env_int("PODIUM_UPLOAD_MAX_BYTES", 4 * 1024**3)
 PODIUM_ARCHIVE_MAX_MEMBERS = env_int("PODIUM_ARCHIVE_MAX_MEMBERS", 5000)
 PODIUM_ARCHIVE_MAX_TOTAL_BYTES = env_int("PODIUM_ARCHIVE_MAX_TOTAL_BYTES", 8 * 1024**3)

@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
 from challenges.models import Challenge, GroundTruth, Participation, Phase, Task
-from challenges.services.demo_data import write_nifti
 from evaluation.models import Evaluation, Submission
+from evaluation.services.demo_data import write_nifti
 
 _counter = itertools.count()
 

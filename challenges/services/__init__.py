@@ -1,1 +1,1 @@
-"""Workflows of the challenges app: importing tasks, joining, the demo challenge."""
+"""Workflows of the challenges app: joining a challenge and forming teams."""

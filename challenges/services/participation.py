@@ -3,10 +3,9 @@
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from evaluation.errors import Refused
-from evaluation.models import Submission
+from core.errors import Refused
 
-from ..models import Challenge, Participation, Team
+from ..models import Challenge, Participation, Phase, Team
 
 
 def join(challenge: Challenge, user, *, accept_terms: bool = True) -> tuple[Participation, bool]:
@@ -76,8 +75,10 @@ def _changeable(participation: Participation) -> Participation:
     member = Participation.objects.select_for_update().get(pk=participation.pk)
     if member.status != Participation.ACCEPTED:
         raise Refused("only accepted participants can form or join teams")
-    if Submission.objects.filter(phase__task__challenge_id=member.challenge_id,
-                                 creator_id=member.user_id).exists():
+    # Submissions point at phases (``Phase.submissions``); asking through the phase keeps this
+    # app below evaluation.
+    if Phase.objects.filter(task__challenge_id=member.challenge_id,
+                            submissions__creator_id=member.user_id).exists():
         raise Refused("you have already submitted to this challenge; ask the organizers to "
                       "change your team", http_status=409)
     return member

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from challenges.models import Task
+from core.storage import local_path, private_storage
 from scorers.errors import InputError
 
 from .. import predictions
@@ -27,7 +28,6 @@ from ..models import Evaluation, Phase, State
 from ..runners import Outcome, ResourceLimits, RunRequest, get_runner, gpu_index_from_env
 from ..runners.base import MIB
 from ..states import InvalidTransition, heartbeat, transition
-from ..storage import local_path, private_storage
 from .queueing import enqueue
 from .scoring import Stopped
 

@@ -1,6 +1,9 @@
-"""Sending evaluations to the right Celery queue (routes are in podium/celery.py)."""
+"""Sending evaluations to the right Celery queue (routes are in podium/celery.py).
 
-from podium.celery import app
+``current_app`` is the project's Celery app, loaded with the settings in every process; the
+apps never import the project package above them."""
+
+from celery import current_app
 
 from .. import task_names
 from ..models import Evaluation, Phase, State
@@ -14,4 +17,4 @@ def enqueue(evaluation: Evaluation) -> None:
         name = task_names.RUN_ALGORITHM
     else:
         name = task_names.SCORE
-    app.send_task(name, kwargs={"evaluation_id": str(evaluation.id)})
+    current_app.send_task(name, kwargs={"evaluation_id": str(evaluation.id)})

@@ -22,25 +22,25 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 from challenges.models import GroundTruth, Task
-from podium.celery import app
+from core.archives import iter_read
+from core.errors import GroundTruthError
+from core.storage import local_path, private_storage
 from scorers.errors import InputError
 from scorers.nifti import read_label_map
 from scorers.segmentation import score_case
 
 from .. import detection_predictions, predictions, references, task_names
-from ..archives import iter_read
-from ..errors import GroundTruthError
 from ..models import CaseResult, Evaluation, Phase, State
 from ..prefetch import ahead
 from ..results import aggregate, missing_case_values
 from ..states import InvalidTransition, heartbeat, transition
-from ..storage import local_path, private_storage
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def score(evaluation_id, *, worker: str) -> None:
         return
     shards = _plan(evaluation)
     for helper in range(1, shards):
-        app.send_task(task_names.SCORE_SHARD, kwargs={"evaluation_id": str(evaluation.id),
+        current_app.send_task(task_names.SCORE_SHARD, kwargs={"evaluation_id": str(evaluation.id),
                                                       "lease": evaluation.lease, "shard": helper})
     _take_shards(evaluation, helper=0)
 

@@ -16,9 +16,9 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from challenges.models import Participation, Phase, Team
+from core.errors import Refused
 from scorers.errors import InputError
 
-from ..errors import Refused
 from ..models import ACTIVE_STATES, Evaluation, State, Submission, submission_upload_to
 from ..states import InvalidTransition, transition
 from .queueing import enqueue

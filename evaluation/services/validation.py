@@ -21,14 +21,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from challenges.models import Phase, Task
+from core.archives import detect_format
+from core.storage import local_path
 from scorers.errors import InputError
 
 from .. import detection_predictions, predictions
 from ..algorithm_images import GZIP_MAGIC, inspect_archive
-from ..archives import detect_format
 from ..models import Evaluation, State, Submission
 from ..states import InvalidTransition, transition
-from ..storage import local_path
 from .queueing import enqueue
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import ApiToken, hash_key
 from challenges.models import Challenge, Participation, Task
-from challenges.services.demo import PARTICIPANT, RIVALS
 from evaluation.models import Submission
+from evaluation.services.demo import PARTICIPANT, RIVALS
 
 pytestmark = pytest.mark.django_db
 

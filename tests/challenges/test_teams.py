@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from challenges.models import Participation, Team
-from evaluation.errors import Refused
+from core.errors import Refused
 from tests import factories
 from tests.evaluation.helpers import cube_phase, cube_predictions_zip, submit_file
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 from django.core.files import File
 
-from challenges.services.demo_data import write_nifti
-from challenges.services.importing import import_task
 from evaluation.models import State
+from evaluation.services.demo_data import write_nifti
+from evaluation.services.importing import import_task
 from evaluation.services.submission import submit
 from evaluation.services.validation import validate
 from tests import factories

@@ -14,8 +14,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from core.archives import ArchiveLimits, Member, extract, iter_read, list_members
 from evaluation import detection_predictions, predictions
-from evaluation.archives import ArchiveLimits, Member, extract, iter_read, list_members
 from scorers.errors import InputError
 
 LIMITS = ArchiveLimits(max_members=50, max_total_bytes=1_000_000, max_ratio=1100)
@@ -381,7 +381,7 @@ def test_a_zip_directory_beyond_the_member_cap_is_refused_from_its_end_record(
     """The zip reader builds an object per directory entry before any can be counted (100k
     entries grew the web process by 50 MiB): the end record is read first. A forged count
     does not help: the directory's size is bounded too."""
-    import evaluation.archives as archives
+    import core.archives as archives
 
     path = _zip_with_entries(tmp_path / "many.zip", 2000, announce=announce)
     opened = []
@@ -423,7 +423,7 @@ def test_a_tar_extended_header_is_refused_on_its_declared_size_before_it_is_read
 
 
 def test_extended_headers_add_up_to_a_cap(tmp_path, monkeypatch):
-    import evaluation.archives as archives
+    import core.archives as archives
 
     monkeypatch.setattr(archives, "MAX_EXTENDED_HEADERS_BYTES", 3000)
     out = io.BytesIO()

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from challenges.services.demo_data import write_nifti
+from core.storage import private_storage
 from evaluation import predictions
 from evaluation.models import CaseResult, Evaluation, State
 from evaluation.results import image_diagonal_mm
 from evaluation.services import scoring
+from evaluation.services.demo_data import write_nifti
 from evaluation.states import transition
-from evaluation.storage import private_storage
 from scorers.nifti import read_label_map
 from tests import factories
 
@@ -63,7 +63,7 @@ def test_scoring_twice_is_a_no_op(phase, tmp_path):
 
 def test_large_prediction_files_are_read_from_disk_with_the_same_results(phase, tmp_path,
                                                                           monkeypatch):
-    from evaluation import archives
+    from core import archives
 
     monkeypatch.setattr(archives, "SPILL_ABOVE_BYTES", 10)  # every file counts as large
     read_from = []
@@ -260,8 +260,8 @@ def test_a_worker_whose_lease_expired_can_neither_write_nor_finish(phase, tmp_pa
 
 
 def test_broken_detection_ground_truth_is_never_shown(tmp_path):
-    from challenges.services.demo_data import write_box_predictions, write_detection_task
-    from challenges.services.importing import import_task
+    from evaluation.services.demo_data import write_box_predictions, write_detection_task
+    from evaluation.services.importing import import_task
 
     folder, boxes = write_detection_task(tmp_path, key="Task10_Dx", n_images=3, seed=4)
     phase = import_task(folder, challenge_slug="dx").phase

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from challenges.models import Participation
-from evaluation.errors import Refused
+from core.errors import Refused
 from evaluation.models import Evaluation, State, Submission
 from evaluation.states import transition
 from scorers.errors import InputError

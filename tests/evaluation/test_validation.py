@@ -88,7 +88,7 @@ def test_a_refused_tar_fails_with_the_checks_message_and_does_not_count(
 
 
 def test_an_upload_being_checked_counts_against_the_limit(phase, user, tmp_path):
-    from evaluation.errors import Refused
+    from core.errors import Refused
 
     phase.submission_limit = 1
     phase.save()
@@ -98,8 +98,8 @@ def test_an_upload_being_checked_counts_against_the_limit(phase, user, tmp_path)
 
 
 def test_detection_box_files_are_checked_by_a_worker(tmp_path):
-    from challenges.services.demo_data import write_detection_task
-    from challenges.services.importing import import_task
+    from evaluation.services.demo_data import write_detection_task
+    from evaluation.services.importing import import_task
 
     folder, _ = write_detection_task(tmp_path / "tasks", key="Task10_Dx", n_images=3, seed=4)
     phase = import_task(folder, challenge_slug="dx").phase
@@ -200,9 +200,9 @@ def test_re_evaluation_keeps_an_unchecked_upload_waiting_and_skips_a_refused_one
 
 
 def test_a_scored_detection_submission_reports_every_image_done(tmp_path):
-    from challenges.services.demo_data import write_box_predictions, write_detection_task
-    from challenges.services.importing import import_task
     from evaluation.services import scoring
+    from evaluation.services.demo_data import write_box_predictions, write_detection_task
+    from evaluation.services.importing import import_task
 
     folder, boxes = write_detection_task(tmp_path / "tasks", key="Task10_Dx", n_images=3, seed=4)
     phase = import_task(folder, challenge_slug="dx").phase

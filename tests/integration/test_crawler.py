@@ -10,9 +10,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from challenges.models import Challenge, GroundTruth, Participation, Phase, Task
+from core.storage import private_storage
 from evaluation.models import CaseResult, Evaluation, Submission
 from evaluation.services import scoring
-from evaluation.storage import private_storage
 from tests import factories
 from tests.evaluation.helpers import cube_phase, cube_predictions_zip, submit_file
 

@@ -6,8 +6,8 @@ from django.conf import settings
 from selenium.webdriver.common.by import By
 
 from challenges.models import Phase
-from challenges.services.demo import PARTICIPANT, make_demo
 from evaluation.models import Evaluation, State
+from evaluation.services.demo import PARTICIPANT, make_demo
 from tests.conftest import wait_for
 
 from .browser import chromium

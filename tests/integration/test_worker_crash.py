@@ -6,11 +6,11 @@ import time
 import numpy as np
 import pytest
 
-from challenges.services.demo_data import write_nifti
-from challenges.services.importing import import_task
 from evaluation import task_names
 from evaluation.models import CaseResult, Evaluation, State
 from evaluation.services import reaper
+from evaluation.services.demo_data import write_nifti
+from evaluation.services.importing import import_task
 from podium.celery import app
 from tests import factories
 from tests.conftest import WorkerProcess, wait_for

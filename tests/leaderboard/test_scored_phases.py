@@ -5,10 +5,10 @@ directly on the task's VOC files and the submitted boxes."""
 import pytest
 from django.test import Client
 
-from challenges.services.demo_data import write_box_predictions, write_detection_task
-from challenges.services.importing import import_task
 from evaluation.models import Evaluation, State
 from evaluation.services import scoring
+from evaluation.services.demo_data import write_box_predictions, write_detection_task
+from evaluation.services.importing import import_task
 from leaderboard import services
 from leaderboard.stats import detection_bootstrap
 from scorers.boxes import read_box_csv

@@ -78,10 +78,10 @@ def main(data_dir: str, out: str) -> None:
     from django.core.files import File
     from django.core.management import call_command
 
-    from challenges.services.demo_data import write_detection_task
-    from challenges.services.importing import import_task
     from evaluation.models import State
     from evaluation.services import scoring, validation
+    from evaluation.services.demo_data import write_detection_task
+    from evaluation.services.importing import import_task
     from evaluation.services.submission import submit
     from scorers.errors import InputError
     from tests import factories

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nibabel.nifti1 import Nifti1Extension
 
-from evaluation.archives import ArchiveLimits, iter_read, list_members
+from core.archives import ArchiveLimits, iter_read, list_members
 from scorers.boxes import read_box_csv, read_coco_results
 from scorers.errors import InputError
 from scorers.nifti import ReadLimits, read_geometry, read_label_map

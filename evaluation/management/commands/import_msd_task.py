@@ -4,9 +4,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from challenges.models import Task
 from scorers.errors import InputError
 
-from ...models import Task
 from ...services.importing import import_task
 
 

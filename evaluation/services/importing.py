@@ -18,15 +18,15 @@ from pathlib import Path
 from django.core.files import File
 from django.db import transaction
 
-from evaluation.archives import ArchiveLimits, extract, list_members
-from evaluation.predictions import case_name, listing
-from evaluation.services.reevaluation import activate_ground_truth
-from evaluation.storage import private_storage
+from challenges.models import Challenge, GroundTruth, Phase, Task
+from core.archives import ArchiveLimits, extract, list_members
+from core.storage import private_storage
 from scorers.errors import InputError
 from scorers.nifti import ReadLimits, check_geometry, read_geometry, read_label_map
 from scorers.voc import read_voc_xml
 
-from ..models import Challenge, GroundTruth, Phase, Task
+from ..predictions import case_name, listing
+from .reevaluation import activate_ground_truth
 
 log = logging.getLogger(__name__)
 

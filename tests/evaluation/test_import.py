@@ -10,8 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from challenges.models import GroundTruth, Phase, Task
-from challenges.services.demo_data import write_detection_task, write_nifti
-from evaluation.storage import private_storage
+from core.storage import private_storage
+from evaluation.services.demo_data import write_detection_task, write_nifti
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from evaluation.errors import Refused
+from core.errors import Refused
 from scorers.errors import InputError
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.files import File
 
+from challenges.models import Challenge, Phase
+from challenges.services.participation import join
 from evaluation.services.submission import submit
 
-from ..models import Challenge, Phase
 from . import demo_data
 from .importing import import_task
-from .participation import join
 
 log = logging.getLogger(__name__)
 
