@@ -15,12 +15,13 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from challenges.models import Participation, Phase, Team
+from challenges.models import Participation, Phase
 from core.errors import Refused
 from scorers.errors import InputError
 
 from ..models import ACTIVE_STATES, Evaluation, State, Submission, submission_upload_to
 from ..states import InvalidTransition, transition
+from . import entrants
 from .queueing import enqueue
 from .validation import CHECKING_MESSAGE, check_in_request
 
@@ -72,7 +73,8 @@ def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
     committed = False
     try:
         with transaction.atomic():
-            _lock_participant(participation)
+            entrants.lock(challenge_id=phase.task.challenge_id, team_id=participation.team_id,
+                          user_id=participation.user_id)
             # The phase, locked and read again: a ground-truth activation, a closing or a
             # change of the scoring configuration during the upload's checks counts.
             phase = Phase.objects.select_for_update().select_related("task").get(pk=phase.pk)
@@ -144,29 +146,8 @@ def submissions_counted(phase: Phase, participation: Participation):
 
 def own_submissions(phase: Phase, participation: Participation):
     """The submissions of the participant (its team, if it has one) to the phase."""
-    return _entrant_filter(phase.pk, participation.team_id, participation.user_id)
-
-
-def entrant_submissions(submission: Submission):
-    """The submissions to the same phase by the same entrant (team, or user without one)."""
-    return _entrant_filter(submission.phase_id, submission.team_id, submission.creator_id)
-
-
-def lock_entrant(submission: Submission) -> None:
-    """Lock the row that serialises the entrant's submissions (inside a transaction)."""
-    if submission.team_id:
-        Team.objects.select_for_update().get(pk=submission.team_id)
-    else:
-        Participation.objects.select_for_update().filter(
-            challenge_id=submission.phase.task.challenge_id, user_id=submission.creator_id
-        ).first()
-
-
-def _entrant_filter(phase_id, team_id, user_id):
-    qs = Submission.objects.filter(phase_id=phase_id)
-    if team_id:
-        return qs.filter(team_id=team_id)
-    return qs.filter(creator_id=user_id, team__isnull=True)
+    return entrants.submissions_of(phase.pk, team_id=participation.team_id,
+                                   user_id=participation.user_id)
 
 
 def _check_phase_accepts(phase: Phase) -> None:
@@ -189,13 +170,6 @@ def _check_limit(phase: Phase, participation: Participation) -> None:
             f"submission limit reached: {used} of {phase.submission_limit} {period}",
             http_status=429,
         )
-
-
-def _lock_participant(participation: Participation) -> None:
-    if participation.team_id:
-        Team.objects.select_for_update().get(pk=participation.team_id)
-    else:
-        Participation.objects.select_for_update().get(pk=participation.pk)
 
 
 def _receive(upload, target: Path, cap: int) -> tuple[Path, int, str]:

@@ -29,6 +29,7 @@ from .. import detection_predictions, predictions
 from ..algorithm_images import GZIP_MAGIC, inspect_archive
 from ..models import Evaluation, State, Submission
 from ..states import InvalidTransition, transition
+from . import entrants
 from .queueing import enqueue
 
 log = logging.getLogger(__name__)
@@ -131,13 +132,12 @@ def _claim(evaluation_id, worker: str) -> Evaluation | None:
 
 
 def _accept(evaluation: Evaluation, submission: Submission, image_id: str) -> None:
-    from .submission import entrant_submissions, lock_entrant
-
+    entrant = {"team_id": submission.team_id, "user_id": submission.creator_id}
     with transaction.atomic():
-        lock_entrant(submission)
+        entrants.lock(challenge_id=submission.phase.task.challenge_id, **entrant)
         if image_id:
-            earlier = (entrant_submissions(submission).filter(image_id=image_id, is_valid=True)
-                       .exclude(pk=submission.pk).first())
+            earlier = (entrants.submissions_of(submission.phase_id, **entrant)
+                       .filter(image_id=image_id, is_valid=True).exclude(pk=submission.pk).first())
             if earlier is not None:
                 raise InputError(
                     f"you already submitted this image ({image_id[:19]}…) to this phase on "
