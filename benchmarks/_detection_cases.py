@@ -1,15 +1,14 @@
-"""Detection benchmark: Podium vs pycocotools COCOeval and a devkit-style VOC loop.
+"""Detection benchmark: Podium vs pycocotools COCOeval and the VOC devkit's algorithm.
 
 The set is the issue's: 1,000 images of 512×512 pixels, 2 ground-truth and 10 predicted boxes
 each, 4 classes (A, B, E, G as in Lung-PET-CT-Dx). Predictions are jittered ground-truth boxes
 (some with the wrong class) and random boxes. All timings are medians over repeats in the same
-process, inputs already in memory (file reading is not timed).
+process, inputs already in memory (file reading is not timed). The references are the ones
+the tests compare Podium with, in ``tests/references/detection.py``.
 
 Run on its own: ``python benchmarks/_detection_cases.py``.
 """
 
-import contextlib
-import io
 import statistics
 import sys
 import time
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scorers.boxes import Detections
 from scorers.detection import evaluate_coco, evaluate_voc, match_voc
 from scorers.voc import AnnotatedImage, Box
+from tests.references.detection import coco_reference, voc_reference
 
 CLASSES = ("A", "B", "E", "G")
 
@@ -37,10 +37,10 @@ def detection_benchmark() -> list[dict]:
         evaluate_coco(ground_truth, detections)
 
     def pycocotools_eval() -> None:
-        _pycocotools(ground_truth, detections)
+        coco_reference(ground_truth, detections)
 
     def devkit_loop() -> None:
-        _devkit_voc(ground_truth, detections)
+        voc_reference(ground_truth, detections)
 
     podium_both = _median_seconds(podium, repeats=15)
     podium_voc = _median_seconds(lambda: evaluate_voc(ground_truth, detections), repeats=15)
@@ -134,85 +134,6 @@ def _score_resample(
     resampled = Detections(image_ids=ids, labels=detections.labels[rows],
                            scores=detections.scores[rows], boxes=detections.boxes[rows])
     return evaluate_voc(copies, resampled)["mAP"]
-
-
-def _pycocotools(ground_truth: dict[str, AnnotatedImage], detections: Detections) -> float:
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    names = sorted(ground_truth)
-    image_id = {name: i + 1 for i, name in enumerate(names)}
-    category_id = {name: k + 1 for k, name in enumerate(CLASSES)}
-    annotations = [
-        {"id": n + 1, "image_id": image_id[name], "category_id": category_id[box.label],
-         "bbox": [box.xmin, box.ymin, box.xmax - box.xmin, box.ymax - box.ymin],
-         "area": (box.xmax - box.xmin) * (box.ymax - box.ymin), "iscrowd": 0}
-        for n, (name, box) in enumerate(
-            (name, box) for name in names for box in ground_truth[name].boxes)
-    ]
-    results = [
-        {"image_id": image_id[i], "category_id": category_id[label],
-         "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]], "score": s}
-        for i, label, s, b in zip(detections.image_ids, detections.labels,
-                                  detections.scores.tolist(), detections.boxes.tolist(),
-                                  strict=True)
-    ]
-    with contextlib.redirect_stdout(io.StringIO()):
-        truth = COCO()
-        truth.dataset = {"images": [{"id": i} for i in image_id.values()],
-                         "categories": [{"id": k, "name": c} for c, k in category_id.items()],
-                         "annotations": annotations}
-        truth.createIndex()
-        evaluation = COCOeval(truth, truth.loadRes(results), iouType="bbox")
-        evaluation.evaluate()
-        evaluation.accumulate()
-        evaluation.summarize()
-    return float(evaluation.stats[0])
-
-
-def _devkit_voc(ground_truth: dict[str, AnnotatedImage], detections: Detections) -> float:
-    """VOCevaldet.m transcribed as a straightforward Python loop (the usual voc_eval.py)."""
-    aps = []
-    for cls in CLASSES:
-        records = {name: [b for b in image.boxes if b.label == cls]
-                   for name, image in ground_truth.items()}
-        taken = {name: [False] * len(boxes) for name, boxes in records.items()}
-        n_pos = sum(not b.difficult for boxes in records.values() for b in boxes)
-        mine = [j for j, label in enumerate(detections.labels) if label == cls]
-        mine.sort(key=lambda j: -detections.scores[j])
-        tp = np.zeros(len(mine))
-        fp = np.zeros(len(mine))
-        for d, j in enumerate(mine):
-            name, bb = detections.image_ids[j], detections.boxes[j]
-            gts = records[name]
-            if gts:
-                g = np.array([[b.xmin, b.ymin, b.xmax, b.ymax] for b in gts])
-                iw = np.maximum(np.minimum(g[:, 2], bb[2]) - np.maximum(g[:, 0], bb[0]) + 1, 0)
-                ih = np.maximum(np.minimum(g[:, 3], bb[3]) - np.maximum(g[:, 1], bb[1]) + 1, 0)
-                inter = iw * ih
-                union = ((bb[2] - bb[0] + 1) * (bb[3] - bb[1] + 1)
-                         + (g[:, 2] - g[:, 0] + 1) * (g[:, 3] - g[:, 1] + 1) - inter)
-                overlaps = inter / union
-                best = int(np.argmax(overlaps))
-                if overlaps[best] >= 0.5:
-                    if not gts[best].difficult:
-                        if taken[name][best]:
-                            fp[d] = 1
-                        else:
-                            taken[name][best] = True
-                            tp[d] = 1
-                    continue
-            fp[d] = 1
-        tp, fp = np.cumsum(tp), np.cumsum(fp)
-        recall = tp / n_pos
-        precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
-        mrec = np.concatenate(([0.0], recall, [1.0]))
-        mpre = np.concatenate(([0.0], precision, [0.0]))
-        for i in range(len(mpre) - 1, 0, -1):
-            mpre[i - 1] = max(mpre[i - 1], mpre[i])
-        change = np.flatnonzero(mrec[1:] != mrec[:-1])
-        aps.append(float(np.sum((mrec[change + 1] - mrec[change]) * mpre[change + 1])))
-    return float(np.mean(aps))
 
 
 def _median_seconds(function: Callable[[], object], repeats: int) -> float:

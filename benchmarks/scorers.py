@@ -10,7 +10,8 @@ every allocator counts: numpy, numba, torch. Also measured: reading a ``.nii.gz`
 (zlib-ng, zlib, ISA-L, nibabel), numba's compile and cache-load time, and the detection rows
 of ``benchmarks/_detection_cases.py``.
 
-Run: ``.venv/bin/python benchmarks/scorers.py`` (about 7 minutes; ``--quick`` skips medpy).
+Run: ``.venv/bin/pip install -r requirements-bench.txt`` (edt, isal), then
+``.venv/bin/python benchmarks/scorers.py`` (about 7 minutes; ``--quick`` skips medpy).
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ from .visibility import challenge_by_key, visible_challenges, visible_phase
 
 
 class PhaseSummarySerializer(serializers.ModelSerializer):
+    """A phase in a list. ``open`` says whether it takes submissions now; ``status`` ("open" or
+    "closed") is the deprecated alias of ``open``, removed in the next release (docs/api.md)."""
+
     task = serializers.CharField(source="task.key")
     task_id = serializers.UUIDField(source="task.id")
     open = serializers.SerializerMethodField()

@@ -10,10 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from leaderboard.stats import ranking_methods
-
-SEGMENTATION_METRICS = ("dice", "nsd", "hd", "hd95", "assd")
-DISTANCE_METRICS = ("hd", "hd95", "assd")
-DETECTION_METRICS = ("mAP", "AP", "AP50", "AP75")
+from scorers import metrics as metric_registry
 
 
 def new_ranking_seed() -> int:
@@ -51,8 +48,8 @@ class Challenge(models.Model):
 class Task(models.Model):
     """One MSD-style task: its dataset.json fields and its test cases (never their labels)."""
 
-    SEGMENTATION = "segmentation"
-    DETECTION = "detection"
+    SEGMENTATION = metric_registry.SEGMENTATION
+    DETECTION = metric_registry.DETECTION
     KINDS = [(SEGMENTATION, "Segmentation"), (DETECTION, "Detection")]
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -168,7 +165,9 @@ class Phase(models.Model):
     )
     default_tolerance_mm = models.FloatField(default=1.0)
     surface = models.CharField(max_length=10, choices=SURFACES, default="surfel")
-    primary_metric = models.CharField(max_length=10, default="dice")
+    primary_metric = models.CharField(max_length=40, default="dice",
+                                      help_text="A metric of scorers.metrics that the phase "
+                                                "computes; it ranks the leaderboard.")
     worst_distance_mm = models.FloatField(
         null=True, blank=True,
         help_text="Value for an undefined distance; empty = the case's image diagonal in mm.",
@@ -256,9 +255,12 @@ class Phase(models.Model):
         return not (self.closes_at and now >= self.closes_at)
 
     def scored_metrics(self) -> list[str]:
+        """The metrics this phase computes, in registry order: the chosen segmentation metrics
+        (none chosen: all), or every detection metric (one pass computes them all)."""
+        names = metric_registry.metric_names(self.task.kind)
         if self.task.kind == Task.DETECTION:
-            return ["mAP", "AP", "AP50", "AP75"]
-        return [m for m in SEGMENTATION_METRICS if m in (self.metrics or SEGMENTATION_METRICS)]
+            return names
+        return [m for m in names if m in (self.metrics or names)]
 
     def tolerance_for(self, label: int) -> float:
         return float(self.nsd_tolerance_mm.get(str(label), self.default_tolerance_mm))
@@ -283,12 +285,12 @@ class Phase(models.Model):
         }
 
     def larger_is_better(self, metric: str | None = None) -> bool:
-        return (metric or self.primary_metric) not in DISTANCE_METRICS
+        return metric_registry.larger_is_better(metric or self.primary_metric)
 
     def clean(self):
         if self.task_id is None:
             return  # the form reports the missing task
-        allowed = DETECTION_METRICS if self.task.kind == Task.DETECTION else SEGMENTATION_METRICS
+        allowed = metric_registry.metric_names(self.task.kind)
         if self.primary_metric not in allowed:
             raise ValidationError({"primary_metric": f"choose one of {', '.join(allowed)}"})
         if self.task.kind == Task.SEGMENTATION and self.primary_metric not in self.scored_metrics():
@@ -296,7 +298,8 @@ class Phase(models.Model):
         if self.submission_kind == self.ALGORITHM and self.task.kind != Task.SEGMENTATION:
             raise ValidationError({"submission_kind": "algorithm containers are supported for "
                                                       "segmentation tasks only"})
-        unknown = set(self.metrics or []) - set(SEGMENTATION_METRICS)
+        unknown = set(self.metrics or []) - set(
+            metric_registry.metric_names(metric_registry.SEGMENTATION))
         if unknown:
             raise ValidationError({"metrics": f"unknown metrics: {', '.join(sorted(unknown))}"})
         if self.active_ground_truth and self.active_ground_truth.task_id != self.task_id:

@@ -11,8 +11,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import Refused
-from scorers.errors import InputError
+from core.errors import PodiumError
 
 
 class JSONParser(parsers.JSONParser):
@@ -59,10 +58,8 @@ def _message(detail) -> str:
 
 def exception_handler(exc, context):
     """Participant-facing errors → ``{"detail": message}`` with a fitting status code."""
-    if isinstance(exc, Refused):
+    if isinstance(exc, PodiumError):
         return Response({"detail": str(exc)}, status=exc.http_status)
-    if isinstance(exc, InputError):
-        return Response({"detail": str(exc)}, status=400)
     if isinstance(exc, ValidationError):
         return Response({"detail": _message(exc.detail)}, status=400)
     return drf_exception_handler(exc, context)

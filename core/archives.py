@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from scorers.errors import InputError
+from core.errors import InvalidInput
 
 # Files that archivers add on their own; ignored rather than reported as extra cases.
 _JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
@@ -74,7 +74,7 @@ def detect_format(path: Path) -> str:
         return "zip"
     if head[:2] == b"\x1f\x8b" or head[257:262] == b"ustar":
         return "tar"
-    raise InputError("the upload is not a zip or tar(.gz) archive")
+    raise InvalidInput("the upload is not a zip or tar(.gz) archive")
 
 
 def list_members(
@@ -85,7 +85,7 @@ def list_members(
 
     With ``flat`` (the default, for prediction archives) base names must be unique, since a
     file's base name identifies its case; otherwise full paths must be. ``check_member`` is
-    called with each regular file as soon as its header is read, and raises InputError to
+    called with each regular file as soon as its header is read, and raises InvalidInput to
     refuse it (a per-file size cap, say) before the archive is read any further. Archiver
     junk counts toward the total size and the compression ratio like any member.
     """
@@ -96,27 +96,27 @@ def list_members(
         _check_zip_directory(path, limits)
     for count, (entry_path, size, kind, _) in enumerate(_walk(path), start=1):
         if count > limits.max_members:
-            raise InputError(f"the archive has more than {limits.max_members} members")
+            raise InvalidInput(f"the archive has more than {limits.max_members} members")
         clean = _clean_name(entry_path)
         junk = _is_junk(clean)
         if kind == "dir" or (junk and kind != "file"):
             continue
         if kind != "file":
-            raise InputError(
+            raise InvalidInput(
                 f"archive member '{clean}' is a {kind}; only regular files are accepted"
             )
         if not clean:
-            raise InputError("an archive member has an empty name")
+            raise InvalidInput("an archive member has an empty name")
         member = Member(path=entry_path, name=PurePosixPath(clean).name, size=size)
         if check_member is not None and not junk:
             check_member(member)
         total += size
         if total > limits.max_total_bytes:
-            raise InputError(
+            raise InvalidInput(
                 f"the archive unpacks to more than {human_size(limits.max_total_bytes)}"
             )
         if total / archive_size > limits.max_ratio:
-            raise InputError("the archive's compression ratio is implausibly high (a zip bomb?)")
+            raise InvalidInput("the archive's compression ratio is implausibly high (a zip bomb?)")
         if not junk:
             members.append(member)
     seen: dict[str, str] = {}
@@ -124,7 +124,7 @@ def list_members(
         clean = _clean_name(member.path)
         key = member.name if flat else clean
         if key in seen:
-            raise InputError(
+            raise InvalidInput(
                 f"the archive holds two files named '{member.name}' ('{seen[key]}' and '{clean}')"
             )
         seen[key] = clean
@@ -203,7 +203,7 @@ def _member_chunks(
 ) -> Iterator[tuple[Member, Iterator[bytes]]]:
     """(member, its chunks) for ``members`` in archive order; the chunks must be consumed
     before the next member. Bytes are counted as they are read: a member that inflates past
-    its declared size, or past the archive's total cap, raises InputError."""
+    its declared size, or past the archive's total cap, raises InvalidInput."""
     wanted = {member.path: member for member in members}
     total = 0
 
@@ -214,7 +214,7 @@ def _member_chunks(
             count += len(chunk)
             total += len(chunk)
             if count > member.size or total > limits.max_total_bytes:
-                raise InputError(f"archive member '{member.name}' is larger than it declares")
+                raise InvalidInput(f"archive member '{member.name}' is larger than it declares")
             if head_bytes is not None and count >= head_bytes:
                 yield chunk[: len(chunk) - (count - head_bytes)]
                 return
@@ -248,7 +248,7 @@ def _check_zip_directory(path: Path, limits: ArchiveLimits) -> None:
                 entries, directory_bytes = struct.unpack_from("<QQ", head, 32)
     if entries > limits.max_members or (
             directory_bytes > limits.max_members * _DIRECTORY_BYTES_PER_MEMBER):
-        raise InputError(f"the archive has more than {limits.max_members} members")
+        raise InvalidInput(f"the archive has more than {limits.max_members} members")
 
 
 def _walk(path: Path, open_names: frozenset[str] = frozenset()) -> Iterator[
@@ -267,12 +267,12 @@ def _walk(path: Path, open_names: frozenset[str] = frozenset()) -> Iterator[
                     else:
                         yield info.filename, info.file_size, kind, None
         except UnicodeDecodeError:  # a name flagged as UTF-8 that is not
-            raise InputError(_NOT_UTF8) from None
+            raise InvalidInput(_NOT_UTF8) from None
         except NotImplementedError as exc:  # a "version needed to extract" above 6.3, say
-            raise InputError(f"the zip archive uses a feature that is not supported "
+            raise InvalidInput(f"the zip archive uses a feature that is not supported "
                              f"({_short(exc)})") from None
         except _DAMAGED as exc:
-            raise InputError(f"the zip archive is damaged ({_short(exc)})") from None
+            raise InvalidInput(f"the zip archive is damaged ({_short(exc)})") from None
         return
     try:
         # Names that are not UTF-8 keep their bytes as surrogates, which _clean_name refuses.
@@ -282,10 +282,10 @@ def _walk(path: Path, open_names: frozenset[str] = frozenset()) -> Iterator[
                 kind = _tar_kind(info)
                 opened = kind == "file" and info.name in open_names
                 yield info.name, info.size, kind, archive.extractfile(info) if opened else None
-    except InputError:
+    except InvalidInput:
         raise  # our own refusal (a ValueError too), from _BoundedTarInfo or a caller
     except _DAMAGED as exc:
-        raise InputError(f"the tar archive is damaged ({_short(exc)})") from None
+        raise InvalidInput(f"the tar archive is damaged ({_short(exc)})") from None
 
 
 class _BoundedTarInfo(tarfile.TarInfo):
@@ -303,12 +303,12 @@ class _BoundedTarInfo(tarfile.TarInfo):
 
     def _proc_member(self, archive):
         if self.type == tarfile.GNUTYPE_SPARSE:
-            raise InputError(f"archive member '{_shown(self.name)}' is a sparse file; only "
+            raise InvalidInput(f"archive member '{_shown(self.name)}' is a sparse file; only "
                              "regular files are accepted")
         if self.type in _EXTENDED_HEADER_TYPES:
             total = getattr(archive, "_podium_extended_bytes", 0) + self.size
             if self.size > MAX_EXTENDED_HEADER_BYTES or total > MAX_EXTENDED_HEADERS_BYTES:
-                raise InputError(
+                raise InvalidInput(
                     f"the tar archive has an extended header of {human_size(self.size)}; "
                     f"at most {human_size(MAX_EXTENDED_HEADER_BYTES)} each and "
                     f"{human_size(MAX_EXTENDED_HEADERS_BYTES)} in all are accepted (long names "
@@ -324,10 +324,10 @@ def _read(stream: IO[bytes], name: str) -> bytes:
     try:
         return stream.read(_CHUNK)
     except NotImplementedError as exc:
-        raise InputError(f"archive member '{name}' uses a feature that is not supported "
+        raise InvalidInput(f"archive member '{name}' uses a feature that is not supported "
                          f"({_short(exc)})") from None
     except _DAMAGED as exc:
-        raise InputError(f"archive member '{name}' is damaged ({_short(exc)})") from None
+        raise InvalidInput(f"archive member '{name}' is damaged ({_short(exc)})") from None
 
 
 def _zip_kind(info: zipfile.ZipInfo) -> str:
@@ -363,20 +363,20 @@ def _tar_kind(info: tarfile.TarInfo) -> str:
 
 def _clean_name(name: str) -> str:
     """The member's name if it is printable UTF-8 and stays inside the extraction folder; else
-    InputError. Names reach messages, pages and JSON: they must encode and show as they are."""
+    InvalidInput. Names reach messages, pages and JSON: they must encode and show as they are."""
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        raise InputError(_NOT_UTF8) from None
+        raise InvalidInput(_NOT_UTF8) from None
     if len(name) > 1024:
-        raise InputError("an archive member name is longer than 1024 characters")
+        raise InvalidInput("an archive member name is longer than 1024 characters")
     if not name.isprintable():
-        raise InputError(f"archive member '{_shown(name)}' has control or invisible characters "
+        raise InvalidInput(f"archive member '{_shown(name)}' has control or invisible characters "
                          "in its name")
     posix = name.replace("\\", "/")
     parts = PurePosixPath(posix).parts
     if posix.startswith("/") or (parts and ":" in parts[0]) or ".." in parts:
-        raise InputError(f"archive member '{name[:200]}' points outside the archive")
+        raise InvalidInput(f"archive member '{name[:200]}' points outside the archive")
     return "/".join(part for part in parts if part not in ("", "."))
 
 

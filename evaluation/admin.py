@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 
+from scorers.metrics import metric
+
 from .models import ACTIVE_STATES, CaseResult, Evaluation, State, Submission
 from .services.reevaluation import reevaluate
 from .states import InvalidTransition, transition
@@ -20,7 +22,7 @@ class EvaluationInline(admin.TabularInline):
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
-    list_display = ["id", "phase", "participant", "kind", "status", "created"]
+    list_display = ["id", "phase", "participant", "kind", "state", "created"]
     list_filter = ["phase__task__challenge", "phase", "kind"]
     search_fields = ["id", "creator__username", "team__name", "file_name", "description"]
     readonly_fields = ["phase", "creator", "team", "kind", "file", "file_name", "file_size",
@@ -35,8 +37,8 @@ class SubmissionAdmin(admin.ModelAdmin):
     def participant(self, submission: Submission) -> str:
         return submission.participant_name
 
-    @admin.display(description="status")
-    def status(self, submission: Submission) -> str:
+    @admin.display(description="state")
+    def state(self, submission: Submission) -> str:
         latest = submission.current_evaluation()
         return latest.state if latest else "—"
 
@@ -74,7 +76,7 @@ class EvaluationAdmin(admin.ModelAdmin):
 class CaseResultAdmin(admin.ModelAdmin):
     """Read-only: results change only by scoring again."""
 
-    list_display = ["evaluation", "case", "label", "dice", "nsd", "hd95", "missing"]
+    list_display = ["evaluation", "case", "label", "metric_values", "missing"]
     list_filter = ["missing"]
     search_fields = ["case", "evaluation__id"]
 
@@ -83,3 +85,13 @@ class CaseResultAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="values")
+    def metric_values(self, row: CaseResult) -> str:
+        """Each metric with the registry's label, unit and decimals ("—": undefined)."""
+        shown = []
+        for name, value in row.values.items():
+            entry = metric(name)
+            number = "—" if value is None else f"{value:.{entry.decimals}f}"
+            shown.append(f"{entry.label} {number}{' ' + entry.unit if entry.unit else ''}")
+        return ", ".join(shown)

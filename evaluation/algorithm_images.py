@@ -11,7 +11,7 @@ platform (linux/amd64) and the user (a numeric ``UID[:GID]``, neither of them ro
 
 Both layouts ``docker save`` writes are read: the classic one (``<hex>.json``,
 ``<id>/layer.tar``) and the OCI one of Docker 25+ (``blobs/sha256/<hex>``, layers plain or
-gzip-compressed). Every problem raises :class:`scorers.errors.InputError` with a message for
+gzip-compressed). Every problem raises :class:`scorers.errors.InvalidInput` with a message for
 the participant.
 """
 
@@ -28,8 +28,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import InvalidInput
 from evaluation.runners.base import parse_decimal
-from scorers.errors import InputError
 
 GIB = 1024**3
 MAX_ARCHIVE_BYTES = 20 * GIB
@@ -82,7 +82,7 @@ def _zeros(text: str) -> bool:
 
 
 def check_user(user: str) -> str:
-    """The ``UID:GID`` an image whose config says ``User: user`` runs as; InputError if it
+    """The ``UID:GID`` an image whose config says ``User: user`` runs as; InvalidInput if it
     is not numeric or would run as root.
 
     Accepted: ``UID`` or ``UID:GID``, each a plain decimal number (digits 0-9 only: no sign,
@@ -96,19 +96,19 @@ def check_user(user: str) -> str:
     uid_text, separator, gid_text = user.partition(":")
     if uid_text in ("", "root") or _zeros(uid_text):
         shown = _quoted(user) if user else "not set"
-        raise InputError(f"the image runs as root (USER {shown}). {USER_FIX}")
+        raise InvalidInput(f"the image runs as root (USER {shown}). {USER_FIX}")
     if gid_text == "root" or _zeros(gid_text):
-        raise InputError(f"the image's group is root (USER {_quoted(user)}). {USER_FIX}")
+        raise InvalidInput(f"the image's group is root (USER {_quoted(user)}). {USER_FIX}")
     uid = parse_decimal(uid_text)
     gid = parse_decimal(gid_text) if separator else uid
     if uid is None or gid is None:
-        raise InputError(
+        raise InvalidInput(
             f"the image's user {_quoted(user)} is not a numeric UID or UID:GID (digits 0-9, "
             f"without sign, spaces or leading zeros), so it cannot be checked to be non-root. "
             f"{USER_FIX}"
         )
     if uid > MAX_ID or gid > MAX_ID:
-        raise InputError(
+        raise InvalidInput(
             f"the image's user {_quoted(user)} is out of range: user and group ids go up to "
             f"{MAX_ID}. {USER_FIX}"
         )
@@ -116,10 +116,10 @@ def check_user(user: str) -> str:
 
 
 def _safe_name(name: str) -> str:
-    """The member name, normalised; InputError if it is absolute or climbs out."""
+    """The member name, normalised; InvalidInput if it is absolute or climbs out."""
     normal = posixpath.normpath(name)
     if name.startswith("/") or normal == ".." or normal.startswith("../") or "\x00" in name:
-        raise InputError(f"the archive has an unsafe entry name {name!r}")
+        raise InvalidInput(f"the archive has an unsafe entry name {name!r}")
     return normal
 
 
@@ -151,16 +151,16 @@ class _Contents:
     def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         name = _safe_name(member.name)
         if name in self.sizes:
-            raise InputError(f"the archive has the entry {name!r} twice")
+            raise InvalidInput(f"the archive has the entry {name!r} twice")
         if len(self.sizes) >= MAX_ENTRIES:
-            raise InputError(f"the archive has more than {MAX_ENTRIES} entries")
+            raise InvalidInput(f"the archive has more than {MAX_ENTRIES} entries")
         if member.issym():
             target = posixpath.join(posixpath.dirname(name), member.linkname)
             self.links[name] = _safe_name(target)
         elif member.isdir():
             self.folders.add(name)
         elif not member.isfile():
-            raise InputError(f"the archive entry {name!r} is not a file or a folder")
+            raise InvalidInput(f"the archive entry {name!r} is not a file or a folder")
         self.sizes[name] = member.size if member.isfile() else 0
         self._count(self.sizes[name])
         if member.isfile():
@@ -169,7 +169,7 @@ class _Contents:
     def _count(self, size: int) -> None:
         self.total += size
         if self.total > self.max_bytes:
-            raise InputError(f"the image is larger than the limit of {self.max_bytes} bytes")
+            raise InvalidInput(f"the image is larger than the limit of {self.max_bytes} bytes")
 
     def _read(self, name: str, source: io.BufferedIOBase, size: int) -> None:
         """Hash the file as it streams by (inflating gzip content); keep it if it is small
@@ -199,7 +199,7 @@ class _Contents:
         self.digests[name] = digests
         blob = BLOB_PATTERN.fullmatch(name)
         if blob and blob.group(1) != digests.stored:
-            raise InputError(f"the archive entry {name[:26]}… does not match its digest")
+            raise InvalidInput(f"the archive entry {name[:26]}… does not match its digest")
 
     def resolve(self, name: str) -> str:
         """Follow links inside the archive (``docker save`` links duplicate layers)."""
@@ -209,13 +209,14 @@ class _Contents:
                 break
             name = self.links[name]
         if name not in self.sizes or name in self.links or name in self.folders:
-            raise InputError(f"the archive's manifest names {name!r}, which is not a file in it")
+            raise InvalidInput(f"the archive's manifest names {name!r}, which is not a file in it")
         return name
 
     def document(self, name: str, what: str) -> bytes:
         name = self.resolve(name)
         if name not in self.documents:
-            raise InputError(f"the image's {what} ({name!r}) is larger than {MAX_JSON_BYTES} bytes")
+            raise InvalidInput(f"the image's {what} ({name!r}) is larger than "
+                               f"{MAX_JSON_BYTES} bytes")
         return self.documents[name]
 
 
@@ -289,7 +290,7 @@ def _read_archive(path: Path, *, max_bytes: int) -> tuple[_Contents, str]:
                 for member in tar:
                     contents.add(tar, member)
         except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
-            raise InputError(
+            raise InvalidInput(
                 "the file is not a readable `docker save` archive (.tar or .tar.gz)"
             ) from error
         while buffered.read(CHUNK_BYTES):  # what follows the end of the tar counts too
@@ -301,21 +302,21 @@ def _parse_json(data: bytes, what: str) -> object:
     try:
         return json.loads(data)
     except (ValueError, RecursionError) as error:
-        raise InputError(f"the image's {what} is not valid JSON") from error
+        raise InvalidInput(f"the image's {what} is not valid JSON") from error
 
 
 def _manifest_entry(contents: _Contents) -> dict:
     if "manifest.json" not in contents.sizes:
-        raise InputError("the archive has no manifest.json: save the image with `docker save`")
+        raise InvalidInput("the archive has no manifest.json: save the image with `docker save`")
     manifest = _parse_json(contents.document("manifest.json", "manifest"), "manifest.json")
     if not isinstance(manifest, list) or len(manifest) != 1 or not isinstance(manifest[0], dict):
-        raise InputError("the archive must hold exactly one image (docker save ONE_IMAGE)")
+        raise InvalidInput("the archive must hold exactly one image (docker save ONE_IMAGE)")
     entry = manifest[0]
     layers = entry.get("Layers")
     if not isinstance(entry.get("Config"), str) or not isinstance(layers, list) or not layers:
-        raise InputError("the archive's manifest.json lacks the image config or its layers")
+        raise InvalidInput("the archive's manifest.json lacks the image config or its layers")
     if not all(isinstance(layer, str) for layer in layers):
-        raise InputError("the archive's manifest.json lists a layer that is not a file name")
+        raise InvalidInput("the archive's manifest.json lists a layer that is not a file name")
     return entry
 
 
@@ -323,7 +324,7 @@ def _strings(value: object, field: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InputError(f"the image config's {field} must be a list of strings")
+        raise InvalidInput(f"the image config's {field} must be a list of strings")
     return tuple(value)
 
 
@@ -334,22 +335,22 @@ def _check_layers(contents: _Contents, layers: list[str], config: dict) -> int:
     rootfs = config.get("rootfs")
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
     if not isinstance(diff_ids, list) or not all(isinstance(d, str) for d in diff_ids):
-        raise InputError("the image config lacks the digests of its layers (rootfs.diff_ids)")
+        raise InvalidInput("the image config lacks the digests of its layers (rootfs.diff_ids)")
     if len(diff_ids) != len(layers):
-        raise InputError(
+        raise InvalidInput(
             f"the image's manifest lists {len(layers)} layers but its config has digests "
             f"for {len(diff_ids)}"
         )
     for number, (layer, expected) in enumerate(zip(layers, diff_ids, strict=True), start=1):
         digests = contents.digests[layer]
         if digests.other_compression:
-            raise InputError(
+            raise InvalidInput(
                 f"layer {number} of the image is {digests.other_compression}-compressed, "
                 "which the platform does not read; save the image with `docker save` "
                 "(uncompressed or gzip layers)"
             )
         if digests.content is None or f"sha256:{digests.content}" != expected:
-            raise InputError(
+            raise InvalidInput(
                 f"layer {number} of the image does not match its digest in the manifest"
             )
     return sum(contents.digests[layer].content_size for layer in layers)
@@ -360,30 +361,30 @@ def inspect_archive(path: Path, *, max_bytes: int = MAX_ARCHIVE_BYTES) -> Algori
 
     ``max_bytes`` caps the file, its uncompressed content and the content of its gzip
     layers. Checks: one image; the config, every blob and every layer match their digests;
-    platform linux/amd64; a numeric user and group, neither root. Raises InputError with a
+    platform linux/amd64; a numeric user and group, neither root. Raises InvalidInput with a
     participant-facing message otherwise.
     """
     if path.stat().st_size > max_bytes:
-        raise InputError(f"the image archive is larger than the limit of {max_bytes} bytes")
+        raise InvalidInput(f"the image archive is larger than the limit of {max_bytes} bytes")
     contents, archive_sha256 = _read_archive(path, max_bytes=max_bytes)
     entry = _manifest_entry(contents)
     config_bytes = contents.document(entry["Config"], "config")
     digest = hashlib.sha256(config_bytes).hexdigest()
     config_name = posixpath.basename(contents.resolve(entry["Config"])).removesuffix(".json")
     if config_name != digest:
-        raise InputError("the image config does not match its content address (sha256)")
+        raise InvalidInput("the image config does not match its content address (sha256)")
     config = _parse_json(config_bytes, "config")
     if not isinstance(config, dict):
-        raise InputError("the image config is not a JSON object")
+        raise InvalidInput("the image config is not a JSON object")
     platform = f"{config.get('os')}/{config.get('architecture')}"
     if platform != "linux/amd64":
-        raise InputError(
+        raise InvalidInput(
             f"the image is built for {platform}; build it for linux/amd64 "
             "(docker build --platform linux/amd64)"
         )
     runtime = config.get("config") or {}
     if not isinstance(runtime, dict) or not isinstance(runtime.get("User", ""), str):
-        raise InputError("the image config's `config` section is malformed")
+        raise InvalidInput("the image config's `config` section is malformed")
     user = check_user(runtime.get("User") or "")
     layers = [contents.resolve(layer) for layer in entry["Layers"]]
     size = _check_layers(contents, layers, config)

@@ -54,8 +54,9 @@ def phase_submissions(request, phase_id):
     upload = validated(request, UploadSerializer)
     submission = submit(phase=phase, user=request.user, upload=upload["file"],
                         description=upload["description"])
-    return Response({"id": str(submission.id),
-                     "status": submission.current_evaluation().state}, status=201)
+    state = submission.current_evaluation().state
+    # "status": deprecated alias of "state" (docs/api.md): removed in the next release.
+    return Response({"id": str(submission.id), "state": state, "status": state}, status=201)
 
 
 @api_view(["GET"])

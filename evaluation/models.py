@@ -123,18 +123,24 @@ class Evaluation(models.Model):
 
 
 class CaseResult(models.Model):
-    """The metrics of one label of one case. NULL = undefined (one mask empty)."""
+    """The results of one item of one case: a segmentation label's metric values, or a
+    detection image's VOC decisions for one class.
+
+    ``values`` maps metric name → value (null = undefined: one mask empty), one key per metric
+    of :mod:`scorers.metrics` that the evaluation computed — a map rather than one column per
+    metric, so that a new metric needs no migration (docs/platform.md, "Results"). ``matches``
+    holds what the detection bootstrap needs of the image and class (its non-difficult boxes
+    and its detections' TP/FP decisions in score order, :mod:`evaluation.kinds.detection`).
+    """
 
     evaluation = models.ForeignKey(
         Evaluation, on_delete=models.CASCADE, related_name="case_results"
     )
     case = models.CharField(max_length=200)
-    label = models.IntegerField()
-    dice = models.FloatField(null=True)
-    nsd = models.FloatField(null=True)
-    hd = models.FloatField(null=True)
-    hd95 = models.FloatField(null=True)
-    assd = models.FloatField(null=True)
+    label = models.IntegerField(help_text="Segmentation: the label value; detection: the "
+                                          "class's index in the task's sorted class names.")
+    values = models.JSONField(default=dict, blank=True)
+    matches = models.JSONField(null=True, blank=True)
     missing = models.BooleanField(default=False, help_text="No prediction for this case.")
 
     class Meta:

@@ -4,38 +4,28 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 
-from challenges.models import DISTANCE_METRICS
-
-BEST_OF_EMPTY = {"dice": 1.0, "nsd": 1.0, "hd": 0.0, "hd95": 0.0, "assd": 0.0}
+from scorers.metrics import metric
 
 
-def image_diagonal_mm(geometry: dict) -> float:
-    """The physical diagonal of the image, sqrt(Σ (size_i · spacing_i)²), in mm."""
-    spacing = geometry["spacing_mm"]
-    shape = geometry["shape"][: len(spacing)]
-    return math.sqrt(sum((n * s) ** 2 for n, s in zip(shape, spacing, strict=True)))
-
-
-def worst_value(metric: str, *, config: dict, geometry: dict) -> float:
-    """The value an undefined or missing result counts as: 0 for overlaps; for distances the
-    phase's fixed worst distance, or else the case's image diagonal (no prediction can be
-    farther off than that inside the image)."""
-    if metric not in DISTANCE_METRICS:
-        return 0.0
-    fixed = config.get("worst_distance_mm")
-    return float(fixed) if fixed is not None else image_diagonal_mm(geometry)
+def worst_value(name: str, *, config: dict, geometry: dict) -> float:
+    """The value an undefined or missing result of metric ``name`` counts as, under the
+    evaluation's recorded ``config`` (its worst distance), for a case of ``geometry``
+    (:meth:`scorers.metrics.Metric.worst_value`)."""
+    return metric(name).worst_value(worst_distance_mm=config.get("worst_distance_mm"),
+                                    geometry=geometry)
 
 
 def missing_case_values(metrics: Iterable[str]) -> dict[str, float | None]:
-    """What a case without a prediction records: overlaps 0, distances undefined."""
-    return {m: (None if m in DISTANCE_METRICS else 0.0) for m in metrics}
+    """What a case without a prediction records, per metric (None: undefined)."""
+    return {name: metric(name).missing_value for name in metrics}
 
 
 def aggregate(rows: Iterable[dict], *, config: dict, geometries: dict[str, dict]) -> dict:
     """Mean of each metric per label over cases, undefined values counted as the worst value.
 
-    ``rows`` are dicts with case, label and the metric values (None = undefined). Returns
-    ``{"<label>": {metric: mean}}``, the shape the API returns under ``results.aggregate``.
+    ``rows`` are dicts with case, label and values (metric → value, None = undefined).
+    Returns ``{"<label>": {metric: mean}}``, the shape the API returns under
+    ``results.aggregate``.
     """
     metrics = config["metrics"]
     sums: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(metrics, 0.0))
@@ -43,11 +33,11 @@ def aggregate(rows: Iterable[dict], *, config: dict, geometries: dict[str, dict]
     for row in rows:
         label = int(row["label"])
         counts[label] += 1
-        for metric in metrics:
-            value = row[metric]
+        for name in metrics:
+            value = row["values"].get(name)
             if value is None or (isinstance(value, float) and math.isnan(value)):
-                value = worst_value(metric, config=config, geometry=geometries[row["case"]])
-            sums[label][metric] += value
+                value = worst_value(name, config=config, geometry=geometries[row["case"]])
+            sums[label][name] += value
     return {
         str(label): {m: sums[label][m] / counts[label] for m in metrics}
         for label in sorted(counts)

@@ -8,11 +8,11 @@ from django.views.decorators.http import require_POST
 
 from challenges.models import Participation
 from challenges.visibility import visible_phase
-from scorers.errors import InputError
+from core.errors import InvalidInput, PodiumError
 
 from .api import visible_submissions
 from .models import State
-from .presentation import submission_payload
+from .presentation import results_tables, submission_payload
 from .services.submission import cancel, submit
 
 
@@ -29,20 +29,21 @@ def phase_submit(request, phase_id):
         try:
             upload = request.FILES.get("file")
             if upload is None:
-                raise InputError("choose a predictions archive to upload")
+                raise InvalidInput("choose a predictions archive to upload")
             submission = submit(phase=phase, user=request.user, upload=upload,
                                 description=request.POST.get("description", ""))
-        except InputError as exc:
+        except PodiumError as exc:
             if wants_json:
                 return JsonResponse({"detail": str(exc)},
                                     status=getattr(exc, "http_status", 400))
             messages.error(request, str(exc))
         else:
-            status = submission.current_evaluation().state
-            if wants_json:
-                return JsonResponse({"id": str(submission.id), "status": status}, status=201)
-            messages.success(request, "Your upload is being checked; its status below changes "
-                             "when it is queued for scoring." if status == State.VALIDATING
+            state = submission.current_evaluation().state
+            if wants_json:  # "status": deprecated alias of "state" (docs/api.md)
+                return JsonResponse({"id": str(submission.id), "state": state, "status": state},
+                                    status=201)
+            messages.success(request, "Your upload is being checked; its state below changes "
+                             "when it is queued for scoring." if state == State.VALIDATING
                              else "Your submission is queued for scoring.")
         return redirect("phase-submit", phase_id=phase.id)
     participation = Participation.objects.filter(challenge=phase.challenge,
@@ -58,9 +59,11 @@ def phase_submit(request, phase_id):
 @login_required
 def submission_page(request, submission_id):
     submission = get_object_or_404(visible_submissions(request.user), pk=submission_id)
+    payload = submission_payload(submission, request.user)
     return render(request, "evaluation/submission.html", {
         "submission": submission,
-        "payload": submission_payload(submission, request.user),
+        "payload": payload,
+        "tables": results_tables(payload.get("results"), submission.phase.task.labels),
     })
 
 
@@ -71,6 +74,6 @@ def submission_cancel(request, submission_id):
     try:
         cancel(submission, request.user)
         messages.success(request, "The submission was cancelled.")
-    except InputError as exc:
+    except PodiumError as exc:
         messages.error(request, str(exc))
     return redirect("submission", submission_id=submission.id)

@@ -7,7 +7,8 @@ from .models import LeaderboardSnapshot
 
 @admin.register(LeaderboardSnapshot)
 class LeaderboardSnapshotAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "method", "ground_truth", "computed_at", "refresh_requested_at"]
+    list_display = ["__str__", "ranking_method", "ground_truth", "computed_at",
+                    "refresh_requested_at"]
     readonly_fields = [f.name for f in LeaderboardSnapshot._meta.fields]
 
     def has_add_permission(self, request):

@@ -20,7 +20,7 @@ from evaluation.models import CaseResult
 from evaluation.results import public_scores
 
 from .case_tables import case_values
-from .contenders import from_entries
+from .entrants import from_entries
 from .models import LeaderboardSnapshot
 from .numbers import finite
 
@@ -130,16 +130,15 @@ def case_rows(
     by_evaluation = {uuid.UUID(e["evaluation"]): e for e in snapshot.entries}
     labels = phase.task.labels
     results = (CaseResult.objects.filter(evaluation_id__in=list(by_evaluation))
-               .values_list("evaluation_id", "case", "label", *metrics, "missing"))
+               .values_list("evaluation_id", "case", "label", "values", "missing"))
     grouped: dict = {key: [] for key in by_evaluation}
-    for evaluation_id, case, label, *values in results:
+    for evaluation_id, case, label, values, missing in results:
         entry = by_evaluation[evaluation_id]
         grouped[evaluation_id].append({
             "participant": entry["participant"], "submission": entry["submission"],
             "case": case, "label": label, "label_name": labels.get(str(label), ""),
-            **{m: public_scores(finite(v), decimals)
-               for m, v in zip(metrics, values[:-1], strict=True)},
-            "missing": values[-1],
+            **{m: public_scores(finite(values.get(m)), decimals) for m in metrics},
+            "missing": missing,
         })
     rows = [row for key in by_evaluation
             for row in sorted(grouped[key], key=lambda r: (r["case"], r["label"]))]
@@ -160,10 +159,10 @@ def ranking_input(
     if snapshot is None or not snapshot.entries:
         return []
     task = phase.task
-    contenders = from_entries(snapshot.entries, snapshot.statistics["participant_keys"])
-    values = case_values(task, contenders, [phase.primary_metric])[phase.primary_metric]
+    entrants = from_entries(snapshot.entries, snapshot.statistics["participant_keys"])
+    values = case_values(task, entrants, [phase.primary_metric])[phase.primary_metric]
     return [
-        [task.key, case, contender.name, public_scores(float(values[k, j]), decimals)]
-        for k, contender in enumerate(contenders)
+        [task.key, case, entrant.name, public_scores(float(values[k, j]), decimals)]
+        for k, entrant in enumerate(entrants)
         for j, case in enumerate(task.case_names)
     ]

@@ -1,7 +1,8 @@
 """Leaderboard snapshots: computed by a worker after evaluations finish, read by pages and API.
 
 A phase's snapshot holds its ranked ``entries`` and the ``statistics`` behind its plots
-(docs/leaderboard.md lists both); a challenge's snapshot holds the overall (Decathlon) rankings.
+(docs/leaderboard.md lists both); a challenge's snapshot holds its overall (Decathlon)
+``rankings``, one per phase name. Each kind leaves the other's fields empty.
 """
 
 from django.db import models
@@ -27,11 +28,17 @@ class LeaderboardSnapshot(models.Model):
         help_text="When the computation read its inputs: an older computation never overwrites.",
     )
     input_sha256 = models.CharField(max_length=64, blank=True)
-    method = models.CharField(max_length=40, blank=True)
+    ranking_method = models.CharField(max_length=40, blank=True)
     options = models.JSONField(default=dict, blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
-    entries = models.JSONField(default=list, blank=True)
+    entries = models.JSONField(
+        default=list, blank=True, help_text="A phase's ranked entrants, best first."
+    )
     statistics = models.JSONField(default=dict, blank=True)
+    rankings = models.JSONField(
+        default=list, blank=True,
+        help_text="A challenge's overall rankings, one per phase name (its own entries inside).",
+    )
     refresh_requested_at = models.DateTimeField(
         null=True, blank=True, help_text="A refresh was asked for and has not started yet."
     )

@@ -7,11 +7,12 @@ ranked in at least one of those tasks (a team, or a user submitting alone).
 - **Mean rank** (challengeR's ``consensus(method = "euclidean")``): each task's ranks — those of
   the phase's leaderboard, by the phase's method — re-ranked with ties averaged; the score is
   their mean over the tasks; ranked ascending, ties "min".
-- **MSD-style**: per task, label and metric (Dice and NSD, those the phase scores; a phase with
-  neither uses its primary metric), a significance ranking — test-then-rank, one-sided Wilcoxon
-  at α = 0.05, no adjustment, ties "min" — of the per-case values (worst values substituted);
-  the task score is the mean of those ranks, the overall score the mean over tasks, ranked
-  ascending. A detection task contributes its leaderboard rank.
+- **MSD-style**: per task, label and metric (those of the metric registry marked ``overall``,
+  Dice and NSD, that the phase scores; a phase with neither uses its primary metric), a
+  significance ranking — test-then-rank, one-sided Wilcoxon at α = 0.05, no adjustment, ties
+  "min" — of the per-case values (worst values substituted); the task score is the mean of
+  those ranks, the overall score the mean over tasks, ranked ascending. A detection task
+  contributes its leaderboard rank.
 
 A participant **missing a task ranks last in it**: after every participant ranked there, tied
 with the others missing it (rank = the largest rank given + 1, as challengeR's ``rankNA2``).
@@ -22,7 +23,7 @@ from itertools import groupby
 
 import numpy as np
 
-from challenges.models import DISTANCE_METRICS, Challenge, Phase, Task
+from challenges.models import Challenge, Phase, Task
 from leaderboard.stats import (
     Consensus,
     RankingConfig,
@@ -31,13 +32,13 @@ from leaderboard.stats import (
     msd_consensus,
     rank_task,
 )
+from scorers.metrics import metric
+from scorers.metrics import metrics as registered_metrics
 
 from .case_tables import label_values, task_matrix
-from .contenders import from_entries
+from .entrants import from_entries
 from .models import LeaderboardSnapshot
 from .numbers import finite, rank_value
-
-MSD_METRICS = ("dice", "nsd")
 
 
 def overall_boards(challenge: Challenge) -> list[dict]:
@@ -105,11 +106,12 @@ def _msd_rankings(
     if not present:
         return [with_absent_last(task.key, everyone, {})]
     keys = [c.key for c in present]
-    metrics = [m for m in MSD_METRICS if m in phase.scored_metrics()] or [phase.primary_metric]
+    overall = [m.name for m in registered_metrics(task.kind) if m.overall]
+    metrics = [m for m in phase.scored_metrics() if m in overall] or [phase.primary_metric]
     rankings = []
-    for metric, values in label_values(task, present, metrics).items():
+    for name, values in label_values(task, present, metrics).items():
         config = RankingConfig(method="test-then-rank",
-                               larger_better=metric not in DISTANCE_METRICS, na="worst")
+                               larger_better=metric(name).larger_better, na="worst")
         for label in range(values.shape[2]):
             matrix = task_matrix(task.key, keys, task.case_names, values[:, :, label])
             full = rank_task(matrix, config)

@@ -15,6 +15,14 @@ from .models import LeaderboardSnapshot
 SCORE_KEYS = ("score", "aggregate", "ranking_score", "score_q025", "score_q975")
 """Entry keys that carry (or are computed from) metric values."""
 
+DEPRECATED_KEYS = {
+    "method": "ranking_method",
+    "method_description": "ranking_method_description",
+    "na": "missing_value_rule",
+}
+"""Old leaderboard keys still answered, with their new key's value, until the next release
+(docs/api.md, "Deprecated names")."""
+
 
 def phase_snapshot(phase: Phase) -> LeaderboardSnapshot | None:
     """The phase's computed snapshot, or None before its first computation."""
@@ -32,13 +40,13 @@ def score_decimals(phase: Phase, *, organizer: bool) -> int | None:
 def leaderboard_payload(
     phase: Phase, *, organizer: bool, snapshot: LeaderboardSnapshot | None = None
 ) -> dict:
-    """The snapshot's entries and method as the viewer may see them: ranks only when the phase
-    hides scores (organizers excepted), scores rounded when it rounds them."""
+    """The snapshot's entries and ranking method as the viewer may see them: ranks only when
+    the phase hides scores (organizers excepted), scores rounded when it rounds them."""
     snapshot = snapshot or phase_snapshot(phase)
     with_scores = phase.show_scores or organizer
     decimals = score_decimals(phase, organizer=organizer)
     statistics = snapshot.statistics if snapshot else {}
-    return {
+    payload = {
         "phase": str(phase.id),
         "task": phase.task.key,
         "metric": statistics.get("metric", phase.primary_metric),
@@ -47,9 +55,9 @@ def leaderboard_payload(
             snapshot.ground_truth.version if snapshot and snapshot.ground_truth else None
         ),
         "computed_at": snapshot.computed_at.isoformat() if snapshot else None,
-        "method": snapshot.method if snapshot else None,
-        "method_description": statistics.get("description"),
-        "na": statistics.get("missing_rule"),
+        "ranking_method": snapshot.ranking_method if snapshot else None,
+        "ranking_method_description": statistics.get("description"),
+        "missing_value_rule": statistics.get("missing_rule"),
         "seed": snapshot.seed if snapshot else None,
         "n_boot": statistics.get("n_boot", 0),
         "score_aggregate": statistics.get("aggregate"),
@@ -61,6 +69,7 @@ def leaderboard_payload(
             "kendall_tau": statistics.get("kendall_tau"),
         },
     }
+    return payload | {old: payload[new] for old, new in DEPRECATED_KEYS.items()}
 
 
 def _entry(entry: dict, with_scores: bool, decimals: int | None) -> dict:
@@ -75,7 +84,7 @@ def challenge_snapshot(challenge: Challenge) -> LeaderboardSnapshot | None:
     return snapshot if snapshot is not None and snapshot.computed_at is not None else None
 
 
-def visible_boards(challenge: Challenge, snapshot: LeaderboardSnapshot | None, *,
+def visible_rankings(challenge: Challenge, snapshot: LeaderboardSnapshot | None, *,
                    organizer: bool) -> list[dict]:
     """The overall rankings a viewer may see: all for organizers, else those whose every phase
     is public (an unpublished phase's ranks must not show through the overall ranking)."""
@@ -83,8 +92,8 @@ def visible_boards(challenge: Challenge, snapshot: LeaderboardSnapshot | None, *
         return []
     public = {str(pk) for pk in Phase.objects.filter(task__challenge=challenge, is_public=True)
               .values_list("pk", flat=True)}
-    return [board for board in snapshot.entries
-            if organizer or set(board["phases"]) <= public]
+    return [ranking for ranking in snapshot.rankings
+            if organizer or set(ranking["phases"]) <= public]
 
 
 def challenge_payload(challenge: Challenge, *, organizer: bool) -> dict:
@@ -94,5 +103,5 @@ def challenge_payload(challenge: Challenge, *, organizer: bool) -> dict:
         "challenge": str(challenge.id),
         "slug": challenge.slug,
         "computed_at": snapshot.computed_at.isoformat() if snapshot else None,
-        "rankings": visible_boards(challenge, snapshot, organizer=organizer),
+        "rankings": visible_rankings(challenge, snapshot, organizer=organizer),
     }

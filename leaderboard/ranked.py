@@ -1,7 +1,7 @@
 """From a task's ranking (with or without its bootstrap) to snapshot entries and statistics.
 
-Shared by segmentation (:mod:`leaderboard.phase_ranking`) and detection
-(:mod:`leaderboard.detection_ranking`) phases. Arrays are in the order of the ranked
+Shared by segmentation (:mod:`leaderboard.kinds.segmentation`) and detection
+(:mod:`leaderboard.kinds.detection`) phases. Arrays are in the order of the ranked
 algorithms (sorted by name, as ``leaderboard.stats`` sorts them); entries are best first.
 """
 
@@ -20,7 +20,7 @@ from leaderboard.stats import (
 )
 from leaderboard.stats.methods import method_aggregates
 
-from .contenders import Contender
+from .entrants import Entrant
 from .numbers import finite, rank_value, tau_summary
 
 
@@ -91,19 +91,19 @@ def rank_matrix(
                   aggregate=config.ranking_method.aggregate)
 
 
-def board(ranked: Ranked, contenders: Sequence[Contender], *, n_cases: int) -> PhaseBoard:
+def board(ranked: Ranked, entrants: Sequence[Entrant], *, n_cases: int) -> PhaseBoard:
     """Entries best first (ties: earlier submission first, then name) and the statistics that
-    every phase kind shares. ``contenders`` are in the ranked algorithms' order."""
+    every phase kind shares. ``entrants`` are in the ranked algorithms' order."""
     order = sorted(
-        range(len(contenders)),
-        key=lambda a: (float(ranked.rank[a]), contenders[a].evaluation.submission.created,
-                       contenders[a].name),
+        range(len(entrants)),
+        key=lambda a: (float(ranked.rank[a]), entrants[a].evaluation.submission.created,
+                       entrants[a].name),
     )
-    entries = [_entry(ranked, a, contenders[a], n_cases) for a in order]
+    entries = [_entry(ranked, a, entrants[a], n_cases) for a in order]
     statistics = {
         "aggregate": ranked.aggregate,
         "n_boot": ranked.n_boot,
-        "participant_keys": [contenders[a].key for a in order],
+        "participant_keys": [entrants[a].key for a in order],
         "rank_distribution": (
             [[finite(p) for p in ranked.p_rank[a]] for a in order]
             if ranked.p_rank is not None else None
@@ -118,12 +118,12 @@ def _at(values: np.ndarray | None, a: int) -> float | None:
     return None if values is None else finite(values[a])
 
 
-def _entry(ranked: Ranked, a: int, contender: Contender, n_cases: int) -> dict:
-    evaluation = contender.evaluation
+def _entry(ranked: Ranked, a: int, entrant: Entrant, n_cases: int) -> dict:
+    evaluation = entrant.evaluation
     submission = evaluation.submission
     return {
         "rank": rank_value(ranked.rank[a]),
-        "participant": contender.name,
+        "participant": entrant.name,
         "submission": str(submission.id),
         "evaluation": str(evaluation.id),
         "submitted": submission.created.isoformat(),

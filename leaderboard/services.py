@@ -12,9 +12,7 @@ newer inputs (``inputs_read_at``), and one whose inputs did not change is skippe
 import hashlib
 import json
 import logging
-import tempfile
 from datetime import timedelta
-from pathlib import Path
 
 from celery import current_app
 from django.conf import settings
@@ -26,11 +24,10 @@ from challenges.models import Challenge, Phase, Task
 from evaluation.models import Evaluation, State
 from evaluation.results import primary_score
 
-from .contenders import Contender, contenders, participant_key
-from .detection_ranking import rank_detection, ranked_metric
+from .entrants import Entrant, entrants, participant_key
+from .kinds import board_kind
 from .models import LeaderboardSnapshot
 from .overall import overall_boards
-from .phase_ranking import rank_segmentation
 from .ranked import PhaseBoard
 from .task_names import REFRESH, REFRESH_CHALLENGE
 
@@ -94,12 +91,12 @@ def refresh(phase_id) -> LeaderboardSnapshot:
     # Cleared first, so an evaluation finishing while we compute asks for another pass.
     LeaderboardSnapshot.objects.filter(pk=snapshot.pk).update(refresh_requested_at=None)
     started = timezone.now()
-    ranked = contenders(selected_evaluations(phase))
+    ranked = entrants(selected_evaluations(phase))
     options = phase_options(phase)
     digest = _digest({
         "version": SNAPSHOT_VERSION, "phase": str(phase.id),
         "ground_truth": str(phase.active_ground_truth_id),
-        "contenders": sorted([str(c.evaluation.id), c.name] for c in ranked),
+        "entrants": sorted([str(c.evaluation.id), c.name] for c in ranked),
         "options": options,
     })
     if snapshot.computed_at is not None and snapshot.input_sha256 == digest:
@@ -107,7 +104,7 @@ def refresh(phase_id) -> LeaderboardSnapshot:
     board = compute_board(phase, ranked)
     stored = _store(snapshot, started, ground_truth=phase.active_ground_truth,
                     entries=board.entries, statistics=board.statistics,
-                    method=_method(phase), options=options, input_sha256=digest,
+                    ranking_method=_method(phase), options=options, input_sha256=digest,
                     seed=board.statistics.get("seed"))
     if stored:
         request_challenge_refresh(phase.task.challenge_id)
@@ -115,15 +112,11 @@ def refresh(phase_id) -> LeaderboardSnapshot:
     return snapshot
 
 
-def compute_board(phase: Phase, ranked: list[Contender]) -> PhaseBoard:
+def compute_board(phase: Phase, ranked: list[Entrant]) -> PhaseBoard:
     """The phase's entries and statistics (no database writes)."""
     if not ranked:
         return PhaseBoard(entries=[], statistics={"kind": phase.task.kind, "n_boot": 0}, order=[])
-    if phase.task.kind == Task.DETECTION:
-        Path(settings.WORK_DIR).mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=settings.WORK_DIR, prefix="leaderboard-") as tmp:
-            return rank_detection(phase, ranked, Path(tmp))
-    return rank_segmentation(phase, ranked)
+    return board_kind(phase.task).rank(phase, ranked)
 
 
 def refresh_challenge(challenge_id) -> LeaderboardSnapshot:
@@ -142,8 +135,8 @@ def refresh_challenge(challenge_id) -> LeaderboardSnapshot:
     digest = _digest({"version": SNAPSHOT_VERSION, **options})
     if snapshot.computed_at is not None and snapshot.input_sha256 == digest:
         return snapshot
-    _store(snapshot, started, entries=overall_boards(challenge), statistics={},
-           method="mean-rank", options=options, input_sha256=digest)
+    _store(snapshot, started, rankings=overall_boards(challenge), statistics={},
+           ranking_method="mean-rank", options=options, input_sha256=digest)
     snapshot.refresh_from_db()
     return snapshot
 
@@ -159,9 +152,7 @@ def _store(snapshot: LeaderboardSnapshot, started, **fields) -> bool:
 
 
 def _method(phase: Phase) -> str:
-    if phase.task.kind == Task.DETECTION:
-        return f"detection-{ranked_metric(phase)}"
-    return phase.ranking_method
+    return board_kind(phase.task).ranking_method(phase)
 
 
 def _digest(payload: dict) -> str:
@@ -203,9 +194,7 @@ def selected_evaluations(phase: Phase) -> list[Evaluation]:
 
 
 def _score(phase: Phase, evaluation: Evaluation) -> float | None:
-    detection = phase.task.kind == Task.DETECTION
-    return primary_score(evaluation.aggregate,
-                         ranked_metric(phase) if detection else phase.primary_metric)
+    return primary_score(evaluation.aggregate, board_kind(phase.task).ranked_metric(phase))
 
 
 def _better(candidate: float | None, current: float | None, larger_better: bool) -> bool:

@@ -48,7 +48,7 @@ def phase_leaderboard(request, phase_id):
         "phase": phase, "board": board, "with_scores": with_scores,
         "rows": table_rows(phase, board, with_scores=with_scores, decimals=decimals),
         "columns": exports.aggregate_columns(phase) if with_scores else [],
-        "ranking_score_heading": RANKING_SCORE_HEADINGS.get(board["method"]),
+        "ranking_score_heading": RANKING_SCORE_HEADINGS.get(board["ranking_method"]),
         "plots": plots,
         "case_metrics": metrics if show_cases else [], "case_metric": metric,
         "exports": may_export(phase, organizer=organizer),

@@ -21,8 +21,9 @@ import numpy as np
 from tqdm import tqdm
 
 from scorers.errors import InputError
+from scorers.metrics import SEGMENTATION, metric_names
 from scorers.nifti import read_label_map
-from scorers.segmentation import METRICS, score_case
+from scorers.segmentation import score_case
 
 _SUFFIXES = (".nii.gz", ".nii")
 _DEFAULT_TOLERANCE_MM = 1.0
@@ -164,7 +165,7 @@ def _aggregates(rows: list[dict], labels: dict[int, str]) -> dict[str, dict]:
     summary: dict[str, dict] = {}
     for label in labels:
         per_metric = {}
-        for metric in METRICS:
+        for metric in metric_names(SEGMENTATION):
             values = np.array([row[metric] for row in rows if row["label"] == label], float)
             defined = values[~np.isnan(values)]
             per_metric[metric] = {
@@ -191,16 +192,17 @@ def _write(out: Path, result: dict) -> None:
     if out.suffix.lower() == ".json":
         out.write_text(json.dumps(_json_safe(result), indent=2, allow_nan=False) + "\n")
         return
+    names = metric_names(SEGMENTATION)
     with out.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
-        writer.writerow(["kind", "case", "label", *METRICS])
+        writer.writerow(["kind", "case", "label", *names])
         for row in result["cases"]:
             writer.writerow(["case", row["case"], row["label"],
-                             *(_csv_number(row[metric]) for metric in METRICS)])
+                             *(_csv_number(row[metric]) for metric in names)])
         for statistic in ("mean", "median"):
             for label, metrics in result["aggregates"].items():
                 writer.writerow([statistic, "", label,
-                                 *(_csv_number(metrics[m][statistic]) for m in METRICS)])
+                                 *(_csv_number(metrics[m][statistic]) for m in names)])
 
 
 def _csv_number(value: float | None) -> str:

@@ -23,7 +23,7 @@ from scorers._coco import evaluate_coco_table
 from scorers.boxes import Detections
 from scorers.voc import AnnotatedImage
 
-__all__ = ["VocMatches", "evaluate_coco", "evaluate_voc", "match_voc"]
+__all__ = ["VocMatches", "evaluate_coco", "evaluate_voc", "match_voc", "voc_result"]
 
 _EPS = np.finfo(np.float64).eps
 _PAIRS_PER_CHUNK = 1 << 19
@@ -86,6 +86,45 @@ class VocMatches:
             mean = total / counted
         return float(mean) if np.ndim(mean) == 0 else mean
 
+    def per_image(self) -> list[tuple[int, int, int, np.ndarray]]:
+        """The decisions split by image and class, for storing per image: tuples (image index,
+        class index, non-difficult boxes, detections), where detections is an (m, 2) int array
+        of (position in the class's score order, TP flag) of that image's scored detections of
+        that class. Only pairs with a box or a detection; :meth:`from_per_image` inverts it."""
+        items = []
+        for c in range(len(self.classes)):
+            images = self.det_image[c]
+            order = np.argsort(images, kind="stable")
+            starts = np.searchsorted(images[order], np.arange(len(self.image_ids) + 1))
+            for i in range(len(self.image_ids)):
+                rows = order[starts[i]:starts[i + 1]]
+                if self.positives[i, c] or len(rows):
+                    pairs = np.stack([rows, self.det_tp[c][rows].astype(np.int64)], axis=1)
+                    items.append((i, c, int(self.positives[i, c]), pairs))
+        return items
+
+    @classmethod
+    def from_per_image(cls, image_ids, classes, items) -> "VocMatches":
+        """The matches :meth:`per_image` split into ``items`` (any order), for ``image_ids``
+        and ``classes`` as they were. Raises ValueError when the items do not fit together
+        (positions of a class that are not 0 … m−1 exactly once)."""
+        positives = np.zeros((len(image_ids), len(classes)), np.int64)
+        found: list[list] = [[] for _ in classes]
+        for i, c, boxes, pairs in items:
+            positives[i, c] += boxes
+            pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+            found[c].append(np.column_stack([pairs, np.full(len(pairs), i)]))
+        det_image, det_tp = [], []
+        for c, parts in enumerate(found):
+            table = np.concatenate(parts) if parts else np.zeros((0, 3), np.int64)
+            table = table[np.argsort(table[:, 0], kind="stable")]
+            if not np.array_equal(table[:, 0], np.arange(len(table))):
+                raise ValueError(f"class {classes[c]}: detection positions do not fit together")
+            det_image.append(table[:, 2].astype(np.intp))
+            det_tp.append(table[:, 1] == 1)
+        return cls(image_ids=tuple(image_ids), classes=tuple(classes), det_image=tuple(det_image),
+                   det_tp=tuple(det_tp), positives=positives)
+
 
 def match_voc(
     ground_truth: Mapping[str, AnnotatedImage],
@@ -140,6 +179,11 @@ def evaluate_voc(
     :meth:`VocMatches.average_precision` for the interpolation.
     """
     matches = match_voc(ground_truth, detections, iou_threshold=iou_threshold, plus_one=plus_one)
+    return voc_result(matches, voc2007=voc2007)
+
+
+def voc_result(matches: VocMatches, *, voc2007: bool = False) -> dict:
+    """:func:`evaluate_voc`'s result from matches already decided."""
     ap = matches.average_precision(voc2007=voc2007)
     return {
         "mAP": float(ap.mean()) if len(ap) else float("nan"),

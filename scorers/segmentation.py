@@ -22,16 +22,12 @@ from collections.abc import Collection, Mapping
 import numpy as np
 
 from scorers import _kernels
+from scorers import metrics as registry
 from scorers._threads import both
 from scorers.errors import InputError
-from scorers.surface_metrics import (
-    average_symmetric_surface_distance,
-    hausdorff,
-    normalized_surface_dice,
-)
-from scorers.surfaces import SURFACES, surface_distances
+from scorers.metrics import SEGMENTATION, LabelPair, Metric
+from scorers.surfaces import SURFACES
 
-METRICS = ("dice", "nsd", "hd", "hd95", "assd")
 _MAX_LABEL_SPAN = 1 << 20
 
 
@@ -150,11 +146,16 @@ def _padded_mask(volume: np.ndarray, label: int, box: np.ndarray) -> np.ndarray:
     return padded
 
 
-def _empty_result(pred_count: int, ref_count: int) -> dict[str, float]:
-    if pred_count == 0 and ref_count == 0:
-        return {"dice": 1.0, "nsd": 1.0, "hd": 0.0, "hd95": 0.0, "assd": 0.0}
-    nan = float("nan")
-    return {"dice": 0.0, "nsd": 0.0, "hd": nan, "hd95": nan, "assd": nan}
+def _check_metrics(names: object) -> list[Metric]:
+    known = {m.name: m for m in registry.metrics(SEGMENTATION)}
+    if names is None:
+        return list(known.values())
+    if isinstance(names, (str, bytes)) or not isinstance(names, Collection):
+        raise InputError(f"metrics must be a collection of metric names, got {names!r}")
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise InputError(f"unknown segmentation metrics {unknown}; known: {list(known)}")
+    return [known[name] for name in dict.fromkeys(names)]
 
 
 def _score_label(
@@ -164,21 +165,15 @@ def _score_label(
     box: np.ndarray,
     counts: tuple[int, int],
     *,
+    chosen: list[Metric],
     spacing_mm: tuple[float, ...],
     tolerance_mm: float,
     surface: str,
 ) -> dict[str, float]:
-    pred_mask = _padded_mask(pred, label, box)
-    ref_mask = _padded_mask(ref, label, box)
-    overlap = np.count_nonzero(pred_mask & ref_mask)
-    distances = surface_distances(pred_mask, ref_mask, spacing_mm=spacing_mm, surface=surface)
-    return {
-        "dice": float(2.0 * overlap / (counts[0] + counts[1])),
-        "nsd": normalized_surface_dice(distances, tolerance_mm=tolerance_mm, surface=surface),
-        "hd": hausdorff(distances, percent=100, surface=surface),
-        "hd95": hausdorff(distances, percent=95, surface=surface),
-        "assd": average_symmetric_surface_distance(distances, surface=surface),
-    }
+    pair = LabelPair(_padded_mask(pred, label, box), _padded_mask(ref, label, box),
+                     counts=counts, spacing_mm=spacing_mm, tolerance_mm=tolerance_mm,
+                     surface=surface)
+    return {m.name: float(m.compute(pair)) for m in chosen}
 
 
 def score_case(
@@ -189,8 +184,10 @@ def score_case(
     labels: Collection[int],
     nsd_tolerance_mm: float | Mapping[int, float],
     surface: str = "surfel",
+    metrics: Collection[str] | None = None,
 ) -> dict[int, dict[str, float]]:
-    """Dice, NSD, HD, HD95 and ASSD of every label of one case.
+    """The segmentation metrics of every label of one case: Dice, NSD, HD, HD95 and ASSD (and
+    any other metric registered in :mod:`scorers.metrics`), or those named in ``metrics``.
 
     ``pred`` and ``ref`` are integer (or bool) label maps of equal 2D/3D shape, in the same
     voxel grid; ``spacing_mm`` is the voxel size per axis in mm; ``labels`` the label values to
@@ -198,6 +195,7 @@ def score_case(
     all labels or ``{label: τ}``; ``surface`` is ``"surfel"`` (DeepMind surface-distance) or
     ``"voxel"`` (MONAI). Returns ``{label: {"dice", "nsd", "hd", "hd95", "assd"}}`` with
     distances in mm; NaN marks a distance that is undefined because exactly one mask is empty.
+    Surface distances are computed only when a chosen metric needs them.
     Raises :class:`~scorers.errors.InputError` on invalid input.
     """
     pred = _check_array("prediction", pred)
@@ -209,6 +207,7 @@ def score_case(
     tolerances = _check_tolerances(nsd_tolerance_mm, checked_labels)
     if surface not in SURFACES:
         raise InputError(f"surface must be one of {SURFACES}, got {surface!r}")
+    chosen = _check_metrics(metrics)
     if not checked_labels:
         return {}
     if _fortran_ordered(pred) and _fortran_ordered(ref):
@@ -222,7 +221,7 @@ def score_case(
     for slot, label in enumerate(checked_labels):
         counts = (int(pred_counts[slot]), int(ref_counts[slot]))
         if counts[0] == 0 or counts[1] == 0:
-            results[label] = _empty_result(*counts)
+            results[label] = {m.name: m.empty_value(*counts) for m in chosen}
             continue
         box = np.stack(
             [np.minimum(pred_boxes[slot, :, 0], ref_boxes[slot, :, 0]),
@@ -230,7 +229,7 @@ def score_case(
             axis=1,
         )
         results[label] = _score_label(
-            pred, ref, label, box, counts,
+            pred, ref, label, box, counts, chosen=chosen,
             spacing_mm=spacing, tolerance_mm=tolerances[label], surface=surface,
         )
     return results

@@ -151,7 +151,7 @@ class Runner(ABC):
         """Run ``request.image_id`` over ``request.input_dir``; collect ``/output``.
 
         Blocks until the run ends; removes everything it created, whatever happens. Raises
-        :class:`scorers.errors.InputError` if the image may not run (e.g. its user is root).
+        :class:`scorers.errors.InvalidInput` if the image may not run (e.g. its user is root).
         """
 
     @abstractmethod

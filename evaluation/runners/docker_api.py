@@ -105,7 +105,7 @@ class DockerApiRunner(Runner):
 
     # --- images -------------------------------------------------------------------------------
     def load_image(self, archive_path: Path) -> str:
-        """Inspect the archive (InputError if it may not run), load it, and return its id.
+        """Inspect the archive (InvalidInput if it may not run), load it, and return its id.
 
         The id is the content address found by inspection, checked to be present afterwards,
         so a tag another upload also used can never make us return the wrong image.

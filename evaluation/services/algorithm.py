@@ -20,10 +20,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from challenges.models import Task
+from core.errors import InvalidInput
 from core.storage import local_path, private_storage
-from scorers.errors import InputError
 
-from .. import predictions
+from ..kinds import segmentation
 from ..models import Evaluation, Phase, State
 from ..runners import Outcome, ResourceLimits, RunRequest, get_runner, gpu_index_from_env
 from ..runners.base import MIB
@@ -77,7 +77,7 @@ def run(evaluation_id, *, worker: str) -> None:
         _run(evaluation, scratch)
     except Stopped:
         log.info("evaluation %s was cancelled or taken over during its run", evaluation.id)
-    except InputError as exc:
+    except InvalidInput as exc:
         _fail(evaluation, str(exc))
     except Exception as exc:
         log.exception("evaluation %s: internal error while running the algorithm", evaluation.id)
@@ -91,7 +91,7 @@ def _run(evaluation: Evaluation, scratch: Path) -> None:
     phase = submission.phase
     task = phase.task
     if task.kind != Task.SEGMENTATION:
-        raise InputError("algorithm submissions are supported for segmentation tasks only")
+        raise InvalidInput("algorithm submissions are supported for segmentation tasks only")
     engine = runner()
     if not engine.has_image(submission.image_id):
         with local_path(default_storage, submission.file.name, scratch) as archive:
@@ -125,7 +125,7 @@ def _run(evaluation: Evaluation, scratch: Path) -> None:
     if result.outcome == Outcome.ENGINE_ERROR:
         raise RuntimeError(result.error or "engine error")
     if result.outcome != Outcome.SUCCEEDED:
-        raise InputError(result.message)
+        raise InvalidInput(result.message)
     outputs = _pack_outputs(output_dir, scratch / "outputs.zip")
     _check_outputs(evaluation, outputs, output_dir)
     with open(outputs, "rb") as fh:
@@ -155,10 +155,10 @@ def _check_outputs(evaluation: Evaluation, outputs: Path, output_dir: Path) -> N
     which saw the hidden test images, so echoing them would be a channel out."""
     phase = evaluation.submission.phase
     try:
-        predictions.validate_upload(outputs, phase.task, allow_partial=phase.allow_partial)
-    except InputError as exc:
+        segmentation.validate_upload(outputs, phase.task, allow_partial=phase.allow_partial)
+    except InvalidInput as exc:
         _update_held(evaluation, organizer_log=f"{evaluation.organizer_log}outputs: {exc}\n")
-        raise InputError(
+        raise InvalidInput(
             "The algorithm's outputs are not valid: " + _safe_reason(str(exc), phase, output_dir)
         ) from None
 
@@ -167,13 +167,13 @@ def _safe_reason(reason: str, phase: Phase, output_dir: Path) -> str:
     cases = phase.task.case_names
     names = {p.name for p in output_dir.rglob("*") if p.is_file()}
     missing = [case for case in cases if not {f"{case}.nii.gz", f"{case}.nii"} & names]
-    expected = {f"{case}{suffix}" for case in cases for suffix in predictions.NIFTI_SUFFIXES}
+    expected = {f"{case}{suffix}" for case in cases for suffix in segmentation.NIFTI_SUFFIXES}
     extra = len(names - expected)
     if extra:
         return (f"{extra} file(s) in /output are not named after a test case "
                 f"(expected e.g. {cases[0]}.nii.gz)")
     if missing and not phase.allow_partial:
-        return f"{len(missing)} test case(s) have no output: {predictions.listing(missing)}"
+        return f"{len(missing)} test case(s) have no output: {segmentation.listing(missing)}"
     named = re.match(r"case (\S+):", reason)
     if named and named.group(1) in cases:
         return (f"the output for case {named.group(1)} is not a label map with the test "

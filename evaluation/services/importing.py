@@ -20,12 +20,13 @@ from django.db import transaction
 
 from challenges.models import Challenge, GroundTruth, Phase, Task
 from core.archives import ArchiveLimits, extract, list_members
+from core.errors import InvalidInput, from_scorers
 from core.storage import private_storage
-from scorers.errors import InputError
+from scorers.metrics import default_metric
 from scorers.nifti import ReadLimits, check_geometry, read_geometry, read_label_map
 from scorers.voc import read_voc_xml
 
-from ..predictions import case_name, listing
+from ..kinds.segmentation import case_name, listing
 from .reevaluation import activate_ground_truth
 
 log = logging.getLogger(__name__)
@@ -65,16 +66,17 @@ def import_task(
             return import_task(folder, challenge_slug=challenge_slug, kind=kind, note=note,
                                activate=activate, progress=progress)
     if not path.is_dir():
-        raise InputError(f"{path}: no such folder or archive")
+        raise InvalidInput(f"{path}: no such folder or archive")
     dataset = _read_dataset_json(path)
     kind = kind or dataset.get("task_type") or (
         Task.DETECTION if _has_xml_labels(path) else Task.SEGMENTATION
     )
-    if kind == Task.DETECTION:
-        definition, label_files = _detection_definition(path, dataset, progress)
-        images = {}
-    else:
-        definition, label_files, images = _segmentation_definition(path, dataset, progress)
+    with from_scorers():  # the files are read by the metric library
+        if kind == Task.DETECTION:
+            definition, label_files = _detection_definition(path, dataset, progress)
+            images = {}
+        else:
+            definition, label_files, images = _segmentation_definition(path, dataset, progress)
     return _save(path.name, definition, label_files, images, challenge_slug=challenge_slug,
                  note=note, activate=activate)
 
@@ -87,7 +89,7 @@ def _unpack(archive: Path, dest: Path) -> Path:
         labels = sorted(p.parent.parent for p in dest.rglob("labelsTs/*"))
         if labels:
             return labels[0]
-        raise InputError(f"{archive.name}: no dataset.json inside")
+        raise InvalidInput(f"{archive.name}: no dataset.json inside")
     return found[0]
 
 
@@ -96,13 +98,13 @@ def _read_dataset_json(folder: Path) -> dict:
     if not path.exists():
         return {}
     if path.stat().st_size > _DATASET_JSON_MAX_BYTES:
-        raise InputError("dataset.json is implausibly large")
+        raise InvalidInput("dataset.json is implausibly large")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"dataset.json is not valid JSON ({exc})") from None
+        raise InvalidInput(f"dataset.json is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
-        raise InputError("dataset.json must hold a JSON object")
+        raise InvalidInput("dataset.json must hold a JSON object")
     return data
 
 
@@ -129,32 +131,32 @@ def _common_fields(folder: Path, dataset: dict) -> dict:
 
 def _segmentation_definition(folder: Path, dataset: dict, progress):
     if not dataset:
-        raise InputError(f"{folder.name}: dataset.json is missing")
+        raise InvalidInput(f"{folder.name}: dataset.json is missing")
     labels = dataset.get("labels")
     if not isinstance(labels, dict) or not labels:
-        raise InputError('dataset.json: "labels" must map label values to names')
+        raise InvalidInput('dataset.json: "labels" must map label values to names')
     try:
         label_values = sorted(int(value) for value in labels)
     except ValueError:
-        raise InputError('dataset.json: "labels" keys must be integers') from None
+        raise InvalidInput('dataset.json: "labels" keys must be integers') from None
     if 0 not in label_values:
-        raise InputError('dataset.json: "labels" must include "0" (background)')
+        raise InvalidInput('dataset.json: "labels" must include "0" (background)')
     test = dataset.get("test")
     if not isinstance(test, list) or not test:
-        raise InputError('dataset.json: "test" must list the test images')
+        raise InvalidInput('dataset.json: "test" must list the test images')
     cases, label_files, images, missing = [], {}, {}, []
     limits = ReadLimits()
     for index, entry in enumerate(test, start=1):
         relative = entry.get("image") if isinstance(entry, dict) else entry
         if not isinstance(relative, str):
-            raise InputError(f'dataset.json: test entry {index} is not a file name')
+            raise InvalidInput(f'dataset.json: test entry {index} is not a file name')
         image_path = _inside(folder, relative)
         file_name = image_path.name
         case = case_name(file_name)
         if case is None:
-            raise InputError(f"dataset.json: test image '{relative}' is not a NIfTI file")
+            raise InvalidInput(f"dataset.json: test image '{relative}' is not a NIfTI file")
         if not image_path.is_file():
-            raise InputError(f"test image {file_name} listed in dataset.json is missing")
+            raise InvalidInput(f"test image {file_name} listed in dataset.json is missing")
         label_path = folder / "labelsTs" / file_name
         if not label_path.is_file():
             missing.append(file_name)
@@ -169,11 +171,11 @@ def _segmentation_definition(folder: Path, dataset: dict, progress):
         images[case] = image_path
         progress(f"checked case {case} ({index}/{len(test)})")
     if missing:
-        raise InputError(
+        raise InvalidInput(
             f"labelsTs/ has no label for {len(missing)} test image(s): {listing(missing)}"
         )
     if len({case["name"] for case in cases}) != len(cases):
-        raise InputError("dataset.json lists a test image twice")
+        raise InvalidInput("dataset.json lists a test image twice")
     definition = {**_common_fields(folder, dataset), "kind": Task.SEGMENTATION,
                   "labels": {str(k): str(v) for k, v in labels.items()}, "cases": cases}
     return definition, label_files, images
@@ -186,7 +188,7 @@ def _detection_definition(folder: Path, dataset: dict, progress):
         classes = sorted(str(name) for name in dataset["labels"].values())
     xml_files = sorted(label_folder.glob("*.xml"))
     if not xml_files:
-        raise InputError(f"{folder.name}: no PASCAL VOC XML files in labelsTs/")
+        raise InvalidInput(f"{folder.name}: no PASCAL VOC XML files in labelsTs/")
     cases, label_files, seen_classes = [], {}, set()
     for index, xml_path in enumerate(xml_files, start=1):
         image = read_voc_xml(xml_path, name=xml_path.name, classes=classes)
@@ -237,7 +239,7 @@ def _save(key: str, definition: dict, label_files: dict, images: dict, *, challe
         if result.phase is None:
             result.phase = Phase.objects.create(
                 task=task, name="Test", active_ground_truth=result.ground_truth,
-                primary_metric="mAP" if task.kind == Task.DETECTION else "dice",
+                primary_metric=default_metric(task.kind),
             )
         elif activate and result.phase.active_ground_truth_id != result.ground_truth.id:
             result.queued = activate_ground_truth(result.phase, result.ground_truth)
@@ -252,9 +254,9 @@ def _save(key: str, definition: dict, label_files: dict, images: dict, *, challe
 def _check_same_definition(task: Task, definition: dict) -> None:
     for field_name in ("kind", "labels"):
         if getattr(task, field_name) != definition[field_name]:
-            raise InputError(f"task {task.key} already exists with different {field_name}")
+            raise InvalidInput(f"task {task.key} already exists with different {field_name}")
     if task.case_names != [case["name"] for case in definition["cases"]]:
-        raise InputError(f"task {task.key} already exists with a different list of test cases")
+        raise InvalidInput(f"task {task.key} already exists with a different list of test cases")
 
 
 def _store(storage, prefix: str, path: Path, digest: str) -> str:
@@ -279,5 +281,5 @@ def _sha256(path: Path) -> str:
 def _inside(folder: Path, relative: str) -> Path:
     path = (folder / relative).resolve()
     if folder.resolve() not in path.parents:
-        raise InputError(f"dataset.json: '{relative}' points outside the task folder")
+        raise InvalidInput(f"dataset.json: '{relative}' points outside the task folder")
     return path

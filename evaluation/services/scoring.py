@@ -8,9 +8,8 @@ out one at a time under it, and every write of a worker carries the lease it hol
 the reaper gave up on (or a helper message delivered twice) can no longer write or move
 anything.
 
-Each prediction is read from the archive and checked on a helper thread while the case before
-it is scored (see :mod:`evaluation.prefetch`); the per-shard log line tells how much of a
-shard's time went to ``score_case``.
+What is scored, and how, is the task kind's (:mod:`evaluation.kinds`): this module claims,
+shards, writes the rows a kind yields with heartbeats, and ends the evaluation.
 """
 
 import logging
@@ -19,7 +18,7 @@ import shutil
 import time
 import traceback
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 
 from celery import current_app
@@ -28,18 +27,12 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from challenges.models import GroundTruth, Task
-from core.archives import iter_read
-from core.errors import GroundTruthError
-from core.storage import local_path, private_storage
-from scorers.errors import InputError
-from scorers.nifti import read_label_map
-from scorers.segmentation import score_case
+from core.errors import PodiumError
+from core.storage import local_path
 
-from .. import detection_predictions, predictions, references, task_names
+from .. import task_names
+from ..kinds import Row, ScoringJob, kind_of
 from ..models import CaseResult, Evaluation, Phase, State
-from ..prefetch import ahead
-from ..results import aggregate, missing_case_values
 from ..states import InvalidTransition, heartbeat, transition
 
 log = logging.getLogger(__name__)
@@ -115,9 +108,7 @@ def _plan(evaluation: Evaluation) -> int:
     """Clear an earlier attempt's results and decide the number of shards."""
     task = evaluation.submission.phase.task
     cases = len(task.cases)
-    shards = 1
-    if task.kind == Task.SEGMENTATION:
-        shards = max(1, math.ceil(cases / settings.PODIUM_SCORING_SHARD_CASES))
+    shards = kind_of(task).shards(task, settings.PODIUM_SCORING_SHARD_CASES)
     CaseResult.objects.filter(evaluation=evaluation).delete()
     Evaluation.objects.filter(pk=evaluation.pk).update(
         cases_total=cases, cases_done=0, shards_total=shards, shards_taken={},
@@ -135,16 +126,37 @@ def _take_shards(evaluation: Evaluation, *, helper: int) -> None:
     try:
         with _ending_on_error(evaluation), ExitStack() as stack:
             task = evaluation.submission.phase.task
-            archive = files = None
+            kind = kind_of(task)
+            archive = prepared = None
             while (shard := _take_shard(evaluation, helper)) is not None:
                 if archive is None:
                     name = evaluation.outputs or evaluation.submission.file.name
                     archive = stack.enter_context(local_path(default_storage, name, scratch))
-                    if task.kind == Task.SEGMENTATION:
-                        files = predictions.match_cases(archive, task, allow_partial=True)
-                _score(evaluation, shard, archive, files, scratch)
+                    prepared = kind.prepare(archive, task)
+                _score_shard(evaluation, shard, archive, prepared, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _score_shard(evaluation: Evaluation, shard: int, archive: Path, prepared, scratch: Path, *,
+                 cases: list[str] | None = None) -> None:
+    """Score the shard's cases (``cases``: those of shard number ``shard`` unless given) with
+    the task kind, write the rows it yields (see :class:`_Results`), and, if this shard was the
+    last one to finish, the aggregate."""
+    task = evaluation.submission.phase.task
+    kind = kind_of(task)
+    if cases is None:
+        cases = _shard_cases(task.case_names, shard, evaluation.shards_total)
+    job = ScoringJob(evaluation=evaluation, task=task, archive=archive, scratch=scratch,
+                     cases=cases, prepared=prepared)
+    pending = _Results(evaluation)
+    with closing(kind.score(job)) as scored:  # stops the kind's reader if we stop
+        for case, rows in scored:
+            pending.add(case, rows)
+    if pending.flush(finishing=shard):
+        aggregate, message = kind.summarize(job)
+        _finish(evaluation, State.SUCCEEDED, aggregate=aggregate, participant_message=message,
+                cases_done=len(task.cases))
 
 
 def _take_shard(evaluation: Evaluation, helper: int) -> int | None:
@@ -168,13 +180,13 @@ def _take_shard(evaluation: Evaluation, helper: int) -> int | None:
 
 @contextmanager
 def _ending_on_error(evaluation: Evaluation) -> Iterator[None]:
-    """Scoring errors end the evaluation: the participant's (InputError) with its message, any
+    """Scoring errors end the evaluation: the participant's (InvalidInput) with its message, any
     other with a neutral one and the traceback in the organizer log."""
     try:
         yield
     except Stopped:
         log.info("evaluation %s left the scoring state; stopped", evaluation.id)
-    except InputError as exc:
+    except PodiumError as exc:
         _finish(evaluation, State.FAILED, participant_message=str(exc))
     except Exception as exc:
         log.exception("evaluation %s: internal error while scoring", evaluation.id)
@@ -191,103 +203,25 @@ def _shard_cases(cases: list[str], shard: int, shards: int) -> list[str]:
     return cases[shard * size:(shard + 1) * size]
 
 
-def _score(evaluation: Evaluation, shard: int, archive: Path,
-           files: predictions.PredictionFiles | None, scratch: Path) -> None:
-    task = evaluation.submission.phase.task
-    if task.kind == Task.DETECTION:
-        result = detection_predictions.score(archive, evaluation, scratch)
-        _finish(evaluation, State.SUCCEEDED, aggregate=result, cases_done=len(task.cases),
-                participant_message=f"Scored {len(task.cases)} images.")
-        return
-    cases = _shard_cases(task.case_names, shard, evaluation.shards_total)
-    if _score_segmentation(evaluation, task, archive, files, shard, cases, scratch):
-        _summarize(evaluation, task)
-
-
-def _score_segmentation(evaluation: Evaluation, task: Task, archive: Path,
-                        files: predictions.PredictionFiles, shard: int, cases: list[str],
-                        scratch: Path) -> bool:
-    """Score ``cases``, the shard ``shard``, and write their results (with heartbeats, see
-    :class:`_Results`); True if this shard was the last one to finish."""
-    config = evaluation.metric_config
-    metrics = config["metrics"]
-    labels = [int(label) for label in config["labels"]]
-    tolerances = {int(k): float(v) for k, v in config["nsd_tolerance_mm"].items()}
-    allowed_values = sorted(int(value) for value in task.labels)
-    ground_truth = evaluation.ground_truth  # loaded here: the reader thread uses no database
-    present = {files.members[case].name: case for case in cases if case in files.members}
-
-    def loaded():
-        """(case, prediction, reference, geometry) for every case with a prediction, in
-        archive order, each read from the archive and checked while the one before is
-        scored."""
-        members = [files.members[case] for case in present.values()]
-        for member, data in iter_read(archive, members, predictions.archive_limits(),
-                                      spill_dir=scratch / "predictions"):
-            case = present[member.name]
-            reference, geometry = _read_reference(ground_truth, task, case, scratch)
-            spilled = isinstance(data, Path)  # a large file, read from disk
-            prediction, _ = read_label_map(data if spilled else member.name,
-                                           name=f"case {case}", labels=allowed_values,
-                                           expected=geometry,
-                                           content=None if spilled else data)
-            if spilled:
-                data.unlink()
-            del data  # not kept while the next one is read
-            yield case, prediction, reference, geometry
-
-    pending = _Results(evaluation, labels=labels)
-    started = time.perf_counter()
-    scoring_s = 0.0
-    scored = 0
-    waiting_s = 0.0
-    with ahead(loaded()) as items:
-        asked = time.perf_counter()
-        for case, prediction, reference, geometry in items:
-            before = time.perf_counter()
-            waiting_s += before - asked
-            scores = score_case(prediction, reference, spacing_mm=geometry.spacing_mm,
-                                labels=labels, nsd_tolerance_mm=tolerances,
-                                surface=config["surface"])
-            scoring_s += time.perf_counter() - before
-            scored += 1
-            pending.add(case, {label: {m: _finite_or_none(scores[label][m]) for m in metrics}
-                               for label in labels})
-            asked = time.perf_counter()
-    if scored != len(present):
-        raise RuntimeError(f"read {scored} of the {len(present)} predictions of the shard")
-    for case in cases:
-        if case not in files.members:
-            _read_reference(ground_truth, task, case, scratch)  # a broken label still shows
-            pending.add(case, {label: missing_case_values(metrics) for label in labels},
-                        missing=True)
-    last = pending.flush(finishing=shard)
-    log.info("evaluation %s: %d cases in %.3f s: %.3f s in score_case, %.3f s waiting for "
-             "predictions to be read", evaluation.id, len(cases), time.perf_counter() - started,
-             scoring_s, waiting_s)
-    return last
-
-
 class _Results:
     """Case results on their way to the database: written with the heartbeat that proves the
     lease is still held (else Stopped), every RESULTS_EVERY_S or at the end of the shard, so a
     fast scorer does not wait on one commit per case. A case written before (a shard delivered
     twice) is replaced."""
 
-    def __init__(self, evaluation: Evaluation, *, labels: list[int]):
+    def __init__(self, evaluation: Evaluation):
         self.evaluation = evaluation
-        self.labels = labels
         self.cases: list[str] = []
         self.rows: list[CaseResult] = []
         self.since = time.monotonic()
 
-    def add(self, case: str, values: dict[int, dict], *, missing: bool = False) -> None:
-        """Results of ``case``: per label, metric → value."""
+    def add(self, case: str, rows: list[Row]) -> None:
+        """The rows of ``case``."""
         self.cases.append(case)
         self.rows.extend(
-            CaseResult(evaluation=self.evaluation, case=case, label=label, missing=missing,
-                       **values[label])
-            for label in self.labels
+            CaseResult(evaluation=self.evaluation, case=case, label=row.label, values=row.values,
+                       matches=row.matches, missing=row.missing)
+            for row in rows
         )
         if time.monotonic() - self.since >= RESULTS_EVERY_S:
             self.flush()
@@ -301,10 +235,11 @@ class _Results:
                 if self.cases:
                     earlier = CaseResult.objects.filter(evaluation=self.evaluation,
                                                         case__in=self.cases)
-                    replaced, _ = earlier.delete()
+                    replaced = earlier.values("case").distinct().count()
+                    earlier.delete()
                     if not heartbeat(self.evaluation.id, state=State.SCORING,
                                      lease=self.evaluation.lease,
-                                     advance=len(self.cases) - replaced // len(self.labels)):
+                                     advance=len(self.cases) - replaced):
                         raise Stopped  # rolls the delete back too
                     CaseResult.objects.bulk_create(self.rows)
                 if finishing is not None:
@@ -326,37 +261,6 @@ def _last_shard_done(evaluation: Evaluation, shard: int) -> bool:
     current.shards_finished = finished
     current.save(update_fields=["shards_finished"])
     return len(finished) == current.shards_total
-
-
-def _summarize(evaluation: Evaluation, task: Task) -> None:
-    config = evaluation.metric_config
-    results = CaseResult.objects.filter(evaluation=evaluation)
-    rows = list(results.values("case", "label", *config["metrics"]))
-    geometries = {case: task.geometry_of(case) for case in task.case_names}
-    summary = aggregate(rows, config=config, geometries=geometries)
-    missing = results.filter(missing=True).values("case").distinct().count()
-    message = f"Scored {len(task.cases)} cases."
-    if missing:
-        message += f" {missing} without a prediction counted as the worst value."
-    _finish(evaluation, State.SUCCEEDED, aggregate=summary, participant_message=message)
-
-
-def _read_reference(ground_truth: GroundTruth, task: Task, case: str, scratch: Path):
-    entry = ground_truth.files[case]
-
-    def read():
-        with local_path(private_storage(), entry["path"], scratch) as path:
-            return read_label_map(path, name=f"reference {case}",
-                                  labels=[int(v) for v in task.labels])
-
-    try:
-        return references.reference(entry["path"], read)
-    except InputError as exc:
-        raise GroundTruthError(f"ground truth v{ground_truth.version}: {exc}") from exc
-
-
-def _finite_or_none(value: float) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def _finish(evaluation: Evaluation, state: str, **fields) -> None:

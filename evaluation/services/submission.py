@@ -16,8 +16,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from challenges.models import Participation, Phase
-from core.errors import Refused
-from scorers.errors import InputError
+from core.errors import InvalidInput, Refused
 
 from ..models import ACTIVE_STATES, Evaluation, State, Submission, submission_upload_to
 from ..states import InvalidTransition, transition
@@ -181,11 +180,11 @@ def _receive(upload, target: Path, cap: int) -> tuple[Path, int, str]:
         for chunk in upload.chunks():
             size += len(chunk)
             if size > cap:
-                raise InputError(f"the upload is larger than {cap} bytes")
+                raise InvalidInput(f"the upload is larger than {cap} bytes")
             digest.update(chunk)
             out.write(chunk)
     if size == 0:
-        raise InputError("the upload is empty")
+        raise InvalidInput("the upload is empty")
     return target, size, digest.hexdigest()
 
 

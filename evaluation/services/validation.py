@@ -20,13 +20,12 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from challenges.models import Phase, Task
-from core.archives import detect_format
+from challenges.models import Phase
+from core.errors import InvalidInput, PodiumError
 from core.storage import local_path
-from scorers.errors import InputError
 
-from .. import detection_predictions, predictions
 from ..algorithm_images import GZIP_MAGIC, inspect_archive
+from ..kinds import kind_of
 from ..models import Evaluation, State, Submission
 from ..states import InvalidTransition, transition
 from . import entrants
@@ -43,25 +42,20 @@ NEUTRAL_MESSAGE = (
 
 def check_in_request(phase: Phase, local: Path) -> bool:
     """The checks a request runs on a received upload; True when they are all its checks
-    (nothing is left for a worker). Raises InputError."""
+    (nothing is left for a worker). Raises InvalidInput."""
     if phase.submission_kind == Phase.ALGORITHM:
         _check_image_magic(local)
         return False
-    if phase.task.kind == Task.DETECTION:
-        return False  # a box file is parsed whole: its cost grows with its size
-    if detect_format(local) != "zip":
-        return False  # a tar is read as a stream: listing it costs as much as reading it
-    predictions.validate_upload(local, phase.task, allow_partial=phase.allow_partial)
-    return True
+    return kind_of(phase.task).check_in_request(local, phase)
 
 
 def check_in_worker(submission: Submission, local: Path) -> str:
     """Every check of a stored upload; returns the algorithm image's id ("" for predictions).
-    Raises InputError, or RuntimeError when the stored file is not what the participant sent
+    Raises InvalidInput, or RuntimeError when the stored file is not what the participant sent
     (a storage fault is never blamed on them, and such a file is never used)."""
     try:
         image_id = _check(submission, local)
-    except InputError:
+    except PodiumError:
         if _sha256(local) != submission.file_sha256:
             raise _changed() from None
         raise
@@ -75,10 +69,7 @@ def _check(submission: Submission, local: Path) -> str:
         if image.archive_sha256 != submission.file_sha256:
             raise _changed()  # e.g. a shared stored image that changed since
         return image.image_id
-    if phase.task.kind == Task.DETECTION:
-        detection_predictions.validate_upload(local, phase.task)
-    else:
-        predictions.validate_upload(local, phase.task, allow_partial=phase.allow_partial)
+    kind_of(phase.task).check(local, phase)
     return ""
 
 
@@ -100,7 +91,7 @@ def validate(evaluation_id, *, worker: str) -> None:
         with local_path(default_storage, submission.file.name, scratch) as local:
             image_id = check_in_worker(submission, local)
         _accept(evaluation, submission, image_id)
-    except InputError as exc:
+    except PodiumError as exc:
         _finish(evaluation, State.FAILED, participant_message=str(exc), valid=False)
     except Exception:
         log.exception("evaluation %s: checking the upload failed", evaluation.id)
@@ -139,7 +130,7 @@ def _accept(evaluation: Evaluation, submission: Submission, image_id: str) -> No
             earlier = (entrants.submissions_of(submission.phase_id, **entrant)
                        .filter(image_id=image_id, is_valid=True).exclude(pk=submission.pk).first())
             if earlier is not None:
-                raise InputError(
+                raise InvalidInput(
                     f"you already submitted this image ({image_id[:19]}…) to this phase on "
                     f"{earlier.created:%Y-%m-%d %H:%M} UTC; change and rebuild it to submit again"
                 )
@@ -177,7 +168,7 @@ def _check_image_magic(local: Path) -> None:
     with open(local, "rb") as fh:
         head = fh.read(262 + 8)
     if head[:2] != GZIP_MAGIC and head[257:262] != b"ustar":
-        raise InputError("an algorithm image must be a `docker save` archive (.tar or .tar.gz)")
+        raise InvalidInput("an algorithm image must be a `docker save` archive (.tar or .tar.gz)")
 
 
 def _sha256(local: Path) -> str:

@@ -1,6 +1,9 @@
 """REST API: challenges, phases and joining."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from challenges.models import Participation
 from tests import factories
@@ -21,6 +24,14 @@ def test_challenge_list_shows_published_challenges_with_their_phases():
         "id": str(phase.id), "task": "Task01_Test", "task_id": str(phase.task_id),
         "name": "Test", "submission_kind": "predictions", "open": True, "status": "open",
     }]
+
+
+def test_a_closed_phase_says_so_in_open_and_in_its_deprecated_alias_status():
+    phase = factories.phase(closes_at=timezone.now() - timedelta(days=1))
+    summary = client_for().get("/api/v1/challenges/").json()[0]["phases"][0]
+    detail = client_for().get(f"/api/v1/phases/{phase.id}/").json()
+    for body in (summary, detail):
+        assert (body["open"], body["status"]) == (False, "closed")
 
 
 def test_phase_detail_describes_task_and_scoring_without_ground_truth_paths():

@@ -25,6 +25,7 @@ def scored(tmp_path):
     user = factories.participant(phase, "alice")
     response = post(client_for(user), phase, cube_predictions_zip(tmp_path))
     assert response.status_code == 201
+    assert response.json()["state"] == response.json()["status"] == "queued"  # and its alias
     evaluation = Evaluation.objects.get(submission_id=response.json()["id"])
     scoring.score(evaluation.id, worker="t")
     return phase, user, response.json()["id"]
@@ -33,7 +34,8 @@ def scored(tmp_path):
 def test_results_follow_the_contract(scored):
     _phase, user, submission_id = scored
     body = client_for(user).get(f"/api/v1/submissions/{submission_id}/").json()
-    assert body["status"] == "succeeded" and body["message"] == "Scored 2 cases."
+    assert body["state"] == "succeeded" and body["message"] == "Scored 2 cases."
+    assert body["status"] == body["state"]  # the deprecated alias, until the next release
     assert body["active"] is False
     assert set(body["results"]["aggregate"]) == {"1", "2"}
     assert set(body["results"]["aggregate"]["1"]) == {"dice", "nsd", "hd", "hd95", "assd"}
@@ -53,7 +55,7 @@ def test_hidden_case_results_and_scores(scored):
     phase.show_scores = False
     phase.save()
     body = client_for(user).get(f"/api/v1/submissions/{submission_id}/").json()
-    assert "results" not in body and body["status"] == "succeeded"
+    assert "results" not in body and body["state"] == "succeeded"
     board = client_for().get(f"/api/v1/phases/{phase.id}/leaderboard/").json()
     assert all("score" not in e and "aggregate" not in e for e in board["entries"])
 
@@ -93,10 +95,10 @@ def test_listing_and_cancelling_own_submissions(tmp_path):
     client = client_for(user)
     submission_id = post(client, phase, cube_predictions_zip(tmp_path)).json()["id"]
     listed = client.get(f"/api/v1/phases/{phase.id}/submissions/").json()
-    assert [s["id"] for s in listed] == [submission_id] and listed[0]["status"] == "queued"
+    assert [s["id"] for s in listed] == [submission_id] and listed[0]["state"] == "queued"
     assert listed[0]["active"] is True
     cancelled = client.post(f"/api/v1/submissions/{submission_id}/cancel/")
-    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
     assert cancelled.json()["active"] is False
     again = client.post(f"/api/v1/submissions/{submission_id}/cancel/")
     assert again.status_code == 409

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from core.archives import ArchiveLimits, Member, extract, iter_read, list_members
-from evaluation import detection_predictions, predictions
-from scorers.errors import InputError
+from core.errors import InvalidInput
+from evaluation.kinds import detection, segmentation
 
 LIMITS = ArchiveLimits(max_members=50, max_total_bytes=1_000_000, max_ratio=1100)
 
@@ -49,7 +49,7 @@ def special(name: str, kind: bytes, linkname: str = "") -> tarfile.TarInfo:
 
 
 def rejected(path: Path, limits: ArchiveLimits = LIMITS) -> str:
-    with pytest.raises(InputError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         list_members(path, limits)
     return str(caught.value)
 
@@ -138,7 +138,7 @@ def test_member_lying_about_its_size_stops_extraction(tmp_path):
     path = make_zip(tmp_path / "a.zip", {"a.nii": b"\1" * 5000})
     members = list_members(path, LIMITS)
     lying = [type(members[0])(path=members[0].path, name=members[0].name, size=100)]
-    with pytest.raises(InputError, match="larger than it declares"):
+    with pytest.raises(InvalidInput, match="larger than it declares"):
         extract(path, lying, tmp_path / "out", LIMITS)
 
 
@@ -158,7 +158,7 @@ def test_reading_into_memory_spills_large_members_and_keeps_the_caps(tmp_path, m
     heads = dict(iter_read(archive, members, LIMITS, head_bytes=64))
     assert sorted(map(bytes, heads.values())) == [b"a" * 64, b"b" * 64]
     lying = [type(m)(path=m.path, name=m.name, size=50) for m in members]
-    with pytest.raises(InputError, match="larger than it declares"):
+    with pytest.raises(InvalidInput, match="larger than it declares"):
         list(iter_read(archive, lying, LIMITS))
 
 
@@ -206,7 +206,7 @@ def test_corrupt_member_data_is_reported_not_raised(tmp_path):
     data[start + 10] ^= 0xFF
     path.write_bytes(bytes(data))
     members = list_members(path, LIMITS)  # the directory is intact
-    with pytest.raises(InputError, match=r"'case_1\.nii' is damaged"):
+    with pytest.raises(InvalidInput, match=r"'case_1\.nii' is damaged"):
         extract(path, members, tmp_path / "out", LIMITS)
 
 
@@ -228,7 +228,7 @@ def tar_gz_declaring(path: Path, name: str, declared: int, zeros: int = 0) -> Pa
 def refuse_over(cap: int):
     def check(member: Member) -> None:
         if member.size > cap:
-            raise InputError(f"'{member.name}' declares {member.size} bytes")
+            raise InvalidInput(f"'{member.name}' declares {member.size} bytes")
     return check
 
 
@@ -237,7 +237,7 @@ def test_a_member_is_checked_as_soon_as_its_header_is_read(tmp_path):
     archive = tar_gz_declaring(tmp_path / "a.tar.gz", "case_1.nii.gz", 256 << 20, 256 << 20)
     limits = ArchiveLimits(max_members=50, max_total_bytes=1 << 30, max_ratio=10**6)
     start = time.perf_counter()
-    with pytest.raises(InputError, match=r"^'case_1\.nii\.gz' declares 268435456 bytes$"):
+    with pytest.raises(InvalidInput, match=r"^'case_1\.nii\.gz' declares 268435456 bytes$"):
         list_members(archive, limits, check_member=refuse_over(1 << 20))
     assert time.perf_counter() - start < 0.2
     assert [m.size for m in list_members(archive, limits, check_member=refuse_over(1 << 30))] \
@@ -295,8 +295,8 @@ def _cube_task():
 def test_match_cases_refuses_an_oversized_prediction_at_its_tar_header(tmp_path):
     archive = tar_gz_declaring(tmp_path / "p.tar.gz", "cube_001.nii.gz", 256 << 20, 256 << 20)
     start = time.perf_counter()
-    with pytest.raises(InputError) as caught:
-        predictions.match_cases(archive, _cube_task(), allow_partial=True)
+    with pytest.raises(InvalidInput) as caught:
+        segmentation.match_cases(archive, _cube_task(), allow_partial=True)
     assert time.perf_counter() - start < 0.2
     assert str(caught.value) == ("case cube_001: 'cube_001.nii.gz' is 256.0 MiB, more than a "
                                  "label map of this case's size can be (1.0 MiB)")
@@ -305,9 +305,9 @@ def test_match_cases_refuses_an_oversized_prediction_at_its_tar_header(tmp_path)
 def test_match_cases_refuses_an_oversized_extra_file_at_its_tar_header(tmp_path):
     archive = tar_gz_declaring(tmp_path / "p.tar.gz", "notes.txt", 256 << 20, 256 << 20)
     start = time.perf_counter()
-    with pytest.raises(InputError, match=r"^the archive holds 'notes\.txt' \(256\.0 MiB\), which "
+    with pytest.raises(InvalidInput, match=r"^the archive holds 'notes\.txt' \(256\.0 MiB\), which "
                                          r"is not a test case"):
-        predictions.match_cases(archive, _cube_task(), allow_partial=True)
+        segmentation.match_cases(archive, _cube_task(), allow_partial=True)
     assert time.perf_counter() - start < 0.2
 
 
@@ -316,8 +316,8 @@ def test_header_messages_name_the_case_once(tmp_path):
     nib.Nifti1Image(np.zeros((20, 20, 9), np.uint8), np.diag([1.0, 1.0, 2.0, 1.0])).to_filename(
         image)
     archive = make_zip(tmp_path / "p.zip", {"cube_001.nii.gz": image.read_bytes()})
-    with pytest.raises(InputError) as caught:
-        predictions.validate_upload(archive, _cube_task(), allow_partial=True)
+    with pytest.raises(InvalidInput) as caught:
+        segmentation.validate_upload(archive, _cube_task(), allow_partial=True)
     assert str(caught.value) == ("case cube_001: prediction shape (20, 20, 9) does not match "
                                  "the reference (20, 20, 10)")
 
@@ -336,8 +336,8 @@ def test_a_box_file_too_large_for_the_task_is_refused_at_listing(tmp_path):
     zipped.write_bytes(bytes(raw))
     tarred = tar_gz_declaring(tmp_path / "p.tar.gz", "preds.csv", 1 << 30)
     for archive in (zipped, tarred):
-        with pytest.raises(InputError) as caught:
-            detection_predictions.validate_upload(archive, _detection_task())
+        with pytest.raises(InvalidInput) as caught:
+            detection.validate_upload(archive, _detection_task())
         assert str(caught.value) == ("'preds.csv' is 1.0 GiB, more than the 9.8 MiB a "
                                      "predictions file for 10 test images can hold (at most "
                                      "1000 boxes per image, 1.0 KiB each)")
@@ -348,8 +348,8 @@ def test_a_bare_box_file_too_large_for_the_task_is_refused_by_its_size(tmp_path)
     with bare.open("wb") as stream:
         stream.write(b"image_id,label,score,xmin,ymin,xmax,ymax\n")
         stream.truncate(1 << 30)  # sparse: no disk used
-    with pytest.raises(InputError) as caught:
-        detection_predictions.validate_upload(bare, _detection_task())
+    with pytest.raises(InvalidInput) as caught:
+        detection.validate_upload(bare, _detection_task())
     assert str(caught.value) == ("the predictions file is 1.0 GiB, more than the 9.8 MiB a "
                                  "predictions file for 10 test images can hold (at most 1000 "
                                  "boxes per image, 1.0 KiB each)")
@@ -359,7 +359,7 @@ def test_a_box_file_within_the_caps_is_read(tmp_path):
     archive = make_tar(tmp_path / "p.tar.gz", [("out/preds.csv",
                                                  b"image_id,label,score,xmin,ymin,xmax,ymax\n"
                                                  b"img3,A,0.5,1,2,3,4\n")])
-    detections = detection_predictions.validate_upload(archive, _detection_task())
+    detections = detection.validate_upload(archive, _detection_task())
     assert detections.image_ids.tolist() == ["img3"]
 
 
@@ -387,7 +387,7 @@ def test_a_zip_directory_beyond_the_member_cap_is_refused_from_its_end_record(
     opened = []
     monkeypatch.setattr(archives.zipfile, "ZipFile",
                         lambda *a, **k: opened.append(a) or pytest.fail("directory parsed"))
-    with pytest.raises(InputError, match="more than 50 members"):
+    with pytest.raises(InvalidInput, match="more than 50 members"):
         list_members(path, LIMITS)
     assert not opened
 
@@ -417,7 +417,7 @@ def test_a_tar_extended_header_is_refused_on_its_declared_size_before_it_is_read
     took 25 s to parse)."""
     path = _tar_behind_extended_header(tmp_path / "x.tar", kind, 120_000)
     started = time.process_time()
-    with pytest.raises(InputError, match=r"extended header of 117\.2 KiB; at most 2\.0 KiB"):
+    with pytest.raises(InvalidInput, match=r"extended header of 117\.2 KiB; at most 2\.0 KiB"):
         list_members(path, LIMITS)
     assert time.process_time() - started < 0.5
 
@@ -433,7 +433,7 @@ def test_extended_headers_add_up_to_a_cap(tmp_path, monkeypatch):
         out.write(member.tobuf(tarfile.GNU_FORMAT) + b"a" + bytes(511))
     path = tmp_path / "long.tar"
     path.write_bytes(out.getvalue() + bytes(1024))
-    with pytest.raises(InputError, match="extended header"):
+    with pytest.raises(InvalidInput, match="extended header"):
         list_members(path, LIMITS, flat=False)
 
 
@@ -453,5 +453,5 @@ def test_sparse_tar_members_are_refused(tmp_path):
     member.type, member.size = tarfile.GNUTYPE_SPARSE, 0
     path = tmp_path / "sparse.tar"
     path.write_bytes(member.tobuf(tarfile.GNU_FORMAT) + bytes(1024))
-    with pytest.raises(InputError, match="sparse file"):
+    with pytest.raises(InvalidInput, match="sparse file"):
         list_members(path, LIMITS)

@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 
 from core.storage import private_storage
-from evaluation import predictions
+from evaluation.kinds import segmentation
 from evaluation.models import CaseResult, Evaluation, State
-from evaluation.results import image_diagonal_mm
 from evaluation.services import scoring
 from evaluation.services.demo_data import write_nifti
 from evaluation.states import transition
+from scorers.metrics import image_diagonal_mm
 from scorers.nifti import read_label_map
 from tests import factories
 
@@ -32,7 +32,7 @@ def submitted(phase, tmp_path, archive=None, captured=None):
 
 
 def files(phase, archive):
-    return predictions.match_cases(archive, phase.task, allow_partial=True)
+    return segmentation.match_cases(archive, phase.task, allow_partial=True)
 
 
 def test_exact_dice_per_label_and_aggregate(phase, tmp_path):
@@ -44,7 +44,7 @@ def test_exact_dice_per_label_and_aggregate(phase, tmp_path):
     rows = CaseResult.objects.filter(evaluation=evaluation)
     assert rows.count() == 4
     for row in rows:
-        assert row.dice == pytest.approx(0.9 if row.label == 1 else 2 / 3, abs=1e-12)
+        assert row.values["dice"] == pytest.approx(0.9 if row.label == 1 else 2 / 3, abs=1e-12)
         assert not row.missing
     assert evaluation.aggregate["1"]["dice"] == pytest.approx(0.9)
     assert evaluation.aggregate["2"]["dice"] == pytest.approx(2 / 3)
@@ -73,14 +73,14 @@ def test_large_prediction_files_are_read_from_disk_with_the_same_results(phase, 
             read_from.append((Path(path).parent.name, kwargs.get("content") is None))
         return read_label_map(path, **kwargs)
 
-    monkeypatch.setattr(scoring, "read_label_map", recording)
+    monkeypatch.setattr(segmentation, "read_label_map", recording)
     evaluation = submitted(phase, tmp_path)
     scoring.score(evaluation.id, worker="test")
     evaluation.refresh_from_db()
     assert evaluation.state == State.SUCCEEDED, evaluation.participant_message
     assert read_from == [("predictions", True)] * 2  # both from a spilled file, not memory
     for row in CaseResult.objects.filter(evaluation=evaluation):
-        assert row.dice == pytest.approx(0.9 if row.label == 1 else 2 / 3, abs=1e-12)
+        assert row.values["dice"] == pytest.approx(0.9 if row.label == 1 else 2 / 3, abs=1e-12)
 
 
 def test_missing_cases_get_the_worst_value_when_the_phase_allows_partial(phase, tmp_path):
@@ -92,12 +92,14 @@ def test_missing_cases_get_the_worst_value_when_the_phase_allows_partial(phase, 
     assert evaluation.state == State.SUCCEEDED
     assert "1 without a prediction" in evaluation.participant_message
     missing = CaseResult.objects.filter(evaluation=evaluation, case="cube_001")
-    assert all(row.missing and row.dice == 0.0 and row.hd95 is None for row in missing)
+    assert all(row.missing and row.values["dice"] == 0.0 and row.values["hd95"] is None
+               for row in missing)
     diagonal = image_diagonal_mm(phase.task.geometry_of("cube_001"))
     assert diagonal == pytest.approx(math.sqrt(20**2 + 20**2 + 20**2))
     present = CaseResult.objects.get(evaluation=evaluation, case="cube_000", label=1)
     assert evaluation.aggregate["1"]["dice"] == pytest.approx(0.45)
-    assert evaluation.aggregate["1"]["hd95"] == pytest.approx((present.hd95 + diagonal) / 2)
+    expected = (present.values["hd95"] + diagonal) / 2
+    assert evaluation.aggregate["1"]["hd95"] == pytest.approx(expected)
 
 
 def test_undefined_distances_are_null_and_count_as_worst(phase, tmp_path):
@@ -108,7 +110,7 @@ def test_undefined_distances_are_null_and_count_as_worst(phase, tmp_path):
     scoring.score(evaluation.id, worker="test")
     evaluation.refresh_from_db()
     row = CaseResult.objects.get(evaluation=evaluation, case="cube_000", label=2)
-    assert row.dice == 0.0 and row.nsd == 0.0 and row.hd is None and row.assd is None
+    assert row.values == {"dice": 0.0, "nsd": 0.0, "hd": None, "hd95": None, "assd": None}
     assert evaluation.aggregate["2"]["hd"] == pytest.approx(math.sqrt(1200))
 
 
@@ -147,8 +149,8 @@ def test_scoring_stops_when_the_evaluation_is_cancelled(phase, tmp_path):
     (tmp_path / "again").mkdir()
     archive = cube_predictions_zip(tmp_path / "again")
     with pytest.raises(scoring.Stopped):
-        scoring._score_segmentation(claimed, phase.task, archive, files(phase, archive), 0,
-                                    phase.task.case_names, scratch)
+        scoring._score_shard(claimed, 0, archive, files(phase, archive), scratch,
+                             cases=phase.task.case_names)
     assert CaseResult.objects.filter(evaluation=evaluation, case="cube_001").count() == 0
     assert Evaluation.objects.get(pk=evaluation.pk).state == State.CANCELLED
 
@@ -251,8 +253,8 @@ def test_a_worker_whose_lease_expired_can_neither_write_nor_finish(phase, tmp_pa
     scratch.mkdir()
     archive = cube_predictions_zip(tmp_path / "slow")
     with pytest.raises(scoring.Stopped):
-        scoring._score_segmentation(slow, phase.task, archive, files(phase, archive), 0,
-                                    ["cube_000"], scratch)
+        scoring._score_shard(slow, 0, archive, files(phase, archive), scratch,
+                             cases=["cube_000"])
     scoring._finish(slow, State.FAILED, participant_message="from the slow worker")
     current = Evaluation.objects.get(pk=evaluation.pk)
     assert current.state == State.SCORING and current.worker == "fresh"

@@ -10,10 +10,9 @@ from django.db import connection
 from django.utils import timezone
 
 from challenges.models import Participation
-from core.errors import Refused
+from core.errors import InvalidInput, Refused
 from evaluation.models import Evaluation, State, Submission
 from evaluation.states import transition
-from scorers.errors import InputError
 from tests import factories
 
 from .helpers import cube_phase, cube_predictions_zip, prediction_zip, submit_file
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 def refusal(phase, user, path) -> str:
-    with pytest.raises(InputError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         submit_file(phase, user, path)
     assert not Submission.objects.exists()
     return str(caught.value)

@@ -175,12 +175,12 @@ def test_a_stored_upload_damaged_on_the_server_is_not_blamed_on_the_participant(
 
 
 def test_an_image_that_is_not_an_archive_is_refused_in_the_request(tmp_path):
-    from scorers.errors import InputError
+    from core.errors import InvalidInput
 
     phase = cube_phase(tmp_path, submission_kind=Phase.ALGORITHM)
     path = tmp_path / "image.tar"
     path.write_text("FROM python:3.11\n")
-    with pytest.raises(InputError, match="docker save"):
+    with pytest.raises(InvalidInput, match="docker save"):
         submit_file(phase, factories.participant(phase), path)
     assert not Submission.objects.exists()
 

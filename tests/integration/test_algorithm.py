@@ -79,7 +79,7 @@ def test_algorithm_image_runs_is_scored_and_ranked(gpu_worker, phase, tmp_path):
     assert response.status_code == 201, response.content
     body = wait_for(lambda: result(client, response.json()["id"]), timeout=180,
                     what="the algorithm to run and be scored")
-    assert body["status"] == "succeeded", (body["message"], gpu_worker.output()[-3000:])
+    assert body["state"] == "succeeded", (body["message"], gpu_worker.output()[-3000:])
     assert body["results"]["aggregate"]["1"]["dice"] == pytest.approx(0.9, abs=1e-12)
     assert body["results"]["aggregate"]["2"]["dice"] == pytest.approx(2 / 3, abs=1e-12)
     assert "logs" not in body  # the phase does not show algorithm logs
@@ -110,20 +110,20 @@ def test_failures_give_the_participant_an_actionable_message(gpu_worker, phase, 
         tmp_path / "smuggle.tar", COPY + '; echo x > "/output/SECRET-intensity-123.nii.gz"'))
     root = post(client, phase, algorithm_image(tmp_path / "root.tar", COPY, user="0"))
     # An image is read in full by a worker (the validating step), not by the request.
-    assert root.status_code == 201 and root.json()["status"] == "validating"
+    assert root.status_code == 201 and root.json()["state"] == "validating"
     refused = wait_for(lambda: result(client, root.json()["id"]), timeout=120, what="checks")
-    assert refused["status"] == "failed" and "USER 1000" in refused["message"]
+    assert refused["state"] == "failed" and "USER 1000" in refused["message"]
     assert Submission.objects.get(file_name="root.tar").is_valid is False
 
     crashed = wait_for(lambda: result(client, crash.json()["id"]), timeout=180, what="run")
-    assert crashed["status"] == "failed"
+    assert crashed["state"] == "failed"
     assert crashed["message"].startswith("the algorithm exited with code 3")
     assert "CUDA missing" in crashed["message"] and "CUDA missing" in crashed["logs"]
     incomplete = wait_for(lambda: result(client, partial.json()["id"]), timeout=180, what="run")
-    assert incomplete["status"] == "failed"
+    assert incomplete["state"] == "failed"
     assert "1 test case(s) have no output: cube_001" in incomplete["message"]
     smuggled = wait_for(lambda: result(client, smuggler.json()["id"]), timeout=180, what="run")
-    assert smuggled["status"] == "failed"
+    assert smuggled["state"] == "failed"
     assert "1 file(s) in /output are not named after a test case" in smuggled["message"]
     assert "SECRET" not in smuggled["message"]  # names written by the algorithm stay inside
     for body in (crashed, incomplete, smuggled):

@@ -23,7 +23,8 @@ def upload(client, phase, path):
         response = client.post(f"/api/v1/phases/{phase.id}/submissions/", {"file": fh},
                                format="multipart")
     assert response.status_code == 201, response.content
-    assert set(response.json()) == {"id", "status"} and response.json()["status"] == "queued"
+    assert response.json() == {"id": response.json()["id"], "state": "queued",
+                               "status": "queued"}  # "status": the deprecated alias
     return response.json()["id"]
 
 
@@ -54,7 +55,7 @@ def test_upload_is_scored_by_the_worker_and_ranked(celery_worker, tmp_path):
         tmp_path / "poor.zip", {"cube_000": poor_pred, "cube_001": poor_pred}, spacing))
 
     body = wait_for(lambda: finished(good_client, good_id), timeout=120, what="scoring")
-    assert body["status"] == "succeeded", body["message"]
+    assert body["state"] == "succeeded", body["message"]
     assert body["results"]["aggregate"]["1"]["dice"] == pytest.approx(0.9, abs=1e-12)
     assert body["results"]["aggregate"]["2"]["dice"] == pytest.approx(2 / 3, abs=1e-12)
     cases = body["results"]["cases"]

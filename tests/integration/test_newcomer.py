@@ -36,12 +36,12 @@ def test_newcomer_uploads_demo_archive_and_sees_the_leaderboard(live_server, cel
         driver.find_element(By.ID, "id_description").send_keys("newcomer net")
         driver.find_element(By.CSS_SELECTOR, "#upload-form button[type=submit]").click()
 
-        def row_status():
+        def row_state():
             driver.refresh()
-            cells = driver.find_elements(By.CSS_SELECTOR, "#submissions td.status")
+            cells = driver.find_elements(By.CSS_SELECTOR, "#submissions td.state")
             return cells and cells[0].text.startswith(("succeeded", "failed")) and cells[0].text
 
-        assert wait_for(row_status, timeout=120, interval=1, what="the upload to be scored") == \
+        assert wait_for(row_state, timeout=120, interval=1, what="the upload to be scored") == \
             "succeeded"
 
         def newcomer_on_board():

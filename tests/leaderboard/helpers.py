@@ -8,9 +8,8 @@ from challenges.models import GroundTruth, Phase, Task
 from evaluation.models import CaseResult, Evaluation
 from evaluation.results import aggregate
 from leaderboard.stats import ScoreTable, bootstrap_table, task_matrices
+from scorers.metrics import SEGMENTATION, metric_names
 from tests import factories
-
-METRICS = ("dice", "nsd", "hd", "hd95", "assd")
 
 
 def labelled_phase(*, cases: Sequence[str], labels: Mapping[str, str] | None = None,
@@ -31,7 +30,8 @@ def scored_evaluation(phase: Phase, user, values: Mapping[tuple[str, int], Mappi
     submission.description = description
     submission.team = team
     submission.save()
-    rows = [{"case": case, "label": label, **{m: metric_values.get(m) for m in METRICS}}
+    rows = [{"case": case, "label": label,
+             "values": {m: metric_values.get(m) for m in metric_names(SEGMENTATION)}}
             for (case, label), metric_values in values.items()]
     CaseResult.objects.bulk_create(
         CaseResult(evaluation=evaluation, missing=row["case"] in missing, **row) for row in rows

@@ -82,7 +82,7 @@ def test_cases_csv_and_json_hold_every_case_result(phase):
                                     case="case_03", label=2)
     (row,) = [r for r in rows if r["participant"] == "alpha" and r["case"] == "case_03"
               and r["label"] == "2"]
-    assert float(row["dice"]) == stored.dice and row["label_name"] == "right"
+    assert float(row["dice"]) == stored.values["dice"] and row["label_name"] == "right"
     assert row["missing"] == "false"
 
     response = Client().get(f"/phases/{phase.id}/cases.json")
@@ -91,7 +91,7 @@ def test_cases_csv_and_json_hold_every_case_result(phase):
     assert body["metrics"] == ["dice", "nsd", "hd", "hd95", "assd"]
     (same,) = [r for r in body["cases"] if r["participant"] == "alpha"
                and r["case"] == "case_03" and r["label"] == 2]
-    assert same["dice"] == stored.dice
+    assert same["dice"] == stored.values["dice"]
     assert {r["hd95"] for r in body["cases"] if r["participant"] == "@undefined"} == {None}
 
 

@@ -138,6 +138,7 @@ def test_the_overall_ranking_follows_a_changed_phase(decathlon):
     scored_evaluation(phases[1], late, {(c, 1): {"dice": 1.0, "nsd": 1.0} for c in CASES})
     services.refresh(phases[1].id)
     snapshot = services.refresh_challenge(challenge.id)
-    entries = {row["participant"]: row for row in snapshot.entries[0]["entries"]}
+    assert snapshot.entries == []  # a challenge's snapshot holds rankings, not entries
+    entries = {row["participant"]: row for row in snapshot.rankings[0]["entries"]}
     assert entries["E"]["task_ranks"] == [None, 1, None]
     assert entries["E"]["task_scores"] == [5.0, 1.0, 5.0]

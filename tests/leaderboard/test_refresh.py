@@ -90,7 +90,7 @@ def test_a_refresh_of_a_deleted_phase_ends_quietly():
     assert not LeaderboardSnapshot.objects.exists()
     tasks.refresh_challenge(challenge_id="00000000-0000-0000-0000-000000000000")
     tasks.refresh_challenge(challenge_id=challenge_id)  # still there, with no phase left
-    assert LeaderboardSnapshot.objects.get(challenge_id=challenge_id).entries == []
+    assert LeaderboardSnapshot.objects.get(challenge_id=challenge_id).rankings == []
 
 
 def test_a_request_whose_message_was_lost_is_sent_again(published, settings,

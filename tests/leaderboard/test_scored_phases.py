@@ -60,6 +60,8 @@ def test_a_detection_phase_bootstraps_map_over_images(tmp_path):
         submit_file(phase, factories.participant(phase, f"det{k}"), path)
         predictions[f"det{k}"] = path
     score_all()
+    for evaluation in Evaluation.objects.select_related("submission"):
+        evaluation.submission.file.delete(save=False)  # a refresh reads stored rows only
     snapshot = services.refresh(phase.id)
 
     task = phase.task
@@ -72,7 +74,7 @@ def test_a_detection_phase_bootstraps_map_over_images(tmp_path):
     }
     expected = detection_bootstrap(matches, task=task.key, n_boot=300,
                                    seed=phase.ranking_seed).summary()
-    assert snapshot.method == "detection-mAP"
+    assert snapshot.ranking_method == "detection-mAP"
     for entry in snapshot.entries:
         k = expected.algorithms.index(entry["participant"])
         assert entry["rank"] == expected.full_rank[k]
@@ -83,6 +85,14 @@ def test_a_detection_phase_bootstraps_map_over_images(tmp_path):
         assert entry["p_rank1"] == expected.p_rank[k, 0]
         assert entry["n_cases"] == 8
     assert snapshot.statistics["plots"]["blob"].startswith("<svg")
+    owner = Client()
+    best = Evaluation.objects.select_related("submission__creator").get(
+        submission__creator__username="det0")
+    owner.force_login(best.submission.creator)
+    page = owner.get(f"/submissions/{best.submission_id}/").content.decode()
+    assert "<th>mAP</th><th>AP</th><th>AP50</th><th>AP75</th>" in page
+    assert f"<td>all</td><td>{best.aggregate['mAP']:.4f}</td>" in page
+    assert "VOC AP per class" in page
     client = Client()
     page = client.get(f"/phases/{phase.id}/").content.decode()
     assert 'id="blob-plot"' in page and 'id="case-plot"' not in page

@@ -57,7 +57,7 @@ def test_snapshot_equals_stats_on_the_same_table(method, ties, adjust):
         np.ix_(order, order)].tolist()
     defined = boot.tau[np.isfinite(boot.tau)]
     assert statistics["kendall_tau"]["median"] == pytest.approx(np.median(defined))
-    assert snapshot.seed == phase.ranking_seed and snapshot.method == method
+    assert snapshot.seed == phase.ranking_seed and snapshot.ranking_method == method
     assert statistics["description"] == config.description()
     # The stored per-case values are the label means, in entry order and sorted case order.
     first = snapshot.entries[0]["participant"]
@@ -148,7 +148,7 @@ def test_unchanged_inputs_are_not_recomputed_and_a_config_change_is():
     assert LeaderboardSnapshot.objects.get(pk=first.pk).refresh_pending
     changed = services.refresh(phase.id)
     assert changed.computed_at > first.computed_at
-    assert changed.method == "rank-then-aggregate"
+    assert changed.ranking_method == "rank-then-aggregate"
     assert changed.options["method"] == "rank-then-aggregate"
 
 

@@ -13,8 +13,11 @@ import numpy as np
 import pytest
 
 from scorers.cli import main
-from scorers.segmentation import METRICS, score_case
+from scorers.metrics import SEGMENTATION, metric_names
+from scorers.segmentation import score_case
 from tests.scorers.conftest import blob
+
+METRICS = metric_names(SEGMENTATION)
 
 SPACING = (0.8, 0.75, 2.5)
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from scorers.detection import evaluate_coco
 from scorers.voc import AnnotatedImage, Box
-from tests.scorers.detection_fixtures import coco_reference, detections_from_rows, random_case
+from tests.references.detection import coco_reference
+from tests.scorers.detection_fixtures import detections_from_rows, random_case
 
 
 def assert_matches_pycocotools(ground_truth, detections):

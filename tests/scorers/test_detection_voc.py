@@ -1,4 +1,4 @@
-"""PASCAL VOC AP: agreement with a devkit-style loop on random cases, and the rules by hand."""
+"""PASCAL VOC AP: agreement with the VOC devkit reference on random cases, and the rules by hand."""
 
 import math
 
@@ -11,7 +11,8 @@ from scorers import detection
 from scorers.detection import evaluate_voc, match_voc
 from scorers.errors import InputError
 from scorers.voc import AnnotatedImage, Box
-from tests.scorers.detection_fixtures import detections_from_rows, random_case, voc_reference
+from tests.references.detection import voc_reference
+from tests.scorers.detection_fixtures import detections_from_rows, random_case
 
 
 @settings(max_examples=60, deadline=None)

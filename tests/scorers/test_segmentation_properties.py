@@ -8,7 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from scorers.segmentation import METRICS, score_case
+from scorers.metrics import SEGMENTATION, metric_names
+from scorers.segmentation import score_case
+
+METRICS = metric_names(SEGMENTATION)
 
 SURFACES = st.sampled_from(["surfel", "voxel"])
 

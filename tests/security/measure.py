@@ -78,12 +78,12 @@ def main(data_dir: str, out: str) -> None:
     from django.core.files import File
     from django.core.management import call_command
 
+    from core.errors import PodiumError
     from evaluation.models import State
     from evaluation.services import scoring, validation
     from evaluation.services.demo_data import write_detection_task
     from evaluation.services.importing import import_task
     from evaluation.services.submission import submit
-    from scorers.errors import InputError
     from tests import factories
     from tests.evaluation.helpers import cube_predictions_zip
     from tests.security.corpus import CORPUS, DETECTION
@@ -108,7 +108,7 @@ def main(data_dir: str, out: str) -> None:
             try:
                 submission = submit(phase=phases[kind], user=users[kind],
                                     upload=File(fh, name=path.name))
-            except InputError as exc:
+            except PodiumError as exc:
                 submission, result["message"], result["refused_at"] = None, str(exc), "request"
         result["stages"]["request"] = request.report()
         if submission is not None:

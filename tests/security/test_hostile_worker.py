@@ -47,15 +47,15 @@ def test_tar_uploads_are_checked_by_the_worker_which_survives_hostile_ones(
 
     hostile = upload(client, phase, tar_with(tmp_path / "odd.tar.gz",
                                              {**valid, "cube_\xff.nii.gz": valid_nifti()}))
-    assert hostile["status"] == "validating"
+    assert hostile["state"] == "validating"
     body = wait_for(lambda: finished(client, hostile["id"]), timeout=60, what="the checks")
-    assert body["status"] == "failed" and "UTF-8" in body["message"]
+    assert body["state"] == "failed" and "UTF-8" in body["message"]
 
     good = upload(client, phase, tar_with(tmp_path / "good.tar.gz", valid))
-    assert good["status"] == "validating"
+    assert good["state"] == "validating"
     body = wait_for(lambda: finished(client, good["id"]), timeout=120, what="scoring")
-    assert body["status"] == "succeeded", body["message"]
+    assert body["state"] == "succeeded", body["message"]
     assert celery_worker.process.poll() is None
 
     zipped = upload(client, phase, cube_predictions_zip(tmp_path))
-    assert zipped["status"] == "queued"  # a zip is checked in the request
+    assert zipped["state"] == "queued"  # a zip is checked in the request

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from challenges.models import Task
-from scorers.errors import InputError
+from core.errors import InvalidInput
 
 from ...services.importing import import_task
 
@@ -30,7 +30,7 @@ class Command(BaseCommand):
                 path, challenge_slug=challenge, kind=kind, note=note, activate=activate,
                 progress=self.stdout.write if verbose else (lambda message: None),
             )
-        except InputError as exc:
+        except InvalidInput as exc:
             raise CommandError(str(exc)) from None
         gt = result.ground_truth
         self.stdout.write(

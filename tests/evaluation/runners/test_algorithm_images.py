@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.errors import InvalidInput
 from evaluation.algorithm_images import check_user, inspect_archive
 from evaluation.runners.image_archive import ImageSpec, LayerFile, write_image_archive
-from scorers.errors import InputError
 from tests.evaluation.runners import images
 
 LAYER = b"pretend layer tar " * 100
@@ -118,19 +118,19 @@ def test_root_users_are_refused_with_the_fix(tmp_path, user):
     # ":1000" is uid 0 for runc (an empty user is the default, root).
     config = _config(config={"User": user})
 
-    with pytest.raises(InputError, match="runs as root") as refused:
+    with pytest.raises(InvalidInput, match="runs as root") as refused:
         inspect_archive(_classic(tmp_path, config))
     assert "USER 1000" in str(refused.value)
 
 
 @pytest.mark.parametrize("user", ["1000:0", "1000:00", "1000:root", "65534:0"])
 def test_the_root_group_is_refused_like_root(tmp_path, user):
-    with pytest.raises(InputError, match=r"group is root.*USER 1000"):
+    with pytest.raises(InvalidInput, match=r"group is root.*USER 1000"):
         inspect_archive(_classic(tmp_path, _config(config={"User": user})))
 
 
 def test_a_missing_user_is_root(tmp_path):
-    with pytest.raises(InputError, match="runs as root"):
+    with pytest.raises(InvalidInput, match="runs as root"):
         inspect_archive(_classic(tmp_path, _config(config={"Cmd": ["run"]})))
 
 
@@ -146,7 +146,7 @@ def test_a_missing_user_is_root(tmp_path):
     ],
 )
 def test_users_that_are_not_plain_numbers_are_refused(tmp_path, user):
-    with pytest.raises(InputError, match=r"not a numeric UID or UID:GID.*USER 1000"):
+    with pytest.raises(InvalidInput, match=r"not a numeric UID or UID:GID.*USER 1000"):
         inspect_archive(_classic(tmp_path, _config(config={"User": user})))
 
 
@@ -156,7 +156,7 @@ def test_users_that_are_not_plain_numbers_are_refused(tmp_path, user):
 def test_ids_past_what_runc_accepts_are_refused_at_upload(tmp_path, user):
     # runc (so Docker Engine and podman) fails such a container at start: "uids and gids
     # must be in range 0-2147483647"; it used to surface as an internal error.
-    with pytest.raises(InputError, match=r"out of range.*2147483647.*USER 1000") as refused:
+    with pytest.raises(InvalidInput, match=r"out of range.*2147483647.*USER 1000") as refused:
         inspect_archive(_classic(tmp_path, _config(config={"User": user})))
     assert len(str(refused.value)) < 300
 
@@ -177,7 +177,7 @@ def test_numeric_non_root_users_pass_with_an_explicit_group(user, runs_as):
     [({"architecture": "arm64"}, "linux/arm64"), ({"os": "windows"}, "windows/amd64")],
 )
 def test_other_platforms_are_refused(tmp_path, overrides, platform):
-    with pytest.raises(InputError, match=f"built for {platform}.*--platform linux/amd64"):
+    with pytest.raises(InvalidInput, match=f"built for {platform}.*--platform linux/amd64"):
         inspect_archive(_classic(tmp_path, _config(**overrides)))
 
 
@@ -190,7 +190,7 @@ def test_a_config_that_does_not_match_its_digest_is_refused(tmp_path):
             {"Config": f"{_hex(b'other')}.json", "Layers": ["l1/layer.tar"]}]).encode()),
     ])
 
-    with pytest.raises(InputError, match="content address"):
+    with pytest.raises(InvalidInput, match="content address"):
         inspect_archive(archive)
 
 
@@ -214,7 +214,7 @@ def test_a_config_that_does_not_match_its_digest_is_refused(tmp_path):
     ],
 )
 def test_misleading_archives_are_refused(tmp_path, entries, message):
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InvalidInput, match=message):
         inspect_archive(_write(tmp_path / "bad.tar", entries))
 
 
@@ -224,14 +224,14 @@ def test_the_size_cap_applies_to_the_uncompressed_content(tmp_path):
     compressed.write_bytes(gzip.compress(archive.read_bytes()))
     assert compressed.stat().st_size < 2000
 
-    with pytest.raises(InputError, match="larger than the limit"):
+    with pytest.raises(InvalidInput, match="larger than the limit"):
         inspect_archive(compressed, max_bytes=len(LAYER) + 100)
 
 
 def test_a_huge_config_is_not_read_into_memory(tmp_path):
     config = _config(padding="x" * (2 * 1024 * 1024))
 
-    with pytest.raises(InputError, match="larger than"):
+    with pytest.raises(InvalidInput, match="larger than"):
         inspect_archive(_classic(tmp_path, config))
 
 
@@ -240,7 +240,7 @@ def test_files_that_are_not_archives_are_refused(tmp_path, content):
     path = tmp_path / "upload.tar"
     path.write_bytes(content)
 
-    with pytest.raises(InputError, match=r"not a readable `docker save` archive|no manifest"):
+    with pytest.raises(InvalidInput, match=r"not a readable `docker save` archive|no manifest"):
         inspect_archive(path)
 
 
@@ -249,7 +249,7 @@ def test_messages_never_name_the_server_path(tmp_path):
     path.parent.mkdir()
     path.write_bytes(b"junk" * 300)
 
-    with pytest.raises(InputError) as refused:
+    with pytest.raises(InvalidInput) as refused:
         inspect_archive(path)
     assert "secret-server-folder" not in str(refused.value)
 
@@ -269,7 +269,7 @@ def test_any_corruption_is_an_input_error_or_still_valid(tmp_path, data):
 
     try:
         image = inspect_archive(path)
-    except InputError:
+    except InvalidInput:
         return
     assert image.user == "1000:1000"
     assert image.image_id.startswith("sha256:")
@@ -328,7 +328,7 @@ def test_a_config_of_another_image_with_other_layers_is_refused(tmp_path, layout
     path = tmp_path / "image.tar"
     images.docker_save(path, theirs, [BASE, EVIL], layout=layout)
 
-    with pytest.raises(InputError, match=r"^layer 2 of the image does not match its digest in"):
+    with pytest.raises(InvalidInput, match=r"^layer 2 of the image does not match its digest in"):
         inspect_archive(path)
 
 
@@ -336,7 +336,7 @@ def test_swapped_layers_are_refused(tmp_path):
     path = tmp_path / "image.tar"
     images.docker_save(path, images.image_config([BASE, APP]), [BASE, APP], order=[1, 0])
 
-    with pytest.raises(InputError, match="layer 1 of the image does not match its digest"):
+    with pytest.raises(InvalidInput, match="layer 1 of the image does not match its digest"):
         inspect_archive(path)
 
 
@@ -347,7 +347,7 @@ def test_a_layer_replaced_under_its_own_name_is_refused(tmp_path):
     path = tmp_path / "image.tar"
     images.docker_save(path, images.image_config([BASE, APP]), [BASE, APP], tamper=swap_content)
 
-    with pytest.raises(InputError, match="layer 2 of the image does not match its digest"):
+    with pytest.raises(InvalidInput, match="layer 2 of the image does not match its digest"):
         inspect_archive(path)
 
 
@@ -359,7 +359,7 @@ def test_an_oci_blob_that_does_not_hash_to_its_name_is_refused(tmp_path):
     images.docker_save(path, images.image_config([BASE, APP]), [BASE, APP], layout="oci",
                        tamper=corrupt_blob)
 
-    with pytest.raises(InputError, match=r"entry blobs/sha256/.* does not match its digest"):
+    with pytest.raises(InvalidInput, match=r"entry blobs/sha256/.* does not match its digest"):
         inspect_archive(path)
 
 
@@ -367,7 +367,7 @@ def test_a_layer_count_other_than_the_configs_is_refused(tmp_path):
     path = tmp_path / "image.tar"
     images.docker_save(path, images.image_config([BASE]), [BASE, APP])
 
-    with pytest.raises(InputError, match="lists 2 layers but its config has digests for 1"):
+    with pytest.raises(InvalidInput, match="lists 2 layers but its config has digests for 1"):
         inspect_archive(path)
 
 
@@ -378,7 +378,7 @@ def test_a_config_without_layer_digests_is_refused(tmp_path, rootfs):
     path = tmp_path / "image.tar"
     images.docker_save(path, json.dumps(config).encode(), [BASE])
 
-    with pytest.raises(InputError, match="lacks the digests of its layers"):
+    with pytest.raises(InvalidInput, match="lacks the digests of its layers"):
         inspect_archive(path)
 
 
@@ -395,7 +395,7 @@ def test_layers_whose_content_cannot_be_verified_are_refused(tmp_path, stored, m
     path = tmp_path / "image.tar"
     images.docker_save(path, images.image_config([APP]), [stored], layout="oci")
 
-    with pytest.raises(InputError, match=f"layer 1 of the image .*{message}"):
+    with pytest.raises(InvalidInput, match=f"layer 1 of the image .*{message}"):
         inspect_archive(path)
 
 
@@ -406,5 +406,5 @@ def test_a_gzip_layer_counts_uncompressed_against_the_size_cap(tmp_path):
     images.docker_save(path, images.image_config([huge]), [stored], layout="oci")
     assert path.stat().st_size < 100_000
 
-    with pytest.raises(InputError, match="larger than the limit"):
+    with pytest.raises(InvalidInput, match="larger than the limit"):
         inspect_archive(path, max_bytes=1024 * 1024)

@@ -13,6 +13,7 @@ from pathlib import Path
 import docker.errors
 import pytest
 
+from core.errors import InvalidInput
 from evaluation.runners.base import Outcome
 from evaluation.runners.docker_options import (
     RunNames,
@@ -20,7 +21,6 @@ from evaluation.runners.docker_options import (
     input_volume_options,
     output_volume_options,
 )
-from scorers.errors import InputError
 from tests.evaluation.runners import images
 from tests.evaluation.runners.conftest import ROOT, TEST_LIMITS, run_request
 
@@ -113,7 +113,7 @@ def test_load_image_returns_the_content_address_and_remove_image_removes_it(runn
 def test_load_image_refuses_a_root_image_before_loading_it(runner, tmp_path):
     archive, image_id = images.write_algorithm(tmp_path, "correct", user="0:0")
 
-    with pytest.raises(InputError, match=r"runs as root.*USER 1000"):
+    with pytest.raises(InvalidInput, match=r"runs as root.*USER 1000"):
         runner.load_image(archive)
     with pytest.raises(docker.errors.NotFound):
         runner.client.images.get(image_id)
@@ -129,7 +129,7 @@ def test_a_root_image_never_runs_even_if_loaded_behind_our_back(
     with open(archive, "rb") as data:
         list(runner.client.api.load_image(data))
     try:
-        with pytest.raises(InputError, match="USER 1000"):
+        with pytest.raises(InvalidInput, match="USER 1000"):
             runner.run(run_request(image_id, case_folders, "root-image"))
         assert _names_with(runner, "root-image") == []
     finally:
@@ -163,7 +163,7 @@ def test_load_image_refuses_layers_that_do_not_match_the_config_before_loading(r
     tampered = tmp_path / "tampered.tar"
     image_id = images.docker_save(tampered, config, [busybox, images.layer({"/app/run": b"x"})])
 
-    with pytest.raises(InputError, match="layer 2 of the image does not match its digest"):
+    with pytest.raises(InvalidInput, match="layer 2 of the image does not match its digest"):
         runner.load_image(tampered)
     with pytest.raises(docker.errors.NotFound):
         runner.client.images.get(image_id)

@@ -14,25 +14,26 @@ import numpy as np
 
 from challenges.models import Phase
 from leaderboard.stats import RankingConfig, significance, significance_map
+from scorers.metrics import WORST_DISTANCE, WORST_ZERO, metric
 
-from .case_tables import case_values, task_matrix
-from .contenders import Contender
-from .numbers import rounded
-from .ranked import PhaseBoard, board, rank_matrix
+from ..case_tables import case_values, task_matrix
+from ..entrants import Entrant
+from ..numbers import rounded
+from ..ranked import PhaseBoard, board, rank_matrix
 
 
 def ranking_config(phase: Phase) -> RankingConfig:
     """The phase's ranking configuration. No value is missing once the worst values are
     substituted; ``na`` names that value where it is one number (0 for Dice and NSD, a fixed
     worst distance) so that :meth:`RankingConfig.description` says it."""
-    larger_better = phase.larger_is_better()
-    if larger_better:
+    primary = metric(phase.primary_metric)
+    if primary.worst == WORST_ZERO:
         na = 0.0
     else:
         na = phase.worst_distance_mm if phase.worst_distance_mm is not None else "worst"
     return RankingConfig(
         method=phase.ranking_method,
-        larger_better=larger_better,
+        larger_better=primary.larger_better,
         na=na,
         ties=phase.ranking_ties,
         adjust=phase.ranking_adjust,
@@ -46,25 +47,35 @@ def missing_rule(phase: Phase) -> str:
         distance = f"the phase's worst distance, {phase.worst_distance_mm:g} mm"
     else:
         distance = "the diagonal of the case's image in mm"
+    rules = {WORST_ZERO: "0", WORST_DISTANCE: distance}
+    scored = [metric(name) for name in phase.scored_metrics()]
+    parts = [
+        f"{rules[rule]} for {_joined([m.label for m in scored if m.worst == rule])}"
+        for rule in rules if any(m.worst == rule for m in scored)
+    ]
     return (
         "An undefined value (one mask empty) and a case without a prediction count as the worst "
-        f"value: 0 for Dice and NSD, {distance} for HD, HD95 and ASSD. Each case's "
-        f"{phase.primary_metric} is the mean over the task's labels."
+        f"value: {', '.join(parts)}. Each case's {phase.primary_metric} is the mean over the "
+        "task's labels."
     )
 
 
-def rank_segmentation(phase: Phase, contenders: Sequence[Contender]) -> PhaseBoard:
-    """Rank the contenders of a segmentation phase and bootstrap the ranking (seeded)."""
+def _joined(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def rank_segmentation(phase: Phase, entrants: Sequence[Entrant]) -> PhaseBoard:
+    """Rank the entrants of a segmentation phase and bootstrap the ranking (seeded)."""
     task = phase.task
     metrics = list(dict.fromkeys([phase.primary_metric, *phase.scored_metrics()]))
-    per_case = case_values(task, contenders, metrics)
-    matrix = task_matrix(task.key, [c.name for c in contenders], task.case_names,
+    per_case = case_values(task, entrants, metrics)
+    matrix = task_matrix(task.key, [c.name for c in entrants], task.case_names,
                          per_case[phase.primary_metric])
     config = ranking_config(phase)
     ranked = rank_matrix(matrix, config, n_boot=phase.bootstrap_samples,
                          seed=phase.ranking_seed, title=f"Rank distribution: {task.name}")
-    row_of = {c.name: k for k, c in enumerate(contenders)}
-    result = board(ranked, [contenders[row_of[name]] for name in matrix.algorithms],
+    row_of = {c.name: k for k, c in enumerate(entrants)}
+    result = board(ranked, [entrants[row_of[name]] for name in matrix.algorithms],
                    n_cases=len(task.cases))
     order = result.order
     superior = significance(matrix, config)[0][np.ix_(order, order)]

@@ -8,7 +8,7 @@ from evaluation.models import Evaluation
 
 
 @dataclass(frozen=True)
-class Contender:
+class Entrant:
     """One ranked participant: the evaluation that represents it, its stable key across the
     tasks of a challenge (``team:<id>`` or ``user:<id>``, never shown) and its display name."""
 
@@ -28,26 +28,26 @@ def printable(name: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in name) or "?"
 
 
-def contenders(evaluations: list[Evaluation]) -> list[Contender]:
-    """One contender per evaluation, named by team or username; a team and a user that share a
+def entrants(evaluations: list[Evaluation]) -> list[Entrant]:
+    """One entrant per evaluation, named by team or username; a team and a user that share a
     name are told apart by " (team)" / " (user)"."""
     keyed = [(participant_key(e), printable(e.submission.participant_name), e)
              for e in evaluations]
     counts = Counter(name for _, name, _ in keyed)
     return [
-        Contender(key=key, evaluation=evaluation,
+        Entrant(key=key, evaluation=evaluation,
                   name=name if counts[name] == 1 else f"{name} ({key.split(':')[0]})")
         for key, name, evaluation in keyed
     ]
 
 
-def from_entries(entries: list[dict], keys: list[str]) -> list[Contender]:
-    """The contenders behind a snapshot's entries (``keys``: its ``participant_keys``), in entry
+def from_entries(entries: list[dict], keys: list[str]) -> list[Entrant]:
+    """The entrants behind a snapshot's entries (``keys``: its ``participant_keys``), in entry
     order; an evaluation deleted since the snapshot was computed is left out."""
     ids = [uuid.UUID(entry["evaluation"]) for entry in entries]
     evaluations = Evaluation.objects.select_related("submission").in_bulk(ids)
     return [
-        Contender(key=key, name=entry["participant"], evaluation=evaluations[pk])
+        Entrant(key=key, name=entry["participant"], evaluation=evaluations[pk])
         for key, entry, pk in zip(keys, entries, ids, strict=True)
         if pk in evaluations
     ]

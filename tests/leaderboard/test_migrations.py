@@ -1,0 +1,46 @@
+"""Migration 0002 keeps every snapshot's content: the ranking method under its new name, and a
+challenge's overall rankings moved from ``entries`` to ``rankings`` (and back when reversed)."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from tests import factories
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = [("leaderboard", "0001_initial")]
+AFTER = [("leaderboard", "0002_ranking_method_and_rankings")]
+RANKINGS = [{"phase_name": "Test", "phases": [], "tasks": [], "entries": [{"rank": 1}],
+             "msd_entries": []}]
+ROWS = [{"rank": 1, "participant": "alpha"}]
+
+
+def migrate(targets):
+    """Migrate to ``targets``; the snapshot model as it is there."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    executor.loader.build_graph()
+    return executor.loader.project_state(targets).apps.get_model("leaderboard",
+                                                                 "LeaderboardSnapshot")
+
+
+def test_the_overall_rankings_move_to_their_own_field_and_back():
+    phase = factories.phase()
+    old = migrate(BEFORE)
+    try:
+        old.objects.create(challenge_id=phase.task.challenge_id, method="mean-rank",
+                           entries=RANKINGS)
+        old.objects.create(phase_id=phase.id, method="aggregate-mean", entries=ROWS)
+        new = migrate(AFTER)
+        overall = new.objects.get(challenge_id=phase.task.challenge_id)
+        assert (overall.rankings, overall.entries, overall.ranking_method) == (
+            RANKINGS, [], "mean-rank")
+        board = new.objects.get(phase_id=phase.id)
+        assert (board.entries, board.rankings, board.ranking_method) == (
+            ROWS, [], "aggregate-mean")
+        old = migrate(BEFORE)
+        assert old.objects.get(challenge_id=phase.task.challenge_id).entries == RANKINGS
+        assert old.objects.get(phase_id=phase.id).entries == ROWS
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("leaderboard"))

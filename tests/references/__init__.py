@@ -1,0 +1,1 @@
+"""Reference implementations that Podium's scorers are checked and benchmarked against."""
