@@ -37,7 +37,7 @@ def table_rows(phase: Phase, board: dict, *, with_scores: bool,
         p_first = entry.get("p_rank1")
         row = {
             "rank": _rank(entry["rank"]),
-            "participant": entry["participant"],
+            "entrant": entry["entrant"],
             "description": entry["description"],
             "rank_interval": "—" if low is None else f"{_rank(low)}–{_rank(high)}",
             "p_rank1": "—" if p_first is None else f"{100 * p_first:.1f} %",
@@ -66,7 +66,7 @@ def per_case_plots(phase: Phase, board: dict, statistics: dict, metric: str, *,
     values = public_scores((statistics.get("case_values") or {}).get(metric), decimals)
     if not values:
         return {}
-    names = tuple(entry["participant"] for entry in board["entries"])
+    names = tuple(entry["entrant"] for entry in board["entries"])
     matrix = TaskMatrix(
         task=phase.task.name,
         algorithms=names,

@@ -25,9 +25,12 @@ from .models import LeaderboardSnapshot
 from .numbers import finite
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-LEADERBOARD_FIELDS = ("rank", "participant", "description", "submission", "score",
+LEADERBOARD_FIELDS = ("rank", "entrant", "description", "submission", "score",
                       "score_q025", "score_q975", "ranking_score", "rank_q025", "rank_q975",
                       "p_rank1", "n_cases")
+ENTRANT_ALIAS = "participant"
+"""The entrant's name under its old key, last in every export (docs/api.md, "Deprecated names");
+removed in the next release."""
 
 
 def may_export(phase: Phase, *, organizer: bool, cases: bool = False) -> bool:
@@ -83,10 +86,11 @@ def leaderboard_table(phase: Phase, board: dict) -> tuple[list[str], list[list]]
     """Header and rows of the leaderboard CSV: the entry fields, then per label and metric
     (segmentation) or per metric (detection) the evaluation's aggregate."""
     columns = aggregate_columns(phase)
-    header = [*LEADERBOARD_FIELDS, *(heading for _, heading in columns)]
+    header = [*LEADERBOARD_FIELDS, *(heading for _, heading in columns), ENTRANT_ALIAS]
     rows = [
         [entry.get(field) for field in LEADERBOARD_FIELDS]
         + [aggregate_cell(entry.get("aggregate") or {}, key) for key, _ in columns]
+        + [entry["entrant"]]
         for entry in board["entries"]
     ]
     return header, rows
@@ -113,7 +117,7 @@ def aggregate_cell(aggregate: dict, key: tuple[str, str | None]):
     return value.get(second) if isinstance(value, dict) else None
 
 
-CASE_FIELDS = ("participant", "submission", "case", "label", "label_name")
+CASE_FIELDS = ("entrant", "submission", "case", "label", "label_name")
 
 
 def case_rows(
@@ -124,7 +128,7 @@ def case_rows(
     value; rounded to ``decimals`` places unless None) and whether the case had no
     prediction. No snapshot: the header only."""
     metrics = phase.scored_metrics()
-    header = [*CASE_FIELDS, *metrics, "missing"]
+    header = [*CASE_FIELDS, *metrics, "missing", ENTRANT_ALIAS]
     if snapshot is None:
         return header, []
     by_evaluation = {uuid.UUID(e["evaluation"]): e for e in snapshot.entries}
@@ -135,10 +139,10 @@ def case_rows(
     for evaluation_id, case, label, values, missing in results:
         entry = by_evaluation[evaluation_id]
         grouped[evaluation_id].append({
-            "participant": entry["participant"], "submission": entry["submission"],
+            "entrant": entry["entrant"], "submission": entry["submission"],
             "case": case, "label": label, "label_name": labels.get(str(label), ""),
             **{m: public_scores(finite(values.get(m)), decimals) for m in metrics},
-            "missing": missing,
+            "missing": missing, ENTRANT_ALIAS: entry["entrant"],
         })
     rows = [row for key in by_evaluation
             for row in sorted(grouped[key], key=lambda r: (r["case"], r["label"]))]
@@ -159,7 +163,7 @@ def ranking_input(
     if snapshot is None or not snapshot.entries:
         return []
     task = phase.task
-    entrants = from_entries(snapshot.entries, snapshot.statistics["participant_keys"])
+    entrants = from_entries(snapshot.entries, snapshot.statistics["entrant_keys"])
     values = case_values(task, entrants, [phase.primary_metric])[phase.primary_metric]
     return [
         [task.key, case, entrant.name, public_scores(float(values[k, j]), decimals)]

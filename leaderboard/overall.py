@@ -1,8 +1,8 @@
 """A challenge's overall (Decathlon) rankings, computed from its phases' snapshots.
 
 Phases are grouped by name ("Test", "Validation"): one overall ranking per name, over the tasks
-that have a phase of that name with at least one ranked participant. A participant is anyone
-ranked in at least one of those tasks (a team, or a user submitting alone).
+that have a phase of that name with at least one ranked entrant. An entrant is anyone ranked in
+at least one of those tasks (a team, or a participant submitting alone).
 
 - **Mean rank** (challengeR's ``consensus(method = "euclidean")``): each task's ranks — those of
   the phase's leaderboard, by the phase's method — re-ranked with ties averaged; the score is
@@ -14,7 +14,7 @@ ranked in at least one of those tasks (a team, or a user submitting alone).
   those ranks, the overall score the mean over tasks, ranked ascending. A detection task
   contributes its leaderboard rank.
 
-A participant **missing a task ranks last in it**: after every participant ranked there, tied
+An entrant **missing a task ranks last in it**: after every entrant ranked there, tied
 with the others missing it (rank = the largest rank given + 1, as challengeR's ``rankNA2``).
 """
 
@@ -41,7 +41,7 @@ from .models import LeaderboardSnapshot
 from .numbers import finite, rank_value
 
 
-def overall_boards(challenge: Challenge) -> list[dict]:
+def overall_rankings(challenge: Challenge) -> list[dict]:
     """One overall ranking per phase name, each as stored in the challenge's snapshot."""
     phases = (Phase.objects.filter(task__challenge=challenge).select_related("task")
               .order_by("name", "task__key"))
@@ -52,7 +52,7 @@ def overall_boards(challenge: Challenge) -> list[dict]:
     boards = []
     for name, group in groupby(phases, key=lambda p: p.name):
         ranked = [(p, snapshots[p.id]) for p in group
-                  if p.id in snapshots and snapshots[p.id].statistics.get("participant_keys")]
+                  if p.id in snapshots and snapshots[p.id].statistics.get("entrant_keys")]
         if ranked:
             boards.append(_board(name, ranked))
     return boards
@@ -62,9 +62,9 @@ def _board(name: str, ranked: Sequence[tuple[Phase, LeaderboardSnapshot]]) -> di
     names: dict[str, str] = {}
     task_ranks: list[dict[str, float]] = []
     for _, snapshot in ranked:
-        keys = snapshot.statistics["participant_keys"]
+        keys = snapshot.statistics["entrant_keys"]
         for key, entry in zip(keys, snapshot.entries, strict=True):
-            names.setdefault(key, entry["participant"])
+            names.setdefault(key, entry["entrant"])
         task_ranks.append({key: entry["rank"] for key, entry in zip(keys, snapshot.entries,
                                                                        strict=True)})
     everyone = tuple(sorted(names))
@@ -89,7 +89,7 @@ def _board(name: str, ranked: Sequence[tuple[Phase, LeaderboardSnapshot]]) -> di
 
 
 def with_absent_last(task: str, everyone: tuple[str, ...], ranks: dict[str, float]) -> TaskRanking:
-    """A task's ranks over ``everyone``: those absent rank after the last participant ranked,
+    """A task's ranks over ``everyone``: those absent rank after the last entrant ranked,
     tied with each other (largest rank + 1)."""
     last = max(ranks.values()) + 1 if ranks else 1
     values = np.array([float(ranks.get(key, last)) for key in everyone])
@@ -102,7 +102,7 @@ def _msd_rankings(
     task = phase.task
     if task.kind == Task.DETECTION:
         return [with_absent_last(task.key, everyone, ranks)]
-    present = from_entries(snapshot.entries, snapshot.statistics["participant_keys"])
+    present = from_entries(snapshot.entries, snapshot.statistics["entrant_keys"])
     if not present:
         return [with_absent_last(task.key, everyone, {})]
     keys = [c.key for c in present]
@@ -130,7 +130,7 @@ def _rows(
         key = consensus.algorithms[k]
         rows.append({
             "rank": rank_value(consensus.rank[k]),
-            "participant": names[key],
+            "entrant": names[key],
             "score": finite(consensus.score[k]),
             "tasks_ranked": sum(key in ranks for ranks in task_ranks),
             "task_ranks": [rank_value(ranks[key]) if key in ranks else None

@@ -9,13 +9,14 @@ those keys rounded; the ranks were computed on the exact values.
 
 from challenges.models import Challenge, Phase
 from evaluation.results import public_scores
+from scorers.metrics import metric
 
 from .models import LeaderboardSnapshot
 
 SCORE_KEYS = ("score", "aggregate", "ranking_score", "score_q025", "score_q975")
 """Entry keys that carry (or are computed from) metric values."""
 
-DEPRECATED_KEYS = {
+DEPRECATED_KEYS = {  # and "participant" in every entry, for "entrant"
     "method": "ranking_method",
     "method_description": "ranking_method_description",
     "na": "missing_value_rule",
@@ -50,14 +51,15 @@ def leaderboard_payload(
         "phase": str(phase.id),
         "task": phase.task.key,
         "metric": statistics.get("metric", phase.primary_metric),
+        "metric_label": _label(statistics.get("metric", phase.primary_metric)),
         "larger_is_better": phase.larger_is_better(statistics.get("metric")),
         "ground_truth_version": (
             snapshot.ground_truth.version if snapshot and snapshot.ground_truth else None
         ),
         "computed_at": snapshot.computed_at.isoformat() if snapshot else None,
         "ranking_method": snapshot.ranking_method if snapshot else None,
-        "ranking_method_description": statistics.get("description"),
-        "missing_value_rule": statistics.get("missing_rule"),
+        "ranking_method_description": statistics.get("ranking_method_description"),
+        "missing_value_rule": statistics.get("missing_value_rule"),
         "seed": snapshot.seed if snapshot else None,
         "n_boot": statistics.get("n_boot", 0),
         "score_aggregate": statistics.get("aggregate"),
@@ -72,10 +74,25 @@ def leaderboard_payload(
     return payload | {old: payload[new] for old, new in DEPRECATED_KEYS.items()}
 
 
+def _label(name: str) -> str:
+    """The metric's label with its unit, as the registry gives them ("HD95 (mm)")."""
+    try:
+        entry = metric(name)
+    except KeyError:  # a metric no longer registered: its name
+        return name
+    return f"{entry.label} ({entry.unit})" if entry.unit else entry.label
+
+
 def _entry(entry: dict, with_scores: bool, decimals: int | None) -> dict:
+    entry = with_entrant_alias(entry)
     if not with_scores:
         return {k: v for k, v in entry.items() if k not in SCORE_KEYS}
     return {k: public_scores(v, decimals) if k in SCORE_KEYS else v for k, v in entry.items()}
+
+
+def with_entrant_alias(row: dict) -> dict:
+    """``row`` with the entrant's name also under its deprecated key ``participant``."""
+    return row | {"participant": row["entrant"]}
 
 
 def challenge_snapshot(challenge: Challenge) -> LeaderboardSnapshot | None:
@@ -92,8 +109,11 @@ def visible_rankings(challenge: Challenge, snapshot: LeaderboardSnapshot | None,
         return []
     public = {str(pk) for pk in Phase.objects.filter(task__challenge=challenge, is_public=True)
               .values_list("pk", flat=True)}
-    return [ranking for ranking in snapshot.rankings
-            if organizer or set(ranking["phases"]) <= public]
+    return [
+        ranking | {key: [with_entrant_alias(row) for row in ranking[key]]
+                   for key in ("entries", "msd_entries")}
+        for ranking in snapshot.rankings if organizer or set(ranking["phases"]) <= public
+    ]
 
 
 def challenge_payload(challenge: Challenge, *, organizer: bool) -> dict:

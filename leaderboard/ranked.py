@@ -103,7 +103,7 @@ def board(ranked: Ranked, entrants: Sequence[Entrant], *, n_cases: int) -> Phase
     statistics = {
         "aggregate": ranked.aggregate,
         "n_boot": ranked.n_boot,
-        "participant_keys": [entrants[a].key for a in order],
+        "entrant_keys": [entrants[a].key for a in order],
         "rank_distribution": (
             [[finite(p) for p in ranked.p_rank[a]] for a in order]
             if ranked.p_rank is not None else None
@@ -123,7 +123,7 @@ def _entry(ranked: Ranked, a: int, entrant: Entrant, n_cases: int) -> dict:
     submission = evaluation.submission
     return {
         "rank": rank_value(ranked.rank[a]),
-        "participant": entrant.name,
+        "entrant": entrant.name,
         "submission": str(submission.id),
         "evaluation": str(evaluation.id),
         "submitted": submission.created.isoformat(),

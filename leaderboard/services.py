@@ -24,10 +24,10 @@ from challenges.models import Challenge, Phase, Task
 from evaluation.models import Evaluation, State
 from evaluation.results import primary_score
 
-from .entrants import Entrant, entrants, participant_key
+from .entrants import Entrant, entrant_key, entrants
 from .kinds import board_kind
 from .models import LeaderboardSnapshot
-from .overall import overall_boards
+from .overall import overall_rankings
 from .ranked import PhaseBoard
 from .task_names import REFRESH, REFRESH_CHALLENGE
 
@@ -135,7 +135,7 @@ def refresh_challenge(challenge_id) -> LeaderboardSnapshot:
     digest = _digest({"version": SNAPSHOT_VERSION, **options})
     if snapshot.computed_at is not None and snapshot.input_sha256 == digest:
         return snapshot
-    _store(snapshot, started, rankings=overall_boards(challenge), statistics={},
+    _store(snapshot, started, rankings=overall_rankings(challenge), statistics={},
            ranking_method="mean-rank", options=options, input_sha256=digest)
     snapshot.refresh_from_db()
     return snapshot
@@ -160,7 +160,7 @@ def _digest(payload: dict) -> str:
 
 
 def selected_evaluations(phase: Phase) -> list[Evaluation]:
-    """One succeeded evaluation per participant against the active ground truth and the
+    """One succeeded evaluation per entrant against the active ground truth and the
     phase's current scoring configuration: that of the latest (or best) submission, as the
     phase chooses. (Scores of another configuration are never ranked together; changing the
     configuration in the admin re-queues every submission.)"""
@@ -179,18 +179,18 @@ def selected_evaluations(phase: Phase) -> list[Evaluation]:
     for evaluation in evaluations:
         if evaluation.metric_config == config:
             per_submission.setdefault(evaluation.submission_id, evaluation)
-    per_participant: dict = {}
+    per_entrant: dict = {}
     larger_better = phase.larger_is_better()
     for evaluation in per_submission.values():  # newest submission first
-        key = participant_key(evaluation)
-        current = per_participant.get(key)
+        key = entrant_key(evaluation)
+        current = per_entrant.get(key)
         if current is None:
-            per_participant[key] = evaluation
+            per_entrant[key] = evaluation
         elif phase.leaderboard_selection == "best" and _better(
             _score(phase, evaluation), _score(phase, current), larger_better
         ):
-            per_participant[key] = evaluation
-    return list(per_participant.values())
+            per_entrant[key] = evaluation
+    return list(per_entrant.values())
 
 
 def _score(phase: Phase, evaluation: Evaluation) -> float | None:

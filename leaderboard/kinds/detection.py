@@ -50,12 +50,12 @@ def rank_detection(phase: Phase, entrants: Sequence[Entrant]) -> PhaseBoard:
     result.statistics.update({
         "kind": "detection",
         "metric": metric,
-        "description": (
+        "ranking_method_description": (
             f"ranked by {metric} (larger is better; ties: {phase.ranking_ties})"
             + (f"; bootstrap over the {len(task.cases)} test images" if ranked.n_boot else "")
             + "."
         ),
-        "missing_rule": (
+        "missing_value_rule": (
             "An image without predictions counts its boxes as missed; a submission whose "
             f"{metric} is undefined ranks last."
         ),

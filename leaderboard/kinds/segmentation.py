@@ -2,7 +2,7 @@
 
 The table ranked is the **primary metric per case, averaged over the task's labels** (worst
 values substituted per label first, see :mod:`leaderboard.case_tables`), one row per
-participant; its mean over cases is the evaluation's own primary score. The phase's method,
+entrant; its mean over cases is the evaluation's own primary score. The phase's method,
 ties, p-value adjustment and α rank it (:class:`leaderboard.stats.RankingConfig`); a seeded
 bootstrap over cases gives the rank and score intervals (:mod:`leaderboard.ranked`); the
 significance map uses the one-sided Wilcoxon tests of test-then-rank, whatever the method.
@@ -41,7 +41,7 @@ def ranking_config(phase: Phase) -> RankingConfig:
     )
 
 
-def missing_rule(phase: Phase) -> str:
+def missing_value_rule(phase: Phase) -> str:
     """The worst-value rule in words, for the page."""
     if phase.worst_distance_mm is not None:
         distance = f"the phase's worst distance, {phase.worst_distance_mm:g} mm"
@@ -85,8 +85,8 @@ def rank_segmentation(phase: Phase, entrants: Sequence[Entrant]) -> PhaseBoard:
     result.statistics.update({
         "kind": "segmentation",
         "metric": phase.primary_metric,
-        "description": config.description(),
-        "missing_rule": missing_rule(phase),
+        "ranking_method_description": config.description(),
+        "missing_value_rule": missing_value_rule(phase),
         "seed": phase.ranking_seed if ranked.n_boot else None,
         "significance": superior.tolist(),
         "cases": list(matrix.cases),

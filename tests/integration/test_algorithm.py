@@ -91,7 +91,7 @@ def test_algorithm_image_runs_is_scored_and_ranked(gpu_worker, phase, tmp_path):
         return entries or None
 
     entries = wait_for(ranked, timeout=60, what="the leaderboard")
-    assert entries[0]["participant"] == "runner" and entries[0]["rank"] == 1
+    assert entries[0]["entrant"] == "runner" and entries[0]["rank"] == 1
 
     again = post(client, phase, tmp_path / "algo.tar")
     assert again.status_code == 409 and "already submitted" in again.json()["detail"]

@@ -71,7 +71,7 @@ def test_upload_is_scored_by_the_worker_and_ranked(celery_worker, tmp_path):
         return entries if len(entries) == 2 else None
 
     entries = wait_for(board, timeout=60, what="the leaderboard snapshot")
-    assert [(e["rank"], e["participant"]) for e in entries] == [(1, "good"), (2, "poor")]
+    assert [(e["rank"], e["entrant"]) for e in entries] == [(1, "good"), (2, "poor")]
     assert entries[0]["score"] == pytest.approx((0.9 + 2 / 3) / 2)
     assert entries[1]["score"] == pytest.approx(0.45)
     evaluation = Evaluation.objects.get(submission_id=good_id)

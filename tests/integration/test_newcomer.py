@@ -46,7 +46,7 @@ def test_newcomer_uploads_demo_archive_and_sees_the_leaderboard(live_server, cel
 
         def newcomer_on_board():
             driver.get(f"{live_server.url}/phases/{phase.id}/")
-            names = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "td.participant")]
+            names = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "td.entrant")]
             return PARTICIPANT[0] in names and names
 
         names = wait_for(newcomer_on_board, timeout=60, interval=1, what="the leaderboard")

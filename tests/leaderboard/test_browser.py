@@ -26,8 +26,8 @@ def test_leaderboard_and_overall_pages_in_chromium(live_server):
     try:
         driver.get(f"{live_server.url}/phases/{phases[0].id}/")
         ranks = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "td.rank")]
-        names = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "td.participant")]
-        assert names == [e["participant"] for e in entries]
+        names = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "td.entrant")]
+        assert names == [e["entrant"] for e in entries]
         assert ranks == [str(e["rank"]) for e in entries]
         assert driver.find_elements(By.CSS_SELECTOR, "img") == []
         assert "pwned" not in driver.title
@@ -43,7 +43,7 @@ def test_leaderboard_and_overall_pages_in_chromium(live_server):
         driver.get(f"{live_server.url}/challenges/browser/leaderboard/")
         rows = driver.find_elements(By.CSS_SELECTOR, "table.mean-rank tbody tr")
         assert len(rows) == 4
-        assert rows[0].find_element(By.CSS_SELECTOR, "td.participant").text == \
-            entries[0]["participant"]
+        assert rows[0].find_element(By.CSS_SELECTOR, "td.entrant").text == \
+            entries[0]["entrant"]
     finally:
         driver.quit()

@@ -57,8 +57,8 @@ def phase():
 def test_leaderboard_csv_holds_the_entries_and_defuses_formulas(phase):
     entries = services.refresh(phase.id).entries
     rows = read_csv(Client().get(f"/phases/{phase.id}/leaderboard.csv"))
-    assert [r["participant"] for r in rows] == [
-        "'" + e["participant"] if e["participant"][0] in "-@" else e["participant"]
+    assert [r["entrant"] for r in rows] == [
+        "'" + e["entrant"] if e["entrant"][0] in "-@" else e["entrant"]
         for e in entries]
     for row, entry in zip(rows, entries, strict=True):
         assert float(row["score"]) == entry["score"]
@@ -66,21 +66,22 @@ def test_leaderboard_csv_holds_the_entries_and_defuses_formulas(phase):
         assert float(row["rank"]) == entry["rank"]
         assert float(row["p_rank1"]) == entry["p_rank1"]
         assert float(row["left dice"]) == entry["aggregate"]["1"]["dice"]
-    described = {r["participant"]: r["description"] for r in rows}
+    described = {r["entrant"]: r["description"] for r in rows}
     assert described["alpha"] == "'" + FORMULA
 
 
 def test_cases_csv_and_json_hold_every_case_result(phase):
     rows = read_csv(Client().get(f"/phases/{phase.id}/cases.csv"))
     assert len(rows) == 5 * len(CASES) * 2
-    assert set(rows[0]) == {"participant", "submission", "case", "label", "label_name", "dice",
-                            "nsd", "hd", "hd95", "assd", "missing"}
-    undefined = [r for r in rows if r["participant"] == "'@undefined"]
+    assert set(rows[0]) == {"entrant", "submission", "case", "label", "label_name", "dice",
+                            "nsd", "hd", "hd95", "assd", "missing", "participant"}
+    assert all(row["participant"] == row["entrant"] for row in rows)  # deprecated alias
+    undefined = [r for r in rows if r["entrant"] == "'@undefined"]
     assert len(undefined) == 20 and all(r["hd95"] == "" and r["dice"] == "0.5"
                                         for r in undefined)
     stored = CaseResult.objects.get(evaluation__submission__creator__username="alpha",
                                     case="case_03", label=2)
-    (row,) = [r for r in rows if r["participant"] == "alpha" and r["case"] == "case_03"
+    (row,) = [r for r in rows if r["entrant"] == "alpha" and r["case"] == "case_03"
               and r["label"] == "2"]
     assert float(row["dice"]) == stored.values["dice"] and row["label_name"] == "right"
     assert row["missing"] == "false"
@@ -89,10 +90,10 @@ def test_cases_csv_and_json_hold_every_case_result(phase):
     assert response.status_code == 200
     body = response.json()
     assert body["metrics"] == ["dice", "nsd", "hd", "hd95", "assd"]
-    (same,) = [r for r in body["cases"] if r["participant"] == "alpha"
+    (same,) = [r for r in body["cases"] if r["entrant"] == "alpha"
                and r["case"] == "case_03" and r["label"] == 2]
     assert same["dice"] == stored.values["dice"]
-    assert {r["hd95"] for r in body["cases"] if r["participant"] == "@undefined"} == {None}
+    assert {r["hd95"] for r in body["cases"] if r["entrant"] == "@undefined"} == {None}
 
 
 def test_the_ranking_input_reproduces_the_leaderboard_with_the_cli(phase, tmp_path):
@@ -110,7 +111,7 @@ def test_the_ranking_input_reproduces_the_leaderboard_with_the_cli(phase, tmp_pa
         summary = {row["algorithm"].lstrip("'"): row for row in csv.DictReader(fh)}
     assert len(summary) == 5
     for entry in snapshot.entries:
-        row = summary[entry["participant"]]
+        row = summary[entry["entrant"]]
         assert float(row["full_rank"]) == entry["rank"]
         assert (float(row["q025"]), float(row["q975"])) == (entry["rank_q025"],
                                                             entry["rank_q975"])

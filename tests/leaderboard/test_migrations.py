@@ -1,5 +1,6 @@
-"""Migration 0002 keeps every snapshot's content: the ranking method under its new name, and a
-challenge's overall rankings moved from ``entries`` to ``rankings`` (and back when reversed)."""
+"""Migrations 0002 and 0003 keep every snapshot's content: the ranking method under its new
+name, a challenge's overall rankings moved from ``entries`` to ``rankings``, the ranked party
+named ``entrant`` (and back when reversed)."""
 
 import pytest
 from django.db import connection
@@ -11,6 +12,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("leaderboard", "0001_initial")]
 AFTER = [("leaderboard", "0002_ranking_method_and_rankings")]
+ENTRANT = [("leaderboard", "0003_entrant")]
 RANKINGS = [{"phase_name": "Test", "phases": [], "tasks": [], "entries": [{"rank": 1}],
              "msd_entries": []}]
 ROWS = [{"rank": 1, "participant": "alpha"}]
@@ -42,5 +44,31 @@ def test_the_overall_rankings_move_to_their_own_field_and_back():
         old = migrate(BEFORE)
         assert old.objects.get(challenge_id=phase.task.challenge_id).entries == RANKINGS
         assert old.objects.get(phase_id=phase.id).entries == ROWS
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("leaderboard"))
+
+
+def test_stored_snapshots_name_the_entrant():
+    phase = factories.phase()
+    old = migrate(AFTER)
+    try:
+        old.objects.create(phase_id=phase.id, ranking_method="aggregate-mean", entries=ROWS,
+                           statistics={"participant_keys": ["user:1"], "n_boot": 0,
+                                       "missing_rule": "worst", "description": "mean"})
+        old.objects.create(challenge_id=phase.task.challenge_id, ranking_method="mean-rank",
+                           rankings=[{**RANKINGS[0], "entries": ROWS, "msd_entries": ROWS}])
+        new = migrate(ENTRANT)
+        board = new.objects.get(phase_id=phase.id)
+        assert board.entries == [{"rank": 1, "entrant": "alpha"}]
+        assert board.statistics == {"entrant_keys": ["user:1"], "n_boot": 0,
+                                    "missing_value_rule": "worst",
+                                    "ranking_method_description": "mean"}
+        overall = new.objects.get(challenge_id=phase.task.challenge_id).rankings[0]
+        assert overall["entries"] == overall["msd_entries"] == [{"rank": 1, "entrant": "alpha"}]
+        old = migrate(AFTER)
+        assert old.objects.get(phase_id=phase.id).entries == ROWS
+        assert old.objects.get(phase_id=phase.id).statistics == {
+            "participant_keys": ["user:1"], "n_boot": 0, "missing_rule": "worst",
+            "description": "mean"}
     finally:
         migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("leaderboard"))

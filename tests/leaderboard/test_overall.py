@@ -56,7 +56,7 @@ def test_mean_rank_and_msd_rankings_with_a_participant_missing_a_task(decathlon)
     assert ranking["phase_name"] == "Test"
     assert [t["key"] for t in ranking["tasks"]] == ["T1", "T2", "T3"]
     assert [t["participants"] for t in ranking["tasks"]] == [4, 3, 4]
-    mean_rank = {row["participant"]: row for row in ranking["entries"]}
+    mean_rank = {row["entrant"]: row for row in ranking["entries"]}
     for name, (score, rank) in MEAN_RANK.items():
         assert mean_rank[name]["score"] == pytest.approx(score, abs=1e-12)
         assert mean_rank[name]["rank"] == rank
@@ -64,7 +64,7 @@ def test_mean_rank_and_msd_rankings_with_a_participant_missing_a_task(decathlon)
     assert mean_rank["D"]["task_scores"] == [4.0, 4.0, 4.0]
     assert mean_rank["D"]["tasks_ranked"] == 2
     assert mean_rank["A"]["task_scores"] == [1.0, 2.0, 2.5]
-    msd = {row["participant"]: row for row in ranking["msd_entries"]}
+    msd = {row["entrant"]: row for row in ranking["msd_entries"]}
     for name, (score, rank) in MSD.items():
         assert msd[name]["score"] == pytest.approx(score, abs=1e-12)
         assert msd[name]["rank"] == rank
@@ -139,6 +139,6 @@ def test_the_overall_ranking_follows_a_changed_phase(decathlon):
     services.refresh(phases[1].id)
     snapshot = services.refresh_challenge(challenge.id)
     assert snapshot.entries == []  # a challenge's snapshot holds rankings, not entries
-    entries = {row["participant"]: row for row in snapshot.rankings[0]["entries"]}
+    entries = {row["entrant"]: row for row in snapshot.rankings[0]["entries"]}
     assert entries["E"]["task_ranks"] == [None, 1, None]
     assert entries["E"]["task_scores"] == [5.0, 1.0, 5.0]

@@ -80,7 +80,7 @@ def test_the_page_shows_the_ranks_scores_and_intervals_leaderboard_stats_compute
     rows = parsed(Client().get(f"/phases/{phase.id}/")).rows
     assert len(rows) == len(NAMES)
     for row in rows:
-        k = summary.algorithms.index(row["participant"])
+        k = summary.algorithms.index(row["entrant"])
         assert row["rank"] == f"{summary.full_rank[k]:g}"
         assert row["score"] == f"{summary.aggregate_value[k]:.4f}"
         assert row["score-interval"] == (
@@ -88,7 +88,7 @@ def test_the_page_shows_the_ranks_scores_and_intervals_leaderboard_stats_compute
         assert row["rank-interval"] == f"{summary.q025[k]:g}–{summary.q975[k]:g}"
         assert row["p-rank1"] == f"{100 * summary.p_rank[k, 0]:.1f} %"
         assert row["n-cases"] == "12"
-        mean_dice = np.mean(phase.grids[row["participant"]])
+        mean_dice = np.mean(phase.grids[row["entrant"]])
         assert float(row["score"]) == pytest.approx(mean_dice, abs=5e-5)
     ranks = [int(row["rank"]) for row in rows]
     assert ranks == sorted(ranks) and ranks[0] == 1
@@ -118,7 +118,7 @@ def test_names_are_escaped_in_tables_and_plots(phase):
     escaped = "&lt;img src=x onerror=alert(1)&gt;"
     assert text.count(escaped) >= 6  # table, aggregates table, and every plot's labels
     api = Client().get(f"/api/v1/phases/{phase.id}/leaderboard/").json()
-    assert HOSTILE in [e["participant"] for e in api["entries"]]
+    assert HOSTILE in [e["entrant"] for e in api["entries"]]
 
 
 def score_strings(phase):
@@ -137,7 +137,7 @@ def test_hidden_scores_never_leak(phase):
     client = Client()
     page = client.get(f"/phases/{phase.id}/")
     board = parsed(page)
-    assert all(set(row) == {"rank", "participant", "description", "rank-interval", "p-rank1",
+    assert all(set(row) == {"rank", "entrant", "description", "rank-interval", "p-rank1",
                             "n-cases"} for row in board.rows)
     assert board.figures == ["blob-plot", "significance-map"]
     api = client.get(f"/api/v1/phases/{phase.id}/leaderboard/")
@@ -190,9 +190,10 @@ def test_the_api_keeps_its_keys_and_adds_the_statistics(phase):
                "na": "missing_value_rule"}  # deprecated: answered until the next release
     assert all(body[old] == body[new] for old, new in aliases.items())
     entry = body["entries"][0]
-    assert {"rank", "participant", "submission", "evaluation", "submitted", "description",
+    assert {"rank", "entrant", "submission", "evaluation", "submitted", "description",
             "score", "aggregate", "rank_q025", "rank_q975", "p_rank1", "score_q025",
             "score_q975", "n_cases"} <= set(entry)
+    assert all(e["participant"] == e["entrant"] for e in body["entries"])  # deprecated alias
     distribution = body["statistics"]["rank_distribution"]
     assert [row[0] for row in distribution] == [e["p_rank1"] for e in body["entries"]]
     assert all(sum(row) == pytest.approx(1.0) for row in distribution)

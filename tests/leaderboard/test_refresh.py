@@ -55,7 +55,7 @@ def test_a_burst_of_finished_evaluations_computes_once(published,
         tasks.refresh(phase_id=str(phase.id))  # what the worker runs, once
     snapshot = LeaderboardSnapshot.objects.get(phase=phase)
     assert not snapshot.refresh_pending
-    assert [e["participant"] for e in snapshot.entries] == [f"burst{k}" for k in (4, 3, 2, 1, 0)]
+    assert [e["entrant"] for e in snapshot.entries] == [f"burst{k}" for k in (4, 3, 2, 1, 0)]
     # The changed phase snapshot asked for the challenge's overall ranking, once.
     overall = [p for p in published if p[0] == task_names.REFRESH_CHALLENGE]
     assert overall == [(task_names.REFRESH_CHALLENGE,

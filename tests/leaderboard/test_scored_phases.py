@@ -36,7 +36,7 @@ def test_a_scored_segmentation_phase(tmp_path):
         tmp_path / "poor.zip", {"cube_000": poor, "cube_001": poor}, spacing))
     score_all()
     snapshot = services.refresh(phase.id)
-    assert [(e["rank"], e["participant"]) for e in snapshot.entries] == [(1, "good"), (2, "poor")]
+    assert [(e["rank"], e["entrant"]) for e in snapshot.entries] == [(1, "good"), (2, "poor")]
     assert snapshot.entries[0]["score"] == pytest.approx((0.9 + 2 / 3) / 2)
     assert snapshot.entries[1]["score"] == pytest.approx(0.45)
     assert snapshot.entries[0]["n_cases"] == 2
@@ -76,7 +76,7 @@ def test_a_detection_phase_bootstraps_map_over_images(tmp_path):
                                    seed=phase.ranking_seed).summary()
     assert snapshot.ranking_method == "detection-mAP"
     for entry in snapshot.entries:
-        k = expected.algorithms.index(entry["participant"])
+        k = expected.algorithms.index(entry["entrant"])
         assert entry["rank"] == expected.full_rank[k]
         assert entry["score"] == pytest.approx(expected.aggregate_value[k], rel=1e-12)
         assert entry["score"] == pytest.approx(entry["aggregate"]["mAP"], rel=1e-12)

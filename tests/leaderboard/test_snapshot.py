@@ -38,9 +38,9 @@ def test_snapshot_equals_stats_on_the_same_table(method, ties, adjust):
     summary = boot.summary()
     k_of = {name: k for k, name in enumerate(summary.algorithms)}
     expected_order = sorted(grids, key=lambda name: (summary.full_rank[k_of[name]], name))
-    assert [e["participant"] for e in snapshot.entries] == expected_order
+    assert [e["entrant"] for e in snapshot.entries] == expected_order
     for entry in snapshot.entries:
-        k = k_of[entry["participant"]]
+        k = k_of[entry["entrant"]]
         assert entry["rank"] == summary.full_rank[k]
         assert entry["score"] == pytest.approx(summary.aggregate_value[k], rel=1e-12)
         assert entry["score_q025"] == pytest.approx(summary.aggregate_q025[k], rel=1e-12)
@@ -58,9 +58,9 @@ def test_snapshot_equals_stats_on_the_same_table(method, ties, adjust):
     defined = boot.tau[np.isfinite(boot.tau)]
     assert statistics["kendall_tau"]["median"] == pytest.approx(np.median(defined))
     assert snapshot.seed == phase.ranking_seed and snapshot.ranking_method == method
-    assert statistics["description"] == config.description()
+    assert statistics["ranking_method_description"] == config.description()
     # The stored per-case values are the label means, in entry order and sorted case order.
-    first = snapshot.entries[0]["participant"]
+    first = snapshot.entries[0]["entrant"]
     assert statistics["case_values"]["dice"][0] == pytest.approx(
         list(np.mean(grids[first], axis=1)), rel=1e-5)
 
@@ -89,7 +89,7 @@ def test_undefined_and_missing_distances_count_as_the_image_diagonal():
     scored_evaluation(phase, close, {("a", 1): {"hd95": 3.0}, ("b", 1): {"hd95": 5.0}})
     scored_evaluation(phase, undefined, {("a", 1): {"hd95": 1.0}, ("b", 1): {"hd95": None}})
     scored_evaluation(phase, absent, {("a", 1): {"hd95": 2.0}}, missing=["b"])
-    entries = {e["participant"]: e for e in services.refresh(phase.id).entries}
+    entries = {e["entrant"]: e for e in services.refresh(phase.id).entries}
     assert entries["close"]["score"] == pytest.approx(4.0)
     assert entries["undefined"]["score"] == pytest.approx((1.0 + diagonal) / 2)
     assert entries["absent"]["score"] == pytest.approx((2.0 + diagonal) / 2)
@@ -103,8 +103,8 @@ def test_a_fixed_worst_distance_replaces_the_diagonal():
     scored_evaluation(phase, user, {("a", 1): {"hd": 10.0}, ("b", 1): {"hd": None}})
     snapshot = services.refresh(phase.id)
     assert snapshot.entries[0]["score"] == pytest.approx(30.0)
-    assert "missing values count as 50" in snapshot.statistics["description"]
-    assert "50 mm" in snapshot.statistics["missing_rule"]
+    assert "missing values count as 50" in snapshot.statistics["ranking_method_description"]
+    assert "50 mm" in snapshot.statistics["missing_value_rule"]
 
 
 @pytest.mark.parametrize("method", method_names())
@@ -115,7 +115,7 @@ def test_all_undefined_never_ranks_first(method):
     scored_evaluation(phase, empty, {(c, 1): {"dice": None} for c in CASES[:8]})
     scored_evaluation(phase, weak, {(c, 1): {"dice": 0.01} for c in CASES[:8]})
     entries = services.refresh(phase.id).entries
-    assert [e["participant"] for e in entries] == ["weak", "empty"]
+    assert [e["entrant"] for e in entries] == ["weak", "empty"]
     assert entries[1]["rank"] == 2 and entries[1]["p_rank1"] == 0.0
 
 
@@ -124,7 +124,7 @@ def test_a_team_and_a_user_of_the_same_name_are_told_apart():
     team = Team.objects.create(challenge=phase.task.challenge, name="vision")
     scored_evaluation(phase, factories.participant(phase, "vision"), {("a", 1): {"dice": 0.5}})
     scored_evaluation(phase, factories.participant(phase), {("a", 1): {"dice": 0.7}}, team=team)
-    names = [e["participant"] for e in services.refresh(phase.id).entries]
+    names = [e["entrant"] for e in services.refresh(phase.id).entries]
     assert names == ["vision (team)", "vision (user)"]
 
 
@@ -134,7 +134,7 @@ def test_latest_submission_per_participant_is_ranked():
     scored_evaluation(phase, user, {("a", 1): {"dice": 0.9}})
     latest = scored_evaluation(phase, user, {("a", 1): {"dice": 0.4}})
     entries = services.refresh(phase.id).entries
-    assert [(e["participant"], e["evaluation"]) for e in entries] == [("twice", str(latest.id))]
+    assert [(e["entrant"], e["evaluation"]) for e in entries] == [("twice", str(latest.id))]
 
 
 def test_unchanged_inputs_are_not_recomputed_and_a_config_change_is():

@@ -48,8 +48,10 @@ def test_a_registered_metric_flows_from_phase_settings_to_pages(sensitivity, tmp
     assert evaluation.aggregate["1"]["sensitivity"] == pytest.approx(0.9)
 
     board = refresh(phase.id)
-    assert [e["participant"] for e in board.entries] == ["exact", "shifted"]
+    assert [e["entrant"] for e in board.entries] == ["exact", "shifted"]
     assert [e["score"] for e in board.entries] == pytest.approx([1.0, 0.7])
+    leaderboard = Client().get(f"/phases/{phase.id}/").content.decode()
+    assert "Ranking by Sensitivity:" in leaderboard and "0 for Dice and Sensitivity" in leaderboard
 
     client = Client()
     client.force_login(shifted)

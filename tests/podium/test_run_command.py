@@ -50,7 +50,7 @@ def test_run_sh_serves_the_demo_and_its_worker_scores_it(tmp_path):
 
         board = wait_for(filled, timeout=240, interval=1, what="the worker to fill the board")
         assert [e["rank"] for e in board["entries"]] == [1, 2, 3, 4]
-        assert board["entries"][0]["participant"] == "team-alpha"
+        assert board["entries"][0]["entrant"] == "team-alpha"
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)

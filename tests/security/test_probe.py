@@ -137,7 +137,7 @@ def test_rankings_use_exact_values_and_participants_see_rounded_ones(rounded):
     phase, bob, evaluation, _ = rounded
     client = Client()
     board = client.get(f"/api/v1/phases/{phase.id}/leaderboard/").json()
-    assert [(e["participant"], e["rank"]) for e in board["entries"]] == [("bob", 1), ("ann", 2)]
+    assert [(e["entrant"], e["rank"]) for e in board["entries"]] == [("bob", 1), ("ann", 2)]
     assert [e["score"] for e in board["entries"]] == [0.85, 0.85]
     for entry in board["entries"]:
         assert at_most_two_decimals({k: entry[k] for k in ("score", "aggregate",
