@@ -26,5 +26,6 @@ port=${PODIUM_PORT:-8000}
 echo
 echo "Podium is running at http://$host:$port/   (worker log: $data/worker.log; Ctrl-C stops both)"
 echo "Log in as participant / podium-demo, or as organizer / podium-organizer for the console."
+echo "Mail (sign-up links, password resets) goes to ${PODIUM_EMAIL_HOST:+SMTP at }${PODIUM_EMAIL_HOST:-files in $data/mail/} (docs/accounts.md)."
 echo
 $py manage.py runserver "$host:$port" --noreload

@@ -1,4 +1,4 @@
-"""Accounts: REST API tokens (stored hashed) and failed logins (for the lockout)."""
+"""Accounts: profiles, REST API tokens (stored hashed) and failed logins (for the lockout)."""
 
 import hashlib
 import secrets
@@ -65,3 +65,21 @@ class LoginFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} from {self.ip_address}: {self.failures}"
+
+
+class Profile(models.Model):
+    """What a user tells about themselves: shown to organizers with their participation."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="profile")
+    full_name = models.CharField(max_length=200, blank=True)
+    affiliation = models.CharField(max_length=200, blank=True,
+                                   help_text="Institution, company or lab.")
+
+    def __str__(self) -> str:
+        return self.full_name or str(self.user)
+
+    @classmethod
+    def of(cls, user) -> "Profile":
+        """``user``'s profile, created empty if they have none yet."""
+        return cls.objects.get_or_create(user=user)[0]

@@ -1,11 +1,16 @@
-"""Login pages answering 429 with ``Retry-After`` while the lockout refuses the login."""
+"""Login pages answering 429 with ``Retry-After`` while the lockout refuses the login, and the
+profile page."""
 
 from functools import wraps
 
-from django.contrib import admin
-from django.contrib.auth import views as auth_views
+from allauth.account import views as allauth_views
+from django.contrib import admin, messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 
-from .forms import LoginForm
+from .models import Profile
+from .profiles import ProfileForm
 
 
 def with_lockout_status(view):
@@ -25,6 +30,18 @@ def with_lockout_status(view):
     return login_page
 
 
-login = with_lockout_status(auth_views.LoginView.as_view(authentication_form=LoginForm))
+# allauth's login page; its form is accounts.forms.LoginForm (ACCOUNT_FORMS in settings).
+login = with_lockout_status(allauth_views.login)
 # The admin site's form is accounts.forms.AdminLoginForm (set in accounts/admin.py).
 admin_login = with_lockout_status(admin.site.login)
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    """The user's name and affiliation, with links to their email addresses and password."""
+    form = ProfileForm(request.POST or None, instance=Profile.of(request.user))
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Profile saved.")
+        return redirect("profile")
+    return render(request, "account/profile.html", {"form": form})

@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from core.storage import private_storage
 from leaderboard.stats import ranking_methods
 from scorers import metrics as metric_registry
 
@@ -18,12 +19,28 @@ def new_ranking_seed() -> int:
     return secrets.randbelow(2**31)
 
 
+MARKDOWN_HELP = "Markdown; raw HTML is limited to safe tags, links to http(s) and mailto."
+
+
 class Challenge(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    description = models.TextField(
+        blank=True, help_text="One line, shown on the challenge's card and at the top of its pages."
+    )
     terms = models.TextField(blank=True, help_text="Participants accept these terms to join.")
+    # The challenge's pages, written in Markdown (challenges/markdown.py says what is kept).
+    overview = models.TextField(blank=True, help_text=MARKDOWN_HELP)
+    rules = models.TextField(blank=True, help_text=MARKDOWN_HELP)
+    data_description = models.TextField(blank=True, help_text=MARKDOWN_HELP)
+    timeline = models.TextField(
+        blank=True, help_text="Shown under the dates of the phases. " + MARKDOWN_HELP
+    )
+    citation = models.TextField(
+        blank=True, help_text="How to cite the challenge, shown with each task's dataset. "
+                              + MARKDOWN_HELP,
+    )
     requires_approval = models.BooleanField(
         default=False, help_text="New participants wait for an organizer's approval."
     )
@@ -40,9 +57,11 @@ class Challenge(models.Model):
         return self.title
 
     def is_organizer(self, user) -> bool:
-        if not user.is_authenticated:
-            return False
-        return user.is_staff or self.organizers.filter(pk=user.pk).exists()
+        """Whether ``user`` organizes this challenge: asks the one query layer
+        (:func:`challenges.visibility.is_organizer`); staff status alone never makes one."""
+        from .visibility import is_organizer  # the layer imports the models
+
+        return is_organizer(user, self)
 
 
 class Task(models.Model):
@@ -359,3 +378,69 @@ class Participation(models.Model):
     def clean(self):
         if self.team and self.team.challenge_id != self.challenge_id:
             raise ValidationError({"team": "belongs to another challenge"})
+
+
+def training_data_name(row: "TrainingData", filename: str) -> str:
+    """Private storage name of a training-data file: a folder of its own under its task, so the
+    organizer's file name (sanitised by Django) is kept for the download."""
+    return f"training/{row.task_id}/{uuid.uuid4().hex}/{filename}"
+
+
+class TrainingData(models.Model):
+    """Training data an organizer attaches to a task: a link, or a file in private storage.
+    Accepted participants find it on the task's test-data page."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="training_data")
+    title = models.CharField(max_length=200)
+    url = models.URLField(max_length=500, blank=True, help_text="A link to the data elsewhere.")
+    file = models.FileField(upload_to=training_data_name, storage=private_storage,
+                            max_length=300, blank=True, help_text="Or a file kept here.")
+    note = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["task", "title"]
+        verbose_name_plural = "training data"
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(url="") & ~models.Q(file=""))
+                | (~models.Q(url="") & models.Q(file="")),
+                name="training_data_link_or_file",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.task.key})"
+
+    def clean(self):
+        if bool(self.url) == bool(self.file):
+            raise ValidationError("give either a link or a file, not both")
+
+
+class DownloadLog(models.Model):
+    """One download of a task's data by a user: a test image, the archive of them all, or a
+    training-data item. Written when the download starts; read-only in the console."""
+
+    ARCHIVE = "all"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="downloads")
+    item = models.CharField(
+        max_length=300, help_text='A case, "all" for the archive of every test image, or '
+                                  '"training: " and a training-data title.')
+    bytes = models.BigIntegerField(
+        null=True, blank=True, help_text="Size served; empty when the storage or a link "
+                                         "serves the bytes.")
+    signed_url = models.BooleanField(default=False,
+                                     help_text="Handed over as a short-lived signed URL.")
+    ip_address = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.user} downloaded {self.item} of {self.task.key}"

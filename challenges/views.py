@@ -1,38 +1,104 @@
-"""Pages: the challenge list and a challenge's page (tasks, phases, joining)."""
+"""Pages: the challenge cards, a challenge's pages (overview with tasks, phases and joining;
+rules, data, timeline, organizers, citation) and its join and team forms. The Evaluation page,
+which reads the leaderboard's configuration, is in leaderboard/views.py."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.errors import Refused
 
-from .models import Participation, Phase
+from .models import Challenge, Participation, Phase
 from .services.participation import create_team, join, join_team, leave_team
+from .timeline import challenge_dates, phase_opening
 from .visibility import visible_challenges
 
 
 def home(request):
-    return render(request, "challenges/home.html",
-                  {"challenges": visible_challenges(request.user)})
+    challenges = visible_challenges(request.user).annotate(participant_count=Count(
+        "participations", filter=Q(participations__status=Participation.ACCEPTED),
+        distinct=True,
+    )).prefetch_related("tasks__phases")
+    now = timezone.now()
+    cards = [
+        {"challenge": challenge, "tasks": list(challenge.tasks.all()),
+         "dates": challenge_dates([phase for task in challenge.tasks.all()
+                                   for phase in task.phases.all()], now)}
+        for challenge in challenges
+    ]
+    return render(request, "challenges/home.html", {"cards": cards})
+
+
+def _visible(request, slug: str) -> Challenge:
+    return get_object_or_404(visible_challenges(request.user), slug=slug)
+
+
+def _phases(challenge: Challenge):
+    return Phase.objects.filter(task__challenge=challenge).select_related(
+        "task", "active_ground_truth").order_by("task__key", "opens_at", "created")
 
 
 def challenge_page(request, slug: str):
-    challenge = get_object_or_404(visible_challenges(request.user), slug=slug)
+    """The Overview: the organizers' overview, joining, and the tasks and phases."""
+    challenge = _visible(request, slug)
     participation = None
     if request.user.is_authenticated:
         participation = Participation.objects.filter(challenge=challenge,
                                                      user=request.user).first()
-    phases = Phase.objects.filter(task__challenge=challenge).select_related("task")
     return render(request, "challenges/challenge.html", {
-        "challenge": challenge, "phases": phases, "participation": participation,
+        "challenge": challenge, "phases": _phases(challenge), "participation": participation,
+        "tab": "overview",
     })
+
+
+def challenge_rules(request, slug: str):
+    return render(request, "challenges/rules.html",
+                  {"challenge": _visible(request, slug), "tab": "rules"})
+
+
+def challenge_data(request, slug: str):
+    challenge = _visible(request, slug)
+    return render(request, "challenges/data.html", {
+        "challenge": challenge, "tasks": challenge.tasks.all(), "tab": "data",
+    })
+
+
+def challenge_timeline(request, slug: str):
+    challenge = _visible(request, slug)
+    phases = list(_phases(challenge))
+    now = timezone.now()
+    return render(request, "challenges/timeline.html", {
+        "challenge": challenge, "dates": challenge_dates(phases, now), "tab": "timeline",
+        "rows": [{"phase": phase, "opening": phase_opening(phase, now)} for phase in phases],
+    })
+
+
+def challenge_organizers(request, slug: str):
+    """The organizers by name (full name, else username); never their e-mail addresses."""
+    challenge = _visible(request, slug)
+    names = [user.get_full_name() or user.get_username()
+             for user in challenge.organizers.order_by("last_name", "first_name", "username")]
+    return render(request, "challenges/organizers.html",
+                  {"challenge": challenge, "names": names, "tab": "organizers"})
+
+
+def challenge_citation(request, slug: str):
+    """Each task's dataset (name, release, reference, licence) and the ground-truth version
+    each of its phases scores against, then the organizers' citation text."""
+    challenge = _visible(request, slug)
+    tasks = challenge.tasks.prefetch_related(Prefetch(
+        "phases", queryset=Phase.objects.select_related("active_ground_truth")))
+    return render(request, "challenges/citation.html",
+                  {"challenge": challenge, "tasks": tasks, "tab": "citation"})
 
 
 @login_required
 @require_POST
 def challenge_join(request, slug: str):
-    challenge = get_object_or_404(visible_challenges(request.user), slug=slug)
+    challenge = _visible(request, slug)
     try:
         participation, _ = join(challenge, request.user,
                                 accept_terms=request.POST.get("accept_terms") == "on")
@@ -50,7 +116,7 @@ def challenge_join(request, slug: str):
 @require_POST
 def challenge_team(request, slug: str):
     """Create, join (with a member's code) or leave a team."""
-    challenge = get_object_or_404(visible_challenges(request.user), slug=slug)
+    challenge = _visible(request, slug)
     participation = get_object_or_404(Participation, challenge=challenge, user=request.user)
     action = request.POST.get("action")
     try:

@@ -1,7 +1,9 @@
-"""Organizer console: submissions and their evaluations (organizer logs live here only)."""
+"""Organizer console: submissions and their evaluations (organizer logs live here only), of
+the challenges each organizer organizes (challenges/console.py)."""
 
 from django.contrib import admin
 
+from challenges.console import ChallengeScopedAdmin, ChallengeScopedInline
 from scorers.metrics import metric
 
 from .models import ACTIVE_STATES, CaseResult, Evaluation, State, Submission
@@ -9,7 +11,7 @@ from .services.reevaluation import reevaluate
 from .states import InvalidTransition, transition
 
 
-class EvaluationInline(admin.TabularInline):
+class EvaluationInline(ChallengeScopedInline):
     model = Evaluation
     extra = 0
     can_delete = False
@@ -21,7 +23,8 @@ class EvaluationInline(admin.TabularInline):
 
 
 @admin.register(Submission)
-class SubmissionAdmin(admin.ModelAdmin):
+class SubmissionAdmin(ChallengeScopedAdmin):
+    challenge_paths = ("phase__task__challenge",)
     list_display = ["id", "phase", "participant", "kind", "state", "created"]
     list_filter = ["phase__task__challenge", "phase", "kind"]
     search_fields = ["id", "creator__username", "team__name", "file_name", "description"]
@@ -48,7 +51,8 @@ class SubmissionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Evaluation)
-class EvaluationAdmin(admin.ModelAdmin):
+class EvaluationAdmin(ChallengeScopedAdmin):
+    challenge_paths = ("submission__phase__task__challenge",)
     list_display = ["id", "submission", "state", "ground_truth", "attempts", "created",
                     "finished_at"]
     list_filter = ["state", "submission__phase"]
@@ -73,8 +77,10 @@ class EvaluationAdmin(admin.ModelAdmin):
 
 
 @admin.register(CaseResult)
-class CaseResultAdmin(admin.ModelAdmin):
+class CaseResultAdmin(ChallengeScopedAdmin):
     """Read-only: results change only by scoring again."""
+
+    challenge_paths = ("evaluation__submission__phase__task__challenge",)
 
     list_display = ["evaluation", "case", "label", "metric_values", "missing"]
     list_filter = ["missing"]

@@ -5,6 +5,7 @@ anything else derived from the hidden labels. Per-case values only where the pha
 and scores rounded as the phase rounds them, except for its organizers.
 """
 
+from challenges.visibility import is_organizer
 from scorers.metrics import SEGMENTATION, metric, metric_names
 
 from .models import ACTIVE_STATES, CaseResult, Evaluation, State, Submission
@@ -14,7 +15,7 @@ from .results import public_scores
 def submission_payload(submission: Submission, user, *, with_cases: bool = True) -> dict:
     phase = submission.phase
     latest = submission.current_evaluation()
-    organizer = phase.challenge.is_organizer(user)
+    organizer = is_organizer(user, phase.challenge)
     payload = {
         "id": str(submission.id),
         "phase": str(phase.id),

@@ -7,4 +7,5 @@ urlpatterns = [
     path("submissions/<uuid:submission_id>/", views.submission_page, name="submission"),
     path("submissions/<uuid:submission_id>/cancel/", views.submission_cancel,
          name="submission-cancel"),
+    path("teams/<uuid:team_id>/", views.team_page, name="team"),
 ]

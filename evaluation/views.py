@@ -1,24 +1,27 @@
-"""Pages: a participant's submission page per phase and a submission's details."""
+"""Pages: a participant's submission page per phase, a team's page and a submission's details."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from challenges.models import Participation
-from challenges.visibility import visible_phase
+from challenges.models import Participation, Team
+from challenges.visibility import challenge_by_key, is_organizer, visible_phase
 from core.errors import InvalidInput, PodiumError
+from scorers.metrics import metric
 
 from .api import visible_submissions
-from .models import State
+from .models import State, Submission
 from .presentation import results_tables, submission_payload
-from .services.submission import cancel, submit
+from .results import primary_score
+from .services.submission import cancel, own_submissions, quota, submit
 
 
 @login_required
 def phase_submit(request, phase_id):
-    """The upload form and the participant's own submissions with their states and messages.
+    """The upload form; the phase's dates, the quota left and which submission the leaderboard
+    ranks; and the submissions of the participant's team (or their own, without a team).
 
     A browser with JavaScript posts the form with XMLHttpRequest (to show upload progress) and
     gets JSON back; without JavaScript the form posts normally and the page redirects.
@@ -46,13 +49,37 @@ def phase_submit(request, phase_id):
                              "when it is queued for scoring." if state == State.VALIDATING
                              else "Your submission is queued for scoring.")
         return redirect("phase-submit", phase_id=phase.id)
-    participation = Participation.objects.filter(challenge=phase.challenge,
-                                                 user=request.user).first()
-    own = visible_submissions(request.user).filter(phase=phase, creator=request.user)
+    participation = Participation.objects.filter(challenge=phase.challenge, user=request.user
+                                                 ).select_related("team").first()
+    entrant = participation is not None and participation.status == Participation.ACCEPTED
+    if entrant:  # the team's submissions, whoever made them, or the lone participant's
+        own = own_submissions(phase, participation)
+    else:
+        own = Submission.objects.filter(phase=phase, creator=request.user)
+    own = visible_submissions(request.user).filter(pk__in=own.values("pk"))
     return render(request, "evaluation/phase_submit.html", {
         "phase": phase,
         "participation": participation,
-        "submissions": [submission_payload(s, request.user, with_cases=False) for s in own],
+        "quota": quota(phase, participation) if entrant else None,
+        "selection": _selection(phase, participation),
+        "submissions": _rows(own, request.user),
+    })
+
+
+@login_required
+def team_page(request, team_id):
+    """A team's members and every submission it made to the challenge's phases: for its
+    accepted members and the challenge's organizers."""
+    team, member = _visible_team(request.user, team_id)
+    members = (team.members.filter(status=Participation.ACCEPTED).select_related("user")
+               .order_by("user__username"))
+    submissions = visible_submissions(request.user).filter(team=team)
+    return render(request, "evaluation/team.html", {
+        "team": team,
+        "challenge": team.challenge,
+        "is_member": member,
+        "members": [m.user for m in members],
+        "submissions": _rows(submissions, request.user),
     })
 
 
@@ -77,3 +104,40 @@ def submission_cancel(request, submission_id):
     except PodiumError as exc:
         messages.error(request, str(exc))
     return redirect("submission", submission_id=submission.id)
+
+
+def _visible_team(user, team_id) -> tuple[Team, bool]:
+    """A team of a challenge ``user`` may see, if ``user`` is one of its accepted members or
+    organizes the challenge, else 404 (a team's existence is not disclosed to others); and
+    whether ``user`` is a member."""
+    team = get_object_or_404(Team.objects.select_related("challenge"), pk=team_id)
+    challenge = challenge_by_key(user, str(team.challenge_id))
+    member = team.members.filter(user=user, status=Participation.ACCEPTED).exists()
+    if not (member or is_organizer(user, challenge)):
+        raise Http404("no such team")
+    return team, member
+
+
+def _selection(phase, participation) -> str:
+    """Which of the entrant's submissions the leaderboard ranks, in words."""
+    whose = "Your team's" if participation and participation.team_id else "Your"
+    if phase.leaderboard_selection == "best":
+        return f"{whose} best submission counts (by {metric(phase.primary_metric).label})"
+    return f"{whose} latest successful submission counts"
+
+
+def _rows(submissions, user) -> list[dict]:
+    """Submissions as table rows: the API payload, who submitted, the phase, and the one
+    number the leaderboard ranks by (the primary metric, as the participant may see it)."""
+    rows = []
+    for submission in submissions.select_related("creator", "phase__task"):
+        payload = submission_payload(submission, user, with_cases=False)
+        phase = submission.phase
+        results = payload.get("results")
+        score = primary_score(results["aggregate"], phase.primary_metric) if results else None
+        entry = metric(phase.primary_metric)
+        rows.append({**payload, "submitted": submission.created, "submitter": submission.creator,
+                     "phase_name": str(phase),
+                     "score": None if score is None else f"{score:.{entry.decimals}f}",
+                     "score_label": entry.label})
+    return rows

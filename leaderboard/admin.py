@@ -2,11 +2,14 @@
 
 from django.contrib import admin
 
+from challenges.console import ChallengeScopedAdmin
+
 from .models import LeaderboardSnapshot
 
 
 @admin.register(LeaderboardSnapshot)
-class LeaderboardSnapshotAdmin(admin.ModelAdmin):
+class LeaderboardSnapshotAdmin(ChallengeScopedAdmin):
+    challenge_paths = ("phase__task__challenge", "challenge")
     list_display = ["__str__", "ranking_method", "ground_truth", "computed_at",
                     "refresh_requested_at"]
     readonly_fields = [f.name for f in LeaderboardSnapshot._meta.fields]

@@ -14,4 +14,6 @@ urlpatterns = [
          name="phase-ranking-input-csv"),
     path("challenges/<slug:slug>/leaderboard/", views.challenge_leaderboard,
          name="challenge-leaderboard"),
+    path("challenges/<slug:slug>/evaluation/", views.challenge_evaluation,
+         name="challenge-evaluation"),
 ]

@@ -5,9 +5,10 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
 from challenges.models import Task
-from challenges.visibility import visible_challenges, visible_phase
+from challenges.visibility import is_organizer, leaderboard_phase, visible_challenges
 
 from . import exports
+from .describe import describe_challenge
 from .display import per_case_plots, table_rows
 from .exports import may_export
 from .presentation import challenge_payload, leaderboard_payload, phase_snapshot, score_decimals
@@ -19,10 +20,7 @@ RANKING_SCORE_HEADINGS = {"rank-then-aggregate": "Mean rank", "test-then-rank": 
 def _phase_for_board(request, phase_id):
     """The phase (404 unless its leaderboard is public or the user organizes it), whether the
     user is an organizer, and whether scores are shown."""
-    phase = visible_phase(request.user, phase_id)
-    organizer = phase.challenge.is_organizer(request.user)
-    if not (phase.is_public or organizer):
-        raise Http404
+    phase, organizer = leaderboard_phase(request.user, phase_id)
     return phase, organizer, phase.show_scores or organizer
 
 
@@ -116,7 +114,7 @@ def phase_ranking_input_csv(request, phase_id):
 
 def challenge_leaderboard(request, slug: str):
     challenge = get_object_or_404(visible_challenges(request.user), slug=slug)
-    payload = challenge_payload(challenge, organizer=challenge.is_organizer(request.user))
+    payload = challenge_payload(challenge, organizer=is_organizer(request.user, challenge))
     for ranking in payload["rankings"]:
         for row in ranking["entries"]:
             row["cells"] = [{"rank": rank, "used": used}
@@ -124,3 +122,11 @@ def challenge_leaderboard(request, slug: str):
                                                   strict=True)]
     return render(request, "leaderboard/challenge.html",
                   {"challenge": challenge, "payload": payload})
+
+
+def challenge_evaluation(request, slug: str):
+    """The challenge's Evaluation page: each phase's configuration in words."""
+    challenge = get_object_or_404(visible_challenges(request.user), slug=slug)
+    return render(request, "leaderboard/evaluation.html", {
+        "challenge": challenge, "phases": describe_challenge(challenge), "tab": "evaluation",
+    })

@@ -4,6 +4,8 @@ activate a version and re-queue evaluations (evaluation) and recompute leaderboa
 
 from django.contrib import admin, messages
 
+from accounts.admin import PlatformAdminOnly
+from challenges.console import ChallengeScopedAdmin
 from challenges.models import GroundTruth, Phase
 from evaluation.services.reevaluation import activate_ground_truth
 from leaderboard.services import request_refresh
@@ -18,8 +20,10 @@ CASE_RESULTS_WARNING = (
 
 
 @admin.register(GroundTruth)
-class GroundTruthAdmin(admin.ModelAdmin):
+class GroundTruthAdmin(ChallengeScopedAdmin):
     """Versions are immutable: created by import_msd_task, only activated here."""
+
+    challenge_paths = ("task__challenge",)
 
     list_display = ["task", "version", "short_hash", "note", "active_in", "created"]
     list_filter = ["task__challenge", "task"]
@@ -55,7 +59,8 @@ class GroundTruthAdmin(admin.ModelAdmin):
 
 
 @admin.register(Phase)
-class PhaseAdmin(admin.ModelAdmin):
+class PhaseAdmin(ChallengeScopedAdmin):
+    challenge_paths = ("task__challenge",)
     list_display = ["__str__", "submission_kind", "primary_metric", "is_public", "show_scores",
                     "opens_at", "closes_at"]
     list_filter = ["task__challenge", "submission_kind", "is_public", "show_scores"]
@@ -100,3 +105,18 @@ class PhaseAdmin(admin.ModelAdmin):
         for phase in queryset:
             request_refresh(phase.id)
         self.message_user(request, f"{queryset.count()} leaderboards will be recomputed.")
+
+
+def _platform_tables_for_administrators(site: admin.AdminSite) -> None:
+    """Every console table whose rows belong to no challenge (users, groups, profiles, e-mail
+    addresses, identity providers) is for platform administrators only. Runs last: podium is
+    the last installed app, so every other app has registered its tables."""
+    for model, model_admin in list(site._registry.items()):
+        if isinstance(model_admin, ChallengeScopedAdmin | PlatformAdminOnly):
+            continue
+        site.unregister(model)
+        site.register(model, type(type(model_admin).__name__,
+                                  (PlatformAdminOnly, type(model_admin)), {}))
+
+
+_platform_tables_for_administrators(admin.site)

@@ -6,6 +6,7 @@ a local data folder (``var/`` beside the checkout, or ``PODIUM_DATA_DIR``). Prod
 See docs/configuration.md for every variable.
 """
 
+import json
 import os
 import secrets
 import stat
@@ -108,6 +109,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "allauth",  # sign-up, email verification, password reset (docs/accounts.md)
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "core",  # template tags shared by every app (core/templatetags)
     "accounts",
     "challenges",
     "evaluation",
@@ -123,6 +129,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -175,9 +182,56 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- accounts and email (docs/accounts.md) -------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",  # login by email address too
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}  # behind the lockout (accounts/lockout.py)
+ACCOUNT_SIGNUP_FORM_CLASS = "accounts.profiles.SignupProfileForm"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_SESSION_REMEMBER = True  # as before allauth: a login lasts past closing the browser
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Podium] "
+# Failed logins are counted by the lockout, which answers 429 on every login page alike.
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
+SOCIALACCOUNT_EMAIL_REQUIRED = True
+
+
+def _oidc_providers() -> list[dict]:
+    """OpenID Connect identity providers from ``PODIUM_OIDC_PROVIDERS``: a JSON list of
+    ``{"id", "name", "client_id", "secret", "server_url"}`` (none when unset)."""
+    return [
+        {"provider_id": idp["id"], "name": idp["name"], "client_id": idp["client_id"],
+         "secret": idp["secret"], "settings": {"server_url": idp["server_url"]}}
+        for idp in json.loads(env("PODIUM_OIDC_PROVIDERS") or "[]")
+    ]
+
+
+SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"APPS": _oidc_providers(),
+                                              "OAUTH_PKCE_ENABLED": True}}
+
+# Email: SMTP once PODIUM_EMAIL_HOST is set; otherwise each message is a file in the data folder.
+EMAIL_HOST = env("PODIUM_EMAIL_HOST")
+EMAIL_BACKEND = env("PODIUM_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
+                    if EMAIL_HOST else "django.core.mail.backends.filebased.EmailBackend")
+MAIL_DIR = DATA_DIR / "mail"
+if EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":
+    EMAIL_FILE_PATH = str(private_dir(MAIL_DIR))
+EMAIL_PORT = env_int("PODIUM_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("PODIUM_EMAIL_USER")
+EMAIL_HOST_PASSWORD = env("PODIUM_EMAIL_PASSWORD")
+EMAIL_USE_TLS = env_bool("PODIUM_EMAIL_USE_TLS")  # STARTTLS, usually port 587
+EMAIL_USE_SSL = env_bool("PODIUM_EMAIL_USE_SSL")  # TLS from the start, usually port 465
+EMAIL_TIMEOUT = env_int("PODIUM_EMAIL_TIMEOUT_S", 30)
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = env("PODIUM_DEFAULT_FROM_EMAIL", "Podium <podium@localhost>")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,7 +1,8 @@
-"""URL map. No pattern serves uploads or the private store (ground truth, test images)."""
+"""URL map. No pattern serves uploads or the ground truth; the test images only to accepted
+participants and organizers, by case (challenges/downloads.py)."""
 
+from allauth.account import views as allauth_views
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts import views as account_views
@@ -30,8 +31,12 @@ urlpatterns = [
     # The admin's own login page, answering 429 while the lockout refuses the login.
     path("admin/login/", account_views.admin_login),
     path("admin/", admin.site.urls),
+    # allauth's pages (docs/accounts.md); its login behind the lockout, under the names that
+    # LOGIN_URL and the templates use.
     path("accounts/login/", account_views.login, name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", allauth_views.logout, name="logout"),
+    path("accounts/profile/", account_views.profile, name="profile"),
+    path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),
     path("", include("challenges.urls")),
     path("", include("evaluation.urls")),

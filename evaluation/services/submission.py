@@ -5,18 +5,21 @@ import logging
 import os
 import tempfile
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, Min, OuterRef, Subquery
 from django.utils import timezone
 
 from challenges.models import Participation, Phase
+from challenges.visibility import may_cancel
 from core.errors import InvalidInput, Refused
+from core.templatetags import when
 
 from ..models import ACTIVE_STATES, Evaluation, State, Submission, submission_upload_to
 from ..states import InvalidTransition, transition
@@ -27,6 +30,8 @@ from .validation import CHECKING_MESSAGE, check_in_request
 log = logging.getLogger(__name__)
 
 _PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "phase": None}
+_PERIOD_WORDS = {"day": "in the last 24 hours", "week": "in the last 7 days",
+                 "phase": "in this phase"}
 
 
 def participation_for(phase: Phase, user) -> Participation:
@@ -114,7 +119,7 @@ def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
 
 def cancel(submission: Submission, user) -> Evaluation:
     """Cancel the submission's evaluation if it is still waiting or running."""
-    if submission.creator_id != user.pk and not submission.phase.challenge.is_organizer(user):
+    if not may_cancel(user, submission):
         raise Refused("only the submitter or an organizer can cancel a submission")
     evaluation = submission.evaluations.filter(state__in=ACTIVE_STATES).first()
     if evaluation is None:
@@ -161,14 +166,42 @@ def _check_phase_accepts(phase: Phase) -> None:
 def _check_limit(phase: Phase, participation: Participation) -> None:
     if phase.submission_limit is None:
         return
-    used = submissions_counted(phase, participation).count()
-    if used >= phase.submission_limit:
-        period = {"day": "in the last 24 hours", "week": "in the last 7 days",
-                  "phase": "in this phase"}[phase.limit_period]
+    current = quota(phase, participation)
+    if current.left == 0:
+        frees = (f"; the oldest stops counting at {when.text(current.frees_at)}"
+                 if current.frees_at else "")
         raise Refused(
-            f"submission limit reached: {used} of {phase.submission_limit} {period}",
+            f"submission limit reached: {current.used} of {current.limit} {current.period}"
+            + frees,
             http_status=429,
         )
+
+
+@dataclass(frozen=True)
+class Quota:
+    """Where an entrant stands against a phase's submission limit. The window is rolling:
+    a submission stops counting ``period`` after it was made, so ``frees_at`` is when the
+    oldest counted one leaves the window (None for a limit per phase, or nothing counted)."""
+
+    used: int
+    limit: int | None  # None: the phase has no limit
+    period: str  # "in the last 24 hours", "in the last 7 days", "in this phase"
+    frees_at: datetime | None
+
+    @property
+    def left(self) -> int | None:
+        return None if self.limit is None else max(self.limit - self.used, 0)
+
+
+def quota(phase: Phase, participation: Participation) -> Quota:
+    """The entrant's (team's, or lone participant's) use of the phase's limit, counted exactly
+    as accepting a submission counts it (:func:`submissions_counted`)."""
+    counted = submissions_counted(phase, participation).aggregate(used=Count("pk"),
+                                                                  oldest=Min("created"))
+    period = _PERIODS[phase.limit_period]
+    frees_at = counted["oldest"] + period if period and counted["oldest"] else None
+    return Quota(used=counted["used"], limit=phase.submission_limit,
+                 period=_PERIOD_WORDS[phase.limit_period], frees_at=frees_at)
 
 
 def _receive(upload, target: Path, cap: int) -> tuple[Path, int, str]:

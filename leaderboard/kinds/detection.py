@@ -50,18 +50,26 @@ def rank_detection(phase: Phase, entrants: Sequence[Entrant]) -> PhaseBoard:
     result.statistics.update({
         "kind": "detection",
         "metric": metric,
-        "ranking_method_description": (
-            f"ranked by {metric} (larger is better; ties: {phase.ranking_ties})"
-            + (f"; bootstrap over the {len(task.cases)} test images" if ranked.n_boot else "")
-            + "."
-        ),
-        "missing_value_rule": (
-            "An image without predictions counts its boxes as missed; a submission whose "
-            f"{metric} is undefined ranks last."
-        ),
+        "ranking_method_description": ranking_description(phase, bootstrapped=bool(ranked.n_boot)),
+        "missing_value_rule": missing_value_rule(phase),
         "seed": phase.ranking_seed if ranked.n_boot else None,
     })
     return result
+
+
+def ranking_description(phase: Phase, *, bootstrapped: bool) -> str:
+    """How the phase ranks, in words (the leaderboard's and the Evaluation page's sentence)."""
+    return (
+        f"ranked by {ranked_metric(phase)} (larger is better; ties: {phase.ranking_ties})"
+        + (f"; bootstrap over the {len(phase.task.cases)} test images" if bootstrapped else "")
+        + "."
+    )
+
+
+def missing_value_rule(phase: Phase) -> str:
+    """What a missing prediction or an undefined score counts as, in words."""
+    return ("An image without predictions counts its boxes as missed; a submission whose "
+            f"{ranked_metric(phase)} is undefined ranks last.")
 
 
 def voc_matches(entrants: Sequence[Entrant], task) -> dict[str, VocMatches] | None:

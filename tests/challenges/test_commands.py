@@ -1,6 +1,8 @@
 """Management commands: api_token and make_demo."""
 
+import zipfile
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -10,6 +12,8 @@ from accounts.models import ApiToken, hash_key
 from challenges.models import Challenge, Participation, Task
 from evaluation.models import Submission
 from evaluation.services.demo import PARTICIPANT, RIVALS
+from scorers.nifti import read_label_map
+from scorers.segmentation import score_case
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +56,25 @@ def test_make_demo_builds_a_filled_challenge_once(settings):
     again = run("make_demo")
     assert "already present" in again
     assert Submission.objects.count() == 3 * len(RIVALS)
+    # The newcomer's archive is a plausible submission: between the demo teams, not a copy of
+    # the hidden labels.
+    root = Path(archive).parent.parent
+    labels = root / "tasks" / "Task01_DemoLiver" / "labelsTs"
+    newcomer = mean_dice(Path(archive), labels)
+    rivals = [mean_dice(root / "rivals" / f"{name}-Task01_DemoLiver.zip", labels)
+              for name, _ in RIVALS]
+    assert min(rivals) < newcomer < max(rivals) and newcomer < 0.9
+
+
+def mean_dice(archive: Path, labels: Path) -> float:
+    """Mean over cases of the Dice averaged over the liver's two labels."""
+    values = []
+    with zipfile.ZipFile(archive) as members:
+        for name in members.namelist():
+            prediction, _ = read_label_map(name, name=name, labels=[0, 1, 2],
+                                           content=members.read(name))
+            reference, _ = read_label_map(labels / name, name=name, labels=[0, 1, 2])
+            scores = score_case(prediction, reference, spacing_mm=(0.8, 0.8, 2.5),
+                                labels=[1, 2], nsd_tolerance_mm=1.0, metrics=["dice"])
+            values.append((scores[1]["dice"] + scores[2]["dice"]) / 2)
+    return sum(values) / len(values)

@@ -24,7 +24,7 @@ def test_newcomer_uploads_demo_archive_and_sees_the_leaderboard(live_server, cel
     driver = chromium()
     try:
         driver.get(f"{live_server.url}/accounts/login/")
-        driver.find_element(By.ID, "id_username").send_keys(PARTICIPANT[0])
+        driver.find_element(By.ID, "id_login").send_keys(PARTICIPANT[0])
         driver.find_element(By.ID, "id_password").send_keys(PARTICIPANT[1])
         driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
         wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "header .who"), timeout=30,

@@ -17,7 +17,9 @@ LOCKED = "Too many failed logins; try again in 15 minutes."
 
 
 def log_in(client: Client, username: str, password: str, *, url="/accounts/login/", **extra):
-    return client.post(url, {"username": username, "password": password}, **extra)
+    # allauth's login page names its field "login" (a username or an email address).
+    field = "username" if url.startswith("/admin/") else "login"
+    return client.post(url, {field: username, "password": password}, **extra)
 
 
 def logged_in(client: Client) -> bool:

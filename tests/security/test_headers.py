@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from selenium.webdriver.common.by import By
 
+from evaluation.models import Evaluation
 from leaderboard import services
 from tests import factories
 from tests.conftest import wait_for
@@ -119,7 +120,7 @@ def csp_errors(driver) -> list[str]:
 
 def log_in(driver, base: str, path: str, username: str) -> None:
     driver.get(f"{base}{path}")
-    driver.find_element(By.ID, "id_username").send_keys(username)
+    driver.find_element(By.CSS_SELECTOR, "#id_login, #id_username").send_keys(username)
     driver.find_element(By.ID, "id_password").send_keys("pw")
     driver.find_element(By.CSS_SELECTOR, "form [type=submit]").click()
     wait_for(lambda: "login" not in driver.current_url, timeout=20, what="the login")
@@ -164,9 +165,12 @@ def test_pages_work_in_chromium_without_a_policy_violation(live_server, site, tm
 
         driver.get(f"{base}/submissions/{submission.id}/")
         driver.execute_script("window.stillHere = true")
-        # A queued submission's page reloads itself every 5 s.
+        # A queued submission's page asks the API for its state (a fetch the policy allows)
+        # and reloads once it has finished.
+        Evaluation.objects.filter(submission=submission).update(state="cancelled")
         wait_for(lambda: driver.execute_script("return window.stillHere") is None,
                  timeout=15, what="the submission page to reload")
+        assert driver.find_element(By.ID, "state").text == "cancelled"
         assert csp_errors(driver) == []
 
         driver.delete_all_cookies()

@@ -1,0 +1,53 @@
+"""Dates and times on every page in one format, with the timezone: ``{{ value|when }}`` gives
+"2026-12-07 14:05 UTC" inside a ``<time>`` element whose ``datetime`` is ISO 8601;
+``{{ value|countdown }}`` adds "in 3 days 4 h" (or "ended") computed at render time, which
+static/when.js keeps current."""
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+def _local(value: datetime) -> datetime:
+    return timezone.localtime(value) if timezone.is_aware(value) else value
+
+
+def text(value: datetime) -> str:
+    """"2026-12-07 14:05 UTC": the project's timezone, minutes, the zone's name."""
+    local = _local(value)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or timezone.get_current_timezone_name()}"
+
+
+def remaining(value: datetime, now: datetime | None = None) -> str:
+    """"in 3 days 4 h", "in 2 h 5 min", "in 40 s", or "ended"."""
+    seconds = int((value - (now or timezone.now())).total_seconds())
+    if seconds <= 0:
+        return "ended"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"in {days} day{'s' if days != 1 else ''} {hours} h"
+    if hours:
+        return f"in {hours} h {minutes} min"
+    return f"in {minutes} min" if minutes else f"in {seconds} s"
+
+
+@register.filter
+def when(value):
+    if not isinstance(value, datetime):
+        return "—"
+    return format_html('<time datetime="{}">{}</time>', value.isoformat(), text(value))
+
+
+@register.filter
+def countdown(value):
+    if not isinstance(value, datetime):
+        return "—"
+    return format_html('<time datetime="{}">{}</time> (<span class="countdown" data-until="{}">'
+                       "{}</span>)", value.isoformat(), text(value), value.isoformat(),
+                       remaining(value))

@@ -1,0 +1,145 @@
+"""A phase's configuration in words, for the challenge's Evaluation page.
+
+Every sentence is built from what scores and ranks the phase's submissions, so the page cannot
+drift from it: the metric registry (label, unit, direction, description), the NSD tolerance of
+each label by its name, the surface, the ranking method's own sentence and the missing-value
+rule the leaderboard states (``leaderboard.kinds``), which submission of an entrant counts, the
+bootstrap, and the submission limits.
+"""
+
+from dataclasses import dataclass
+
+from challenges.models import Challenge, Phase, Task
+from scorers.metrics import DETECTION, Metric, metric, metrics
+
+from .kinds import detection, segmentation
+
+LIMIT_WINDOWS = {"day": "in any 24 hours", "week": "in any 7 days", "phase": "in the phase"}
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading and its sentences."""
+
+    title: str
+    sentences: list[str]
+
+
+def metric_heading(entry: Metric) -> str:
+    """"HD95 (mm), smaller is better"; "Dice, larger is better" for a ratio."""
+    unit = f" ({entry.unit})" if entry.unit else ""
+    return f"{entry.label}{unit}, {entry.direction}"
+
+
+def describe_phase(phase: Phase) -> list[Section]:
+    """The phase's submissions, metrics, ranking, missing values and limits, in words."""
+    if phase.task.kind == DETECTION:
+        scoring = [_detection_metrics(phase)]
+    else:
+        scoring = [_segmentation_metrics(phase), _tolerances(phase)]
+    return [_submissions(phase), *scoring, _ranking(phase), _missing_values(phase),
+            _limits(phase)]
+
+
+def _submissions(phase: Phase) -> Section:
+    cases = len(phase.task.cases)
+    sentences = [f"Submissions: {phase.get_submission_kind_display().lower()}; the test set has "
+                 f"{cases} case{'s' if cases != 1 else ''}."]
+    if phase.submission_kind == Phase.ALGORITHM:
+        sentences.append(
+            f"Each algorithm container runs with {phase.algorithm_memory_mb} MB of memory, "
+            f"{phase.algorithm_cpus:g} CPUs and a time limit of {phase.algorithm_time_limit_s} s."
+        )
+    elif phase.allow_partial:
+        sentences.append("An archive may leave cases out; a missing case counts as the worst "
+                         "value.")
+    else:
+        sentences.append("An archive must hold a prediction for every test case.")
+    return Section("Submissions", sentences)
+
+
+def _segmentation_metrics(phase: Phase) -> Section:
+    sentences = [f"{metric_heading(entry)}. {entry.description}"
+                 for entry in map(metric, phase.scored_metrics())]
+    sentences.append("Each metric is computed per case and per label.")
+    return Section("Metrics", sentences)
+
+
+def _tolerances(phase: Phase) -> Section:
+    surface = phase.get_surface_display()
+    sentences = [f"Surfaces are measured as {surface[0].lower()}{surface[1:]}."]
+    if "nsd" in phase.scored_metrics():
+        names = phase.task.labels
+        sentences += [
+            f"NSD with tolerance {phase.tolerance_for(label):g} mm for "
+            f"{names.get(str(label), f'label {label}')} (label {label})."
+            for label in phase.task.foreground_labels
+        ]
+    return Section("Surfaces and tolerances", sentences)
+
+
+def _detection_metrics(phase: Phase) -> Section:
+    sentences = [f"{metric_heading(entry)}. {entry.description}" for entry in metrics(DETECTION)]
+    sentences += [
+        f"A predicted box matches a ground-truth box of its class at IoU ≥ "
+        f"{phase.iou_threshold:g}.",
+        "VOC AP is 11-point interpolated (VOC2007)." if phase.voc2007
+        else "VOC AP is the area under the full precision-recall curve (VOC2010 and later).",
+        "Box widths and heights count one pixel more (the VOC devkit's +1 convention)."
+        if phase.plus_one else "Box widths and heights are the coordinate differences.",
+        f"Classes: {', '.join(phase.task.class_names)}.",
+    ]
+    return Section("Metrics", sentences)
+
+
+def _ranking(phase: Phase) -> Section:
+    if phase.task.kind == DETECTION:
+        entry = metric(detection.ranked_metric(phase))
+        bootstrapped = entry.name == "mAP" and phase.bootstrap_samples > 0
+        how = detection.ranking_description(phase, bootstrapped=bootstrapped)
+        sentences = [how[0].upper() + how[1:]]
+        resampled = "test images"
+    else:
+        entry = metric(phase.primary_metric)
+        bootstrapped = phase.bootstrap_samples > 0
+        sentences = [
+            f"The leaderboard ranks by {entry.label}: "
+            f"{segmentation.ranking_config(phase).description()}",
+            f"Ranking method: {phase.get_ranking_method_display()}.",
+        ]
+        resampled = "test cases"
+    chosen = ("latest successful submission" if phase.leaderboard_selection == "latest"
+              else f"best submission by {entry.label}")
+    sentences += [
+        f"Each entrant (a team, or a participant without one) is ranked by its {chosen}.",
+        f"Rank uncertainty: {phase.bootstrap_samples} bootstrap resamples of the {resampled} "
+        f"(seed {phase.ranking_seed})." if bootstrapped else "The ranking is not bootstrapped.",
+    ]
+    return Section("Ranking", sentences)
+
+
+def _missing_values(phase: Phase) -> Section:
+    if phase.task.kind == Task.DETECTION:
+        return Section("Missing values", [detection.missing_value_rule(phase)])
+    return Section("Missing values", [segmentation.missing_value_rule(phase)])
+
+
+def _limits(phase: Phase) -> Section:
+    if phase.submission_limit is None:
+        sentences = ["There is no limit on the number of submissions."]
+    else:
+        plural = "s" if phase.submission_limit != 1 else ""
+        sentences = [
+            f"At most {phase.submission_limit} submission{plural} "
+            f"{LIMIT_WINDOWS[phase.limit_period]}; a team shares one limit.",
+            "Failed and cancelled submissions count against the limit." if phase.count_failed
+            else "Failed and cancelled submissions do not count against the limit.",
+        ]
+    return Section("Limits", sentences)
+
+
+def describe_challenge(challenge: Challenge) -> list[tuple[Phase, list[Section]]]:
+    """Every phase of the challenge (by task, then opening) with its description."""
+    phases = Phase.objects.filter(task__challenge=challenge).select_related("task").order_by(
+        "task__key", "opens_at", "created")
+    return [(phase, describe_phase(phase)) for phase in phases]
