@@ -14,15 +14,18 @@ $py manage.py migrate --noinput
 $py manage.py collectstatic --noinput >/dev/null
 $py manage.py make_demo
 
+host=${PODIUM_HOST:-127.0.0.1}
+port=${PODIUM_PORT:-8000}
+# Links in mails (verification, results) point at this server.
+export PODIUM_BASE_URL=${PODIUM_BASE_URL:-http://$host:$port}
+
 # The worker runs in a session of its own: Ctrl-C reaches only the server, and the trap asks the
 # worker's main process to shut down its pool itself (a pool child killed directly by the
 # terminal's signal can leave the main process waiting forever on a lock the child held).
-setsid .venv/bin/celery -A podium worker --loglevel=INFO >"$data/worker.log" 2>&1 &
+setsid .venv/bin/celery -A podium worker -B --loglevel=INFO >"$data/worker.log" 2>&1 &
 worker=$!
 trap 'kill -TERM "$worker" 2>/dev/null; wait "$worker" 2>/dev/null || true' EXIT INT TERM
 
-host=${PODIUM_HOST:-127.0.0.1}
-port=${PODIUM_PORT:-8000}
 echo
 echo "Podium is running at http://$host:$port/   (worker log: $data/worker.log; Ctrl-C stops both)"
 echo "Log in as participant / podium-demo, or as organizer / podium-organizer for the console."

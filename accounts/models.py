@@ -68,13 +68,29 @@ class LoginFailure(models.Model):
 
 
 class Profile(models.Model):
-    """What a user tells about themselves: shown to organizers with their participation."""
+    """What a user tells about themselves (shown to organizers with their participation), and
+    which mails they want (docs/notifications.md)."""
+
+    IMMEDIATE = "immediate"
+    DAILY = "daily"
+    OFF = "off"
+    ORGANIZER_MAIL = [
+        (IMMEDIATE, "A mail for each internal error and each participant awaiting approval"),
+        (DAILY, "One daily digest"),
+        (OFF, "No mail"),
+    ]
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                                 related_name="profile")
     full_name = models.CharField(max_length=200, blank=True)
     affiliation = models.CharField(max_length=200, blank=True,
                                    help_text="Institution, company or lab.")
+    notify_results = models.BooleanField(
+        "Mail me my results", default=True,
+        help_text="A mail when an evaluation of your submission succeeds or fails.")
+    organizer_digest = models.CharField(
+        "Mail about the challenges I organize", max_length=10, choices=ORGANIZER_MAIL,
+        default=IMMEDIATE)
 
     def __str__(self) -> str:
         return self.full_name or str(self.user)

@@ -9,9 +9,18 @@ PROFILE_FIELDS = ["full_name", "affiliation"]
 
 
 class ProfileForm(forms.ModelForm):
+    """Name, affiliation and mail preferences; the organizer mail choice only for users who
+    organize a challenge (the reverse relation: accounts cannot import challenges)."""
+
     class Meta:
         model = Profile
-        fields = PROFILE_FIELDS
+        fields = [*PROFILE_FIELDS, "notify_results", "organizer_digest"]
+        widgets = {"organizer_digest": forms.RadioSelect}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance.user.organized_challenges.exists():
+            del self.fields["organizer_digest"]
 
 
 class SignupProfileForm(forms.Form):

@@ -3,8 +3,15 @@ phases, whose actions re-queue evaluations and recompute leaderboards, are in po
 Organizers see only their own challenges' rows (challenges/console.py)."""
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.urls import path
+from django.views.decorators.http import require_POST
 
-from .console import ChallengeScopedAdmin
+from accounts.models import Profile
+
+from .console import ChallengeScopedAdmin, RecordAdmin
+from .markdown import render
 from .models import Challenge, DownloadLog, Participation, Task, Team, TrainingData
 from .services.participation import approve
 from .visibility import is_platform_admin
@@ -28,6 +35,22 @@ class ChallengeAdmin(ChallengeScopedAdmin):
         }),
     ]
 
+    markdown_fields = ["overview", "rules", "data_description", "timeline", "citation"]
+    preview_max_chars = 200_000
+
+    def get_urls(self):
+        return [path("preview/", self.admin_site.admin_view(require_POST(self.preview_view)),
+                     name="challenges_challenge_preview"),
+                *super().get_urls()]
+
+    def preview_view(self, request):
+        """A page field's Markdown as its page will show it (the same renderer and sanitizer),
+        for the preview under each field of the form (static/console.js)."""
+        if not self._in_scope(request):
+            raise PermissionDenied
+        text = request.POST.get("text", "")[: self.preview_max_chars]
+        return JsonResponse({"html": str(render(text))})
+
     # A platform administrator creates a challenge and names its organizers.
     def has_add_permission(self, request):
         return is_platform_admin(request.user)
@@ -37,45 +60,87 @@ class ChallengeAdmin(ChallengeScopedAdmin):
 
     @admin.action(description="Publish the selected challenges")
     def publish(self, request, queryset):
+        self.audit(request, list(queryset), "Published the challenge.")
         self.message_user(request, f"{queryset.update(is_published=True)} published.")
 
     @admin.action(description="Unpublish the selected challenges")
     def unpublish(self, request, queryset):
+        self.audit(request, list(queryset), "Unpublished the challenge.")
         self.message_user(request, f"{queryset.update(is_published=False)} unpublished.")
 
 
 @admin.register(Task)
 class TaskAdmin(ChallengeScopedAdmin):
+    """Tasks come from imports (Import jobs, or ``import_msd_task``): a task typed by hand
+    would have no test cases and no ground truth. Here only its descriptive texts change."""
+
     challenge_paths = ("challenge",)
     list_display = ["key", "name", "challenge", "kind", "case_count", "created"]
     list_filter = ["challenge", "kind"]
     search_fields = ["key", "name", "description"]
-    readonly_fields = ["cases", "images", "labels", "kind", "key", "created"]
+    fields = ["challenge", "key", "kind", "name", "description", "reference", "licence",
+              "release", "tensor_image_size", "label_names", "modalities", "case_count",
+              "created"]
+    readonly_fields = ["challenge", "key", "kind", "label_names", "modalities", "case_count",
+                       "created"]
+
+    def has_add_permission(self, request):
+        return False
 
     @admin.display(description="test cases")
     def case_count(self, task: Task) -> int:
         return len(task.cases)
 
+    @admin.display(description="labels")
+    def label_names(self, task: Task) -> str:
+        return ", ".join(f"{value}: {name}" for value, name in sorted(
+            task.labels.items(), key=lambda item: int(item[0])))
+
+    @admin.display(description="modalities")
+    def modalities(self, task: Task) -> str:
+        return ", ".join(f"{channel}: {name}" for channel, name in task.modality.items()) or "—"
+
 
 @admin.register(Participation)
 class ParticipationAdmin(ChallengeScopedAdmin):
     challenge_paths = ("challenge",)
-    list_display = ["user", "challenge", "status", "team", "terms_accepted_at"]
-    list_filter = ["status", "challenge"]
-    search_fields = ["user__username", "user__email", "team__name"]
+    list_display = ["user", "full_name", "affiliation", "challenge", "status", "team",
+                    "created"]
+    list_select_related = ["user__profile", "team", "challenge"]
+    list_filter = ["status", "challenge", "team"]
+    search_fields = ["user__username", "user__email", "user__profile__full_name",
+                     "user__profile__affiliation", "team__name"]
     actions = ["approve_selected", "reject_selected"]
 
     def has_add_permission(self, request):
         return is_platform_admin(request.user)  # people join; an organizer cannot pick any user
 
+    @admin.display(description="full name")
+    def full_name(self, row: Participation) -> str:
+        return participant_profile(row).full_name
+
+    @admin.display(description="affiliation")
+    def affiliation(self, row: Participation) -> str:
+        return participant_profile(row).affiliation
+
     @admin.action(description="Approve the selected participants")
     def approve_selected(self, request, queryset):
+        self.audit(request, list(queryset.filter(status=Participation.PENDING)), "Approved.")
         self.message_user(request, f"{approve(queryset)} participants approved.")
 
     @admin.action(description="Reject the selected participants")
     def reject_selected(self, request, queryset):
+        self.audit(request, list(queryset.exclude(status=Participation.REJECTED)), "Rejected.")
         count = queryset.update(status=Participation.REJECTED)
         self.message_user(request, f"{count} participants rejected.")
+
+
+def participant_profile(row: Participation) -> Profile:
+    """The participant's profile (an empty one, unsaved, if they never saved theirs)."""
+    try:
+        return row.user.profile
+    except Profile.DoesNotExist:
+        return Profile(user=row.user)
 
 
 @admin.register(Team)
@@ -100,7 +165,7 @@ class TrainingDataAdmin(ChallengeScopedAdmin):
 
 
 @admin.register(DownloadLog)
-class DownloadLogAdmin(ChallengeScopedAdmin):
+class DownloadLogAdmin(RecordAdmin, ChallengeScopedAdmin):
     """Who downloaded which task data: a record, never edited."""
 
     challenge_paths = ("task__challenge",)
@@ -108,12 +173,3 @@ class DownloadLogAdmin(ChallengeScopedAdmin):
     list_filter = ["task", "signed_url"]
     search_fields = ["user__username", "item", "ip_address"]
     date_hierarchy = "created"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

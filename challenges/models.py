@@ -307,6 +307,8 @@ class Phase(models.Model):
         return metric_registry.larger_is_better(metric or self.primary_metric)
 
     def clean(self):
+        if self.opens_at and self.closes_at and self.opens_at >= self.closes_at:
+            raise ValidationError({"closes_at": "the phase must close after it opens"})
         if self.task_id is None:
             return  # the form reports the missing task
         allowed = metric_registry.metric_names(self.task.kind)

@@ -75,3 +75,11 @@ class SubmitRateThrottle(UserRateThrottle):
         if request.method != "POST":
             return True
         return super().allow_request(request, view)
+
+
+class UploadChunkRateThrottle(UserRateThrottle):
+    """The requests of an upload in chunks (hundreds for one large file) have a rate of their
+    own, ``PODIUM_API_THROTTLE_UPLOAD_CHUNK``, so that one upload spends neither the submit
+    rate nor the per-user rate of everything else."""
+
+    scope = "upload_chunk"

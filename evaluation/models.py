@@ -6,7 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from challenges.models import GroundTruth, Phase, Team
+from challenges.models import Challenge, GroundTruth, Phase, Task, Team
+from core.storage import private_storage
 
 
 class State(models.TextChoices):
@@ -153,3 +154,94 @@ class CaseResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} label {self.label}"
+
+
+class UploadSession(models.Model):
+    """A file arriving in chunks (evaluation/uploads.py, docs/api.md "Uploading in chunks"):
+    its declared size and optional SHA-256, how many bytes arrived, and, once complete, the
+    submission it became. Its bytes live in a private partial file named by its id."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="upload_sessions"
+    )
+    file_name = models.CharField(max_length=255)
+    size = models.BigIntegerField(help_text="The declared size in bytes.")
+    sha256 = models.CharField(max_length=64, blank=True, help_text="Declared by the client.")
+    description = models.CharField(max_length=200, blank=True)
+    received = models.BigIntegerField(default=0)
+    submission = models.OneToOneField(
+        Submission, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"upload {self.id} ({self.received}/{self.size} bytes)"
+
+
+def import_archive_name(job: "ImportJob", filename: str) -> str:
+    # The organizer's file name never becomes part of a storage path.
+    return f"imports/{job.id}/archive"
+
+
+class ImportJob(models.Model):
+    """A task archive an organizer uploaded in the console, imported by a worker with the code
+    of ``import_msd_task`` (evaluation/services/import_jobs.py): its state, the progress the
+    importer reported, and what it created or changed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STATES = [(QUEUED, "Queued"), (RUNNING, "Importing"), (SUCCEEDED, "Succeeded"),
+              (FAILED, "Failed")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    file = models.FileField(
+        upload_to=import_archive_name, storage=private_storage, max_length=300, blank=True,
+        help_text="An MSD task as .zip, .tar or .tar.gz: a folder named like the task "
+                  "(Task03_Liver) holding dataset.json, imagesTs/ and labelsTs/ (or VOC XML "
+                  "files in labelsTs/ for detection). Removed once imported.",
+    )
+    file_name = models.CharField(max_length=255, blank=True)
+    note = models.CharField(max_length=300, blank=True,
+                            help_text="A note on the ground-truth version, e.g. what changed.")
+    activate = models.BooleanField(
+        default=False, help_text="If the labels of an existing task changed: make the new "
+                                 "ground-truth version active and score every submission "
+                                 "against it again.")
+    state = models.CharField(max_length=10, choices=STATES, default=QUEUED)
+    progress = models.TextField(blank=True, help_text="What the importer reported, a line a "
+                                                      "step.")
+    error = models.TextField(blank=True)
+    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    ground_truth = models.ForeignKey(GroundTruth, null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    phase = models.ForeignKey(Phase, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    requeued = models.PositiveIntegerField(
+        default=0, help_text="Evaluations queued against the activated ground truth.")
+    summary = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "task import"
+
+    def __str__(self) -> str:
+        return f"import of {self.file_name or 'an archive'} into {self.challenge.slug}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.SUCCEEDED, self.FAILED)

@@ -5,17 +5,38 @@ anything else derived from the hidden labels. Per-case values only where the pha
 and scores rounded as the phase rounds them, except for its organizers.
 """
 
-from challenges.visibility import is_organizer
-from scorers.metrics import SEGMENTATION, metric, metric_names
+from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
+
+from challenges.visibility import is_organizer, organized_challenges
+from scorers.metrics import SEGMENTATION, metric, metric_label, metric_names
 
 from .models import ACTIVE_STATES, CaseResult, Evaluation, State, Submission
 from .results import public_scores
 
 
+def with_payload_data(submissions: QuerySet, user) -> QuerySet:
+    """``submissions`` with everything :func:`submission_payload` reads for ``user`` fetched in
+    bulk: a list of them costs the same few queries whatever its length (no query per row)."""
+    # Phases, tasks and ground truths are few and wide (JSON): fetched once each, not per row.
+    evaluations = (Evaluation.objects.defer("organizer_log", "shards_taken", "shards_finished")
+                   .prefetch_related("ground_truth").order_by("-created"))
+    return submissions.select_related("creator").prefetch_related(
+        "phase__task__challenge",
+        Prefetch("evaluations", queryset=evaluations, to_attr="evaluations_newest_first"),
+    ).annotate(viewer_organizes=ExpressionWrapper(
+        Q(phase__task__challenge__in=organized_challenges(user)), output_field=BooleanField()))
+
+
 def submission_payload(submission: Submission, user, *, with_cases: bool = True) -> dict:
+    """The submission as ``user`` may see it (the module doc); from :func:`with_payload_data`'s
+    rows without a query, unless ``with_cases`` adds the per-case values."""
     phase = submission.phase
-    latest = submission.current_evaluation()
-    organizer = is_organizer(user, phase.challenge)
+    evaluations = getattr(submission, "evaluations_newest_first", None)
+    latest = submission.current_evaluation() if evaluations is None else next(
+        iter(evaluations), None)
+    organizer = getattr(submission, "viewer_organizes", None)
+    if organizer is None:
+        organizer = is_organizer(user, phase.challenge)
     payload = {
         "id": str(submission.id),
         "phase": str(phase.id),
@@ -33,7 +54,8 @@ def submission_payload(submission: Submission, user, *, with_cases: bool = True)
     if submission.kind == "algorithm" and (phase.show_algorithm_logs or organizer):
         payload["logs"] = latest.logs if latest else ""
     if phase.show_scores or organizer:
-        scored = latest_result(submission)
+        scored = latest_result(submission) if evaluations is None else next(
+            (e for e in evaluations if e.state == State.SUCCEEDED), None)
         cases = with_cases and (phase.show_case_results or organizer)
         decimals = None if organizer else phase.public_score_decimals
         payload["results"] = (results_payload(scored, with_cases=cases, decimals=decimals)
@@ -85,7 +107,7 @@ def results_tables(results: dict | None, labels: dict) -> dict | None:
     if not results:
         return None
     metrics = results["metrics"]
-    headings = [m["label"] + (f" ({m['unit']})" if m["unit"] else "") for m in metrics]
+    headings = [metric_label(m["name"]) for m in metrics]
     aggregate = results["aggregate"] or {}
 
     def shown(value, entry: dict) -> str:

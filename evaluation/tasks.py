@@ -5,8 +5,8 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready
 
-from . import task_names
-from .services import algorithm, reaper, scoring, validation
+from . import notifications, task_names
+from .services import algorithm, import_jobs, reaper, scoring, validation
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,21 @@ def run_algorithm(self, *, evaluation_id: str) -> None:
 @shared_task(name=task_names.REAP, **_RELIABLE)
 def reap() -> None:
     reaper.reap()
+
+
+@shared_task(name=task_names.NOTIFY_FINISHED, **_RELIABLE)
+def notify_finished(*, evaluation_id: str) -> None:
+    notifications.send_finished(evaluation_id)
+
+
+@shared_task(name=task_names.SEND_DIGESTS, **_RELIABLE)
+def send_digests() -> None:
+    notifications.send_digests()
+
+
+@shared_task(name=task_names.IMPORT_TASK, **_RELIABLE)
+def import_task(*, job_id: str) -> None:
+    import_jobs.run(job_id)
 
 
 @worker_ready.connect

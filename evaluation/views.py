@@ -13,7 +13,7 @@ from scorers.metrics import metric
 
 from .api import visible_submissions
 from .models import State, Submission
-from .presentation import results_tables, submission_payload
+from .presentation import results_tables, submission_payload, with_payload_data
 from .results import primary_score
 from .services.submission import cancel, own_submissions, quota, submit
 
@@ -130,7 +130,7 @@ def _rows(submissions, user) -> list[dict]:
     """Submissions as table rows: the API payload, who submitted, the phase, and the one
     number the leaderboard ranks by (the primary metric, as the participant may see it)."""
     rows = []
-    for submission in submissions.select_related("creator", "phase__task"):
+    for submission in with_payload_data(submissions, user):
         payload = submission_payload(submission, user, with_cases=False)
         phase = submission.phase
         results = payload.get("results")

@@ -27,8 +27,7 @@ class Section:
 
 def metric_heading(entry: Metric) -> str:
     """"HD95 (mm), smaller is better"; "Dice, larger is better" for a ratio."""
-    unit = f" ({entry.unit})" if entry.unit else ""
-    return f"{entry.label}{unit}, {entry.direction}"
+    return f"{entry.heading}, {entry.direction}"
 
 
 def describe_phase(phase: Phase) -> list[Section]:
@@ -43,6 +42,13 @@ def describe_phase(phase: Phase) -> list[Section]:
 
 def _submissions(phase: Phase) -> Section:
     cases = len(phase.task.cases)
+    if phase.task.kind == DETECTION:
+        return Section("Submissions", [
+            f"Submissions: one file of predicted boxes for the whole test set of {cases} "
+            f"image{'s' if cases != 1 else ''} — a CSV with the columns image_id, label, score, "
+            "xmin, ymin, xmax, ymax, or COCO results JSON — bare or alone in a zip or tar.",
+            "An image without predicted boxes counts its true boxes as missed.",
+        ])
     sentences = [f"Submissions: {phase.get_submission_kind_display().lower()}; the test set has "
                  f"{cases} case{'s' if cases != 1 else ''}."]
     if phase.submission_kind == Phase.ALGORITHM:

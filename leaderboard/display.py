@@ -7,11 +7,14 @@ public scores, the viewer's board is rounded already; shown numbers get as many 
 the per-case plots are drawn from rounded values too.
 """
 
+import math
+
 import numpy as np
 
 from challenges.models import Phase
 from evaluation.results import public_scores
 from leaderboard.stats import TaskMatrix, case_plot, podium_plot
+from scorers.metrics import metric_label
 
 from .exports import aggregate_cell, aggregate_columns
 
@@ -22,6 +25,21 @@ def _number(value, digits: int = 4) -> str:
 
 def _rank(value) -> str:
     return "—" if value is None else f"{value:g}"
+
+
+def column_headings(phase: Phase) -> list[str]:
+    """The page's headings of the aggregate columns: label names and metric headings ("liver
+    HD95 (mm)"), where the CSV keeps the keys ("liver hd95")."""
+    if phase.task.kind == "detection":
+        return [metric_label(name) for (name, _), _ in aggregate_columns(phase)]
+    return [f"{phase.task.labels[label]} {metric_label(name)}"
+            for (label, name), _ in aggregate_columns(phase)]
+
+
+def _rank_interval(low: float, high: float) -> str:
+    """The rank's 95 % interval widened to whole ranks for the page ("1–4", never "1–3.025"):
+    quantiles of ranks interpolate (R's type 7, as challengeR); the API keeps them exact."""
+    return f"{math.floor(low + 1e-9)}–{math.ceil(high - 1e-9)}"
 
 
 def table_rows(phase: Phase, board: dict, *, with_scores: bool,
@@ -39,7 +57,7 @@ def table_rows(phase: Phase, board: dict, *, with_scores: bool,
             "rank": _rank(entry["rank"]),
             "entrant": entry["entrant"],
             "description": entry["description"],
-            "rank_interval": "—" if low is None else f"{_rank(low)}–{_rank(high)}",
+            "rank_interval": "—" if low is None else _rank_interval(low, high),
             "p_rank1": "—" if p_first is None else f"{100 * p_first:.1f} %",
             "n_cases": entry.get("n_cases", "—"),
         }
@@ -74,10 +92,11 @@ def per_case_plots(phase: Phase, board: dict, statistics: dict, metric: str, *,
         values=np.array([[np.nan if v is None else v for v in row] for row in values],
                         dtype=np.float64),
     )
+    label = metric_label(metric)
     return {
-        "cases": case_plot(matrix, metric=metric, order=names,
-                           title=f"{metric} per case: {phase.task.name}"),
+        "cases": case_plot(matrix, metric=label, order=names,
+                           title=f"{label} per case: {phase.task.name}"),
         "podium": podium_plot(matrix, larger_better=phase.larger_is_better(metric),
-                              metric=metric, order=names, ties=phase.ranking_ties,
-                              title=f"Podium ({metric}): {phase.task.name}"),
+                              metric=label, order=names, ties=phase.ranking_ties,
+                              title=f"Podium ({label}): {phase.task.name}"),
     }

@@ -1,8 +1,9 @@
 """Leaderboard snapshots: computed by a worker after evaluations finish, read by pages and API.
 
 A phase's snapshot holds its ranked ``entries`` and the ``statistics`` behind its plots
-(docs/leaderboard.md lists both); a challenge's snapshot holds its overall (Decathlon)
-``rankings``, one per phase name. Each kind leaves the other's fields empty.
+(docs/leaderboard.md lists both); the plots the worker drew are rows of their own
+(:class:`SnapshotPlot`), read only by the plot's URL. A challenge's snapshot holds its overall
+(Decathlon) ``rankings``, one per phase name. Each kind leaves the other's fields empty.
 """
 
 from django.db import models
@@ -57,3 +58,20 @@ class LeaderboardSnapshot(models.Model):
     @property
     def refresh_pending(self) -> bool:
         return self.refresh_requested_at is not None
+
+
+class SnapshotPlot(models.Model):
+    """A plot the worker drew for a phase snapshot, as SVG: a row of its own, because the plots
+    are most of a snapshot's bytes and only their own URL shows them."""
+
+    snapshot = models.ForeignKey(LeaderboardSnapshot, on_delete=models.CASCADE,
+                                 related_name="plots")
+    name = models.CharField(max_length=40, help_text="blob or significance")
+    svg = models.TextField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["snapshot", "name"],
+                                               name="one_plot_per_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} plot of {self.snapshot}"

@@ -9,10 +9,13 @@ those keys rounded; the ranks were computed on the exact values.
 
 from challenges.models import Challenge, Phase
 from evaluation.results import public_scores
-from scorers.metrics import metric
+from scorers.metrics import metric_label
 
-from .models import LeaderboardSnapshot
+from .models import LeaderboardSnapshot, SnapshotPlot
 
+WORKER_PLOTS = ("blob", "significance")
+"""The plots a refresh draws (:class:`SnapshotPlot`); the per-case ones are drawn on request
+(:mod:`leaderboard.display`)."""
 SCORE_KEYS = ("score", "aggregate", "ranking_score", "score_q025", "score_q975")
 """Entry keys that carry (or are computed from) metric values."""
 
@@ -25,12 +28,24 @@ DEPRECATED_KEYS = {  # and "participant" in every entry, for "entrant"
 (docs/api.md, "Deprecated names")."""
 
 
-def phase_snapshot(phase: Phase) -> LeaderboardSnapshot | None:
-    """The phase's computed snapshot, or None before its first computation."""
-    snapshot = (
-        LeaderboardSnapshot.objects.filter(phase=phase).select_related("ground_truth").first()
-    )
+def phase_snapshot(phase: Phase, *, statistics: bool = True) -> LeaderboardSnapshot | None:
+    """The phase's computed snapshot, or None before its first computation; without its
+    ``statistics`` unless asked (a payload of such a snapshot has entries but no statistics:
+    what the CSV and the per-case exports need; reading the field later loads it)."""
+    snapshot = LeaderboardSnapshot.objects.filter(phase=phase).select_related("ground_truth")
+    snapshot = (snapshot if statistics else snapshot.defer("statistics")).first()
     return snapshot if snapshot is not None and snapshot.computed_at is not None else None
+
+
+def drawn_plots(snapshot: LeaderboardSnapshot) -> set[str]:
+    """The names of the plots the worker drew for the snapshot (without reading them)."""
+    return set(SnapshotPlot.objects.filter(snapshot=snapshot).values_list("name", flat=True))
+
+
+def stored_plot(snapshot: LeaderboardSnapshot, name: str) -> str | None:
+    """One of the plots the worker drew for the snapshot (SVG), or None."""
+    return (SnapshotPlot.objects.filter(snapshot=snapshot, name=name)
+            .values_list("svg", flat=True).first())
 
 
 def score_decimals(phase: Phase, *, organizer: bool) -> int | None:
@@ -46,12 +61,13 @@ def leaderboard_payload(
     snapshot = snapshot or phase_snapshot(phase)
     with_scores = phase.show_scores or organizer
     decimals = score_decimals(phase, organizer=organizer)
-    statistics = snapshot.statistics if snapshot else {}
+    read = snapshot is not None and "statistics" not in snapshot.get_deferred_fields()
+    statistics = snapshot.statistics if read else {}
     payload = {
         "phase": str(phase.id),
         "task": phase.task.key,
         "metric": statistics.get("metric", phase.primary_metric),
-        "metric_label": _label(statistics.get("metric", phase.primary_metric)),
+        "metric_label": metric_label(statistics.get("metric", phase.primary_metric)),
         "larger_is_better": phase.larger_is_better(statistics.get("metric")),
         "ground_truth_version": (
             snapshot.ground_truth.version if snapshot and snapshot.ground_truth else None
@@ -72,15 +88,6 @@ def leaderboard_payload(
         },
     }
     return payload | {old: payload[new] for old, new in DEPRECATED_KEYS.items()}
-
-
-def _label(name: str) -> str:
-    """The metric's label with its unit, as the registry gives them ("HD95 (mm)")."""
-    try:
-        entry = metric(name)
-    except KeyError:  # a metric no longer registered: its name
-        return name
-    return f"{entry.label} ({entry.unit})" if entry.unit else entry.label
 
 
 def _entry(entry: dict, with_scores: bool, decimals: int | None) -> dict:

@@ -26,7 +26,7 @@ from evaluation.results import primary_score
 
 from .entrants import Entrant, entrant_key, entrants
 from .kinds import board_kind
-from .models import LeaderboardSnapshot
+from .models import LeaderboardSnapshot, SnapshotPlot
 from .overall import overall_rankings
 from .ranked import PhaseBoard
 from .task_names import REFRESH, REFRESH_CHALLENGE
@@ -102,10 +102,15 @@ def refresh(phase_id) -> LeaderboardSnapshot:
     if snapshot.computed_at is not None and snapshot.input_sha256 == digest:
         return snapshot
     board = compute_board(phase, ranked)
-    stored = _store(snapshot, started, ground_truth=phase.active_ground_truth,
-                    entries=board.entries, statistics=board.statistics,
-                    ranking_method=_method(phase), options=options, input_sha256=digest,
-                    seed=board.statistics.get("seed"))
+    statistics = dict(board.statistics)
+    plots = statistics.pop("plots", {})
+    with transaction.atomic():  # the row stays locked until its plots are replaced too
+        stored = _store(snapshot, started, ground_truth=phase.active_ground_truth,
+                        entries=board.entries, statistics=statistics,
+                        ranking_method=_method(phase), options=options, input_sha256=digest,
+                        seed=board.statistics.get("seed"))
+        if stored:
+            _store_plots(snapshot, plots)
     if stored:
         request_challenge_refresh(phase.task.challenge_id)
     snapshot.refresh_from_db()
@@ -149,6 +154,14 @@ def _store(snapshot: LeaderboardSnapshot, started, **fields) -> bool:
     if not written:
         log.info("%s: a newer computation was stored meanwhile; this one is dropped", snapshot)
     return bool(written)
+
+
+def _store_plots(snapshot: LeaderboardSnapshot, plots: dict[str, str | None]) -> None:
+    """The snapshot's plots as rows of their own (most reads never load them); a plot not drawn
+    (no bootstrap: no blob plot) gets none."""
+    SnapshotPlot.objects.filter(snapshot=snapshot).delete()
+    SnapshotPlot.objects.bulk_create(SnapshotPlot(snapshot=snapshot, name=name, svg=svg)
+                                     for name, svg in plots.items() if svg)
 
 
 def _method(phase: Phase) -> str:

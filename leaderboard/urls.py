@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("phases/<uuid:phase_id>/", views.phase_leaderboard, name="phase-leaderboard"),
+    path("phases/<uuid:phase_id>/plots/<slug:name>.svg", views.phase_plot, name="phase-plot"),
     path("phases/<uuid:phase_id>/leaderboard.json", views.phase_leaderboard_json,
          name="phase-leaderboard-json"),
     path("phases/<uuid:phase_id>/leaderboard.csv", views.phase_leaderboard_csv,

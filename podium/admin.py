@@ -1,14 +1,27 @@
 """Organizer console for what spans the apps: ground-truth versions and phases, whose actions
 activate a version and re-queue evaluations (evaluation) and recompute leaderboards
-(leaderboard)."""
+(leaderboard); the participants' export; the audit log."""
 
+from contextlib import suppress
+
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db.models import Q
+from django.utils import timezone
 
 from accounts.admin import PlatformAdminOnly
-from challenges.console import ChallengeScopedAdmin
-from challenges.models import GroundTruth, Phase
+from challenges.admin import ParticipationAdmin, participant_profile
+from challenges.console import ChallengeScopedAdmin, RecordAdmin
+from challenges.models import GroundTruth, Participation, Phase, Task
+from challenges.visibility import is_platform_admin
 from evaluation.services.reevaluation import activate_ground_truth
+from leaderboard.exports import csv_response
 from leaderboard.services import request_refresh
+from scorers.metrics import default_metric, metric, metric_names
 
 CASE_RESULTS_WARNING = (
     "Per-case results are now shown to participants. Each per-case value is an oracle on the "
@@ -54,8 +67,85 @@ class GroundTruthAdmin(ChallengeScopedAdmin):
         for ground_truth in queryset:
             for phase in ground_truth.task.phases.all():
                 queued = activate_ground_truth(phase, ground_truth)
-                self.message_user(request, f"{phase}: v{ground_truth.version} active, "
-                                           f"{queued} evaluations queued.")
+                message = f"Ground truth v{ground_truth.version} activated: {queued} " \
+                          "evaluations queued."
+                self.audit(request, [phase, ground_truth], f"{phase}: {message}")
+                self.message_user(request, f"{phase}: {message}")
+
+
+def _metric_choice(name: str) -> tuple[str, str]:
+    entry = metric(name)
+    return name, f"{entry.label} ({entry.unit})" if entry.unit else entry.label
+
+
+class PhaseForm(forms.ModelForm):
+    """A phase's form that offers only its task kind's settings, each as a field of its own:
+    segmentation metrics as checkboxes from the metric registry, the NSD tolerance of every
+    label by its name; no JSON typed by hand. A new phase gets its task's latest ground truth
+    and the kind's default primary metric."""
+
+    class Meta:
+        model = Phase
+        fields = ["task"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        task = self.instance.task if self.instance.task_id else None
+        if task is None:
+            return
+        if "metrics" in self.fields:
+            self.fields["metrics"] = forms.MultipleChoiceField(
+                choices=[_metric_choice(n) for n in metric_names(Task.SEGMENTATION)],
+                widget=forms.CheckboxSelectMultiple,
+                help_text="The metrics computed for every case and label.")
+            self.initial["metrics"] = self.instance.scored_metrics()  # none stored: all
+        if "primary_metric" in self.fields:
+            self.fields["primary_metric"] = forms.ChoiceField(
+                choices=[_metric_choice(n) for n in metric_names(task.kind)],
+                help_text="Ranks the leaderboard; a segmentation phase must compute it.")
+        for name, bounds in _BOUNDS.items():
+            if name in self.fields:
+                self.fields[name].validators.extend(bounds)
+        for value in task.foreground_labels:
+            if tolerance_field(value) in self.fields:
+                self.initial[tolerance_field(value)] = self.instance.tolerance_for(value)
+
+    def clean(self):
+        cleaned = super().clean()
+        task = cleaned.get("task") or (self.instance.task if self.instance.task_id else None)
+        if self.instance._state.adding and task is not None:
+            self.instance.primary_metric = default_metric(task.kind)
+            self.instance.active_ground_truth = task.ground_truths.order_by("-version").first()
+        tolerances = {str(value): cleaned[tolerance_field(value)]
+                      for value in (task.foreground_labels if task else [])
+                      if cleaned.get(tolerance_field(value)) is not None}
+        if tolerances:
+            self.instance.nsd_tolerance_mm = tolerances
+        return cleaned
+
+
+_BOUNDS = {
+    "iou_threshold": [MinValueValidator(0.01), MaxValueValidator(1.0)],
+    "worst_distance_mm": [MinValueValidator(0.0)],
+    "algorithm_cpus": [MinValueValidator(0.1)],
+    "algorithm_memory_mb": [MinValueValidator(64)],
+    "algorithm_time_limit_s": [MinValueValidator(1)],
+    "submission_limit": [MinValueValidator(1)],
+}
+
+
+def tolerance_field(label: int) -> str:
+    return f"nsd_tolerance_{label}"
+
+
+def phase_form_for(task: Task | None) -> type[PhaseForm]:
+    """The phase form with one NSD tolerance field per foreground label of ``task``, named."""
+    if task is None or task.kind != Task.SEGMENTATION:
+        return PhaseForm
+    fields = {tolerance_field(value): forms.FloatField(
+        label=f"NSD tolerance for {task.labels.get(str(value), value)} (label {value}), mm",
+        min_value=0.0) for value in task.foreground_labels}
+    return type("PhaseForm", (PhaseForm,), fields)
 
 
 @admin.register(Phase)
@@ -65,12 +155,8 @@ class PhaseAdmin(ChallengeScopedAdmin):
                     "opens_at", "closes_at"]
     list_filter = ["task__challenge", "submission_kind", "is_public", "show_scores"]
     search_fields = ["name", "task__key", "task__name"]
-    readonly_fields = ["active_ground_truth"]
-    fieldsets = [
-        (None, {"fields": ["task", "name", "submission_kind", "active_ground_truth"]}),
-        ("Scoring", {"fields": ["metrics", "primary_metric", "nsd_tolerance_mm",
-                                "default_tolerance_mm", "surface", "worst_distance_mm",
-                                "allow_partial", "iou_threshold", "voc2007", "plus_one"]}),
+    actions = ["publish", "unpublish", "recompute"]
+    _COMMON = [
         ("Limits and dates", {"fields": ["submission_limit", "limit_period", "count_failed",
                                          "opens_at", "closes_at"]}),
         ("Visibility", {"fields": ["is_public", "show_scores", "show_case_results",
@@ -80,7 +166,43 @@ class PhaseAdmin(ChallengeScopedAdmin):
                      "description": "How the leaderboard ranks (docs/ranking.md). Saving a "
                                     "change recomputes the leaderboard."}),
     ]
-    actions = ["publish", "unpublish", "recompute"]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {
+                "fields": ["task", "name", "submission_kind", "opens_at", "closes_at"],
+                "description": "The new phase scores against its task's latest ground truth. "
+                               "Save, then choose its metrics, limits and visibility."})]
+        head = (None, {"fields": ["task", "name", "submission_kind", "active_ground_truth"]})
+        if obj.task.kind == Task.DETECTION:
+            return [head, ("Scoring", {"fields": ["primary_metric", "iou_threshold", "voc2007",
+                                                  "plus_one"]}), *self._COMMON]
+        tolerances = [tolerance_field(value) for value in obj.task.foreground_labels]
+        return [
+            head,
+            ("Scoring", {"fields": ["metrics", "primary_metric", *tolerances, "surface",
+                                    "worst_distance_mm", "allow_partial"]}),
+            ("Algorithm containers", {
+                "fields": ["algorithm_memory_mb", "algorithm_cpus", "algorithm_time_limit_s",
+                           "show_algorithm_logs"],
+                "description": "Limits of each run when submissions are algorithm containers "
+                               "(docs/runner.md)."}),
+            *self._COMMON,
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return [*fields, "task", "active_ground_truth"] if obj else fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = phase_form_for(obj.task if obj else None)
+        return super().get_form(request, obj, change, **kwargs)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """A new phase goes on to its full form, which offers its task kind's settings."""
+        request.POST = request.POST.copy()
+        request.POST["_continue"] = "1"
+        return super().response_add(request, obj, post_url_continue)
 
     def save_model(self, request, obj, form, change):
         before = Phase.objects.get(pk=obj.pk) if change else None
@@ -89,22 +211,105 @@ class PhaseAdmin(ChallengeScopedAdmin):
             self.message_user(request, CASE_RESULTS_WARNING, messages.WARNING)
         if change and obj.active_ground_truth_id and obj.metric_config() != before.metric_config():
             queued = activate_ground_truth(obj, obj.active_ground_truth)
-            self.message_user(request, f"The scoring configuration changed: {queued} "
-                                       "submissions queued to be scored with it.")
+            message = f"The scoring configuration changed: {queued} submissions queued to " \
+                      "be scored with it."
+            self.audit(request, [obj], message)
+            self.message_user(request, message)
 
     @admin.action(description="Publish the leaderboards")
     def publish(self, request, queryset):
+        self.audit(request, list(queryset), "Published the leaderboard.")
         self.message_user(request, f"{queryset.update(is_public=True)} leaderboards published.")
 
     @admin.action(description="Unpublish the leaderboards")
     def unpublish(self, request, queryset):
+        self.audit(request, list(queryset), "Unpublished the leaderboard.")
         self.message_user(request, f"{queryset.update(is_public=False)} leaderboards hidden.")
 
     @admin.action(description="Recompute the leaderboards")
     def recompute(self, request, queryset):
         for phase in queryset:
             request_refresh(phase.id)
+        self.audit(request, list(queryset), "Asked to recompute the leaderboard.")
         self.message_user(request, f"{queryset.count()} leaderboards will be recomputed.")
+
+
+class ParticipationConsole(ParticipationAdmin):
+    """The participants' table with its CSV export (written by leaderboard's CSV writer, whose
+    cells a spreadsheet never runs as formulas)."""
+
+    actions = [*ParticipationAdmin.actions, "export_csv"]
+
+    @admin.action(description="Export the selected participants (CSV)")
+    def export_csv(self, request, queryset):
+        """For contacting participants, e-mail addresses included: the organizers of a
+        challenge may write to those who joined it (docs/organizers.md). Never a password hash
+        or a token."""
+        rows = list(queryset.select_related("user__profile", "team", "challenge")
+                    .order_by("challenge__slug", "user__username"))
+        self.audit(request, rows, "Exported in a participants CSV.")
+        header = ["challenge", "username", "full_name", "affiliation", "email", "status",
+                  "team", "joined_at", "terms_accepted_at"]
+        table = [[row.challenge.slug, row.user.get_username(),
+                  participant_profile(row).full_name, participant_profile(row).affiliation,
+                  row.user.email, row.status, row.team.name if row.team else "",
+                  row.created.isoformat(), row.terms_accepted_at.isoformat()] for row in rows]
+        return csv_response(f"participants-{timezone.now():%Y%m%d-%H%M}.csv", header, table)
+
+
+admin.site.unregister(Participation)
+admin.site.register(Participation, ParticipationConsole)
+
+
+@admin.register(LogEntry)
+class AuditLogAdmin(RecordAdmin, ChallengeScopedAdmin):
+    """The audit log: every add, change and deletion made in the console and every organizer
+    action (approve, reject, activate, re-evaluate, cancel, publish, import, export), read-only.
+    An organizer sees the entries about rows of their own challenges."""
+
+    list_display = ["action_time", "user", "action", "content_type", "object_repr", "message"]
+    list_filter = ["action_flag", "content_type"]
+    search_fields = ["object_repr", "change_message", "user__username"]
+    date_hierarchy = "action_time"
+
+    def get_queryset(self, request):
+        rows = admin.ModelAdmin.get_queryset(self, request).select_related("user",
+                                                                           "content_type")
+        if is_platform_admin(request.user):
+            return rows
+        scope = Q(pk__in=[])
+        for content_type_id in rows.values_list("content_type", flat=True).distinct():
+            model = ContentType.objects.get_for_id(content_type_id).model_class()
+            scoped = self._scoped_admin(model)
+            if scoped is None or scoped is self:
+                continue
+            logged = rows.filter(content_type_id=content_type_id).values_list("object_id",
+                                                                               flat=True)
+            ids = [str(pk) for pk in scoped.get_queryset(request).filter(
+                pk__in=_valid_keys(model, set(logged))).values_list("pk", flat=True)]
+            scope |= Q(content_type_id=content_type_id, object_id__in=ids)
+        return rows.filter(scope)
+
+    def get_list_filter(self, request):
+        return self.list_filter  # the content types are models' names, not challenges' rows
+
+    @admin.display(description="action")
+    def action(self, entry: LogEntry) -> str:
+        return {1: "added", 2: "changed", 3: "deleted"}.get(entry.action_flag, "")
+
+    @admin.display(description="what was done")
+    def message(self, entry: LogEntry) -> str:
+        return entry.get_change_message()
+
+
+def _valid_keys(model, keys: set[str]) -> list:
+    """The keys among ``keys`` that ``model``'s primary key accepts (a deleted row's entry may
+    name anything)."""
+    valid = []
+    for key in keys:
+        with suppress(ValidationError):  # a key the field refuses names no row here
+            valid.append(model._meta.pk.to_python(key))
+    return valid
 
 
 def _platform_tables_for_administrators(site: admin.AdminSite) -> None:

@@ -13,6 +13,9 @@ import stat
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
+
+from evaluation import task_names as evaluation_tasks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -123,6 +126,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # BREACH: Django pads compressed bodies with random bytes and masks CSRF tokens per response
+    # (docs/leaderboard.md, "Performance").
+    "django.middleware.gzip.GZipMiddleware",
     "podium.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -232,8 +238,11 @@ EMAIL_USE_TLS = env_bool("PODIUM_EMAIL_USE_TLS")  # STARTTLS, usually port 587
 EMAIL_USE_SSL = env_bool("PODIUM_EMAIL_USE_SSL")  # TLS from the start, usually port 465
 EMAIL_TIMEOUT = env_int("PODIUM_EMAIL_TIMEOUT_S", 30)
 DEFAULT_FROM_EMAIL = SERVER_EMAIL = env("PODIUM_DEFAULT_FROM_EMAIL", "Podium <podium@localhost>")
+# Links in mails sent by workers, which have no request to take the host from.
+PODIUM_BASE_URL = env("PODIUM_BASE_URL", "http://127.0.0.1:8000")
 
 LANGUAGE_CODE = "en-us"
+FORMAT_MODULE_PATH = ["podium.formats"]  # one date format everywhere, the console included
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -286,6 +295,15 @@ FILE_UPLOAD_TEMP_DIR = str(private_dir(WORK_DIR))
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Uploads in chunks (evaluation/uploads.py, docs/api.md): each chunk request is streamed in
+# blocks to a partial file in a private folder no URL serves, never read into memory whole, so
+# DATA_UPLOAD_MAX_MEMORY_SIZE goes on bounding every other body. A chunk is at most
+# PODIUM_UPLOAD_CHUNK_BYTES (what the page sends); a session expires that many hours after its
+# last chunk; a user has at most PODIUM_UPLOAD_SESSIONS_PER_USER unfinished at once.
+PODIUM_UPLOAD_PARTIAL_DIR = DATA_DIR / "partial"
+PODIUM_UPLOAD_CHUNK_BYTES = env_int("PODIUM_UPLOAD_CHUNK_BYTES", 16 * 1024**2)
+PODIUM_UPLOAD_SESSION_HOURS = env_int("PODIUM_UPLOAD_SESSION_HOURS", 24)
+PODIUM_UPLOAD_SESSIONS_PER_USER = env_int("PODIUM_UPLOAD_SESSIONS_PER_USER", 3)
 
 # --- Celery ---------------------------------------------------------------------------------
 # Embedded default: kombu's filesystem transport (podium/broker.py explains the fixes it needs).
@@ -312,6 +330,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Celery beat (a `celery -A podium beat` process in production, `worker -B` in run.sh): the
+# organizers' daily digest at PODIUM_DIGEST_HOUR (UTC).
+CELERY_BEAT_SCHEDULE = {
+    "daily-digest": {
+        "task": evaluation_tasks.SEND_DIGESTS,
+        "schedule": crontab(minute=0, hour=env_int("PODIUM_DIGEST_HOUR", 7)),
+    },
+}
 CELERY_TASK_ALWAYS_EAGER = env_bool("PODIUM_CELERY_EAGER")
 
 # --- REST API -------------------------------------------------------------------------------
@@ -335,6 +361,7 @@ REST_FRAMEWORK = {
         "anon": env("PODIUM_API_THROTTLE_ANON", "100/hour"),
         "user": env("PODIUM_API_THROTTLE_USER", "1000/hour"),
         "submit": env("PODIUM_API_THROTTLE_SUBMIT", "60/hour"),
+        "upload_chunk": env("PODIUM_API_THROTTLE_UPLOAD_CHUNK", "20000/hour"),
     },
     # How many proxies in front of Podium append to X-Forwarded-For: 0 believes only the
     # connection's address (a client could otherwise choose its own throttle bucket).
@@ -366,7 +393,7 @@ LOGGING = {
 
 # --- Podium ---------------------------------------------------------------------------------
 # Upload caps: a prediction archive is hostile until validated (core/archives.py).
-PODIUM_UPLOAD_MAX_BYTES = env_int("PODIUM_UPLOAD_MAX_BYTES", 4 * 1024**3)
+PODIUM_UPLOAD_MAX_BYTES = env_int("PODIUM_UPLOAD_MAX_BYTES", 8 * 1024**3)
 PODIUM_ARCHIVE_MAX_MEMBERS = env_int("PODIUM_ARCHIVE_MAX_MEMBERS", 5000)
 PODIUM_ARCHIVE_MAX_TOTAL_BYTES = env_int("PODIUM_ARCHIVE_MAX_TOTAL_BYTES", 8 * 1024**3)
 # Deflate cannot exceed about 1032:1, so a higher ratio can only come from a crafted archive.

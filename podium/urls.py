@@ -5,6 +5,7 @@ from allauth.account import views as allauth_views
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import token_views
 from accounts import views as account_views
 from challenges import api as challenge_api
 from evaluation import api as evaluation_api
@@ -19,6 +20,11 @@ api_v1 = [
     path("phases/<uuid:phase_id>/", challenge_api.phase_detail, name="api-phase"),
     path("phases/<uuid:phase_id>/submissions/", evaluation_api.phase_submissions,
          name="api-phase-submissions"),
+    path("phases/<uuid:phase_id>/uploads/", evaluation_api.phase_uploads,
+         name="api-phase-uploads"),
+    path("uploads/<uuid:upload_id>/", evaluation_api.upload_session, name="api-upload"),
+    path("uploads/<uuid:upload_id>/complete/", evaluation_api.upload_complete,
+         name="api-upload-complete"),
     path("phases/<uuid:phase_id>/leaderboard/", leaderboard_api.phase_leaderboard,
          name="api-phase-leaderboard"),
     path("submissions/<uuid:submission_id>/", evaluation_api.submission_detail,
@@ -36,6 +42,8 @@ urlpatterns = [
     path("accounts/login/", account_views.login, name="login"),
     path("accounts/logout/", allauth_views.logout, name="logout"),
     path("accounts/profile/", account_views.profile, name="profile"),
+    path("accounts/tokens/", token_views.tokens, name="api-tokens"),
+    path("accounts/tokens/<int:token_id>/revoke/", token_views.revoke, name="api-token-revoke"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),
     path("", include("challenges.urls")),

@@ -106,6 +106,11 @@ class Metric:
         return self.compute is not None
 
     @property
+    def heading(self) -> str:
+        """The label with its unit, as tables and plots show it: "HD95 (mm)", "Dice"."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+    @property
     def direction(self) -> str:
         return "larger is better" if self.larger_better else "smaller is better"
 
@@ -162,6 +167,13 @@ def metric(name: str) -> Metric:
 def metrics(kind: str | None = None) -> list[Metric]:
     """Registered metrics in registration order, those of task kind ``kind`` if given."""
     return [m for m in _REGISTRY.values() if kind is None or kind in m.kinds]
+
+
+def metric_label(name: str) -> str:
+    """The heading of metric ``name`` (:attr:`Metric.heading`), or the name itself for a metric
+    no longer registered (an old snapshot's)."""
+    entry = _REGISTRY.get(name)
+    return entry.heading if entry else name
 
 
 def metric_names(kind: str | None = None) -> list[str]:

@@ -6,6 +6,7 @@ from django.utils import timezone
 from core.errors import Refused
 
 from ..models import Challenge, Participation, Phase, Team
+from ..notifications import participant_pending
 
 
 def join(challenge: Challenge, user, *, accept_terms: bool = True) -> tuple[Participation, bool]:
@@ -24,6 +25,8 @@ def join(challenge: Challenge, user, *, accept_terms: bool = True) -> tuple[Part
             )
     except IntegrityError:  # joined twice at the same moment
         return Participation.objects.get(challenge=challenge, user=user), False
+    if status == Participation.PENDING:
+        participant_pending(created)
     return created, True
 
 

@@ -25,6 +25,7 @@ from core.storage import local_path, private_storage
 
 from ..kinds import segmentation
 from ..models import Evaluation, Phase, State
+from ..notifications import RUN_STOPPED, internal_error_message
 from ..runners import Outcome, ResourceLimits, RunRequest, get_runner, gpu_index_from_env
 from ..runners.base import MIB
 from ..states import InvalidTransition, heartbeat, transition
@@ -34,10 +35,11 @@ from .scoring import Stopped
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_S = 30
-NEUTRAL_MESSAGE = (
-    "The algorithm could not be run because of an internal error; the organizers have been "
-    "notified."
-)
+
+
+def neutral_message(evaluation: Evaluation) -> str:
+    """What the participant is told when an internal error stopped the algorithm's run."""
+    return internal_error_message(evaluation.submission.phase.task.challenge, RUN_STOPPED)
 
 
 def runner():
@@ -81,7 +83,8 @@ def run(evaluation_id, *, worker: str) -> None:
         _fail(evaluation, str(exc))
     except Exception as exc:
         log.exception("evaluation %s: internal error while running the algorithm", evaluation.id)
-        _fail(evaluation, NEUTRAL_MESSAGE, organizer_log=f"{type(exc).__name__}: {exc}")
+        _fail(evaluation, neutral_message(evaluation),
+              organizer_log=f"{type(exc).__name__}: {exc}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

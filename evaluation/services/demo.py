@@ -3,13 +3,15 @@ submissions of varied quality, so a first run shows a filled leaderboard."""
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.files import File
+from django.utils import timezone
 
 from challenges.models import Challenge, Phase
-from challenges.services.participation import join
+from challenges.services.participation import create_team, join
 from evaluation.services.submission import submit
 
 from . import demo_data
@@ -21,6 +23,9 @@ SLUG = "decathlon-demo"
 ORGANIZER = ("organizer", "podium-organizer")
 PARTICIPANT = ("participant", "podium-demo")
 RIVALS = [("team-alpha", 0.95), ("team-beta", 0.85), ("team-gamma", 0.7), ("team-delta", 0.5)]
+SEGMENTERS = ("nnU-Net, 3D full resolution", "3D U-Net", "2D U-Net, slice by slice",
+              "Threshold and connected components")
+DETECTORS = ("Faster R-CNN", "RetinaNet", "YOLO", "Template matching")
 TERMS = ("Use the test images only to produce your submissions. Do not try to obtain the hidden "
          "labels. Results may be published with your team name.")
 
@@ -82,8 +87,11 @@ def make_demo(root: Path) -> Demo:
     challenge.save()
     # The demo's labels are synthetic, nothing to keep secret: it shows per-case results (off
     # by default, as they reveal every hidden label's size; docs/security.md).
+    # Open since yesterday, closing in 90 days: the pages show a deadline counting down.
+    now = timezone.now()
     Phase.objects.filter(pk__in=[p.pk for p in phases.values()]).update(
-        submission_limit=10, show_case_results=True)
+        submission_limit=10, show_case_results=True, opens_at=now - timedelta(days=1),
+        closes_at=now + timedelta(days=90))
     users = get_user_model()
     # The organizer holds the role for this challenge only: console access (staff), no platform
     # administration (not a superuser), so the console shows this challenge alone.
@@ -91,16 +99,19 @@ def make_demo(root: Path) -> Demo:
     challenge.organizers.add(organizer)
     join(challenge, _user(users, *PARTICIPANT))
     for index, (name, quality) in enumerate(RIVALS):
-        rival = _user(users, name, f"{name}-password")
-        join(challenge, rival)
+        # Each demo team is a team of one: its lead submits for it.
+        rival = _user(users, f"{name.removeprefix('team-')}-lead", f"{name}-password")
+        participation, _ = join(challenge, rival)
+        if participation.team_id is None:
+            create_team(participation, name)
         for folder in (liver, prostate):
             upload = demo_data.write_predictions_archive(
                 folder, root / "rivals" / f"{name}-{folder.name}.zip", quality=quality,
                 seed=100 + index)
-            _submit(phases[folder.name], rival, upload, f"{name} U-Net")
+            _submit(phases[folder.name], rival, upload, SEGMENTERS[index])
         csv = demo_data.write_box_predictions(boxes, root / "rivals" / f"{name}-boxes.csv",
                                               quality=quality, seed=200 + index)
-        _submit(phases[detection.name], rival, csv, f"{name} detector")
+        _submit(phases[detection.name], rival, csv, DETECTORS[index])
     # A plausible first submission: mid-table among the demo teams (mean Dice ≈ 0.82), not the
     # near-copy of the labels (Dice 0.9999) it once was.
     demo_data.write_predictions_archive(liver, archive, quality=0.65, seed=7)

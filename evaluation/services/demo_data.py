@@ -141,13 +141,15 @@ VOC_OBJECT = """  <object>
 
 def write_detection_task(root: Path, *, key: str, n_images: int, classes=("A", "B", "E", "G"),
                          size: int = 512, seed: int = 0) -> tuple[Path, dict]:
-    """A Lung-PET-CT-Dx-style folder: dataset.json and labelsTs/<SOPInstanceUID>.xml.
+    """A Lung-PET-CT-Dx-style folder: dataset.json, labelsTs/<SOPInstanceUID>.xml and the test
+    images imagesTs/<SOPInstanceUID>.nii.gz (noise with a brighter blob in every box).
 
     Returns the folder and the boxes written ({image_id: [(label, xmin, ymin, xmax, ymax)]}).
     """
     rng = np.random.default_rng(seed)
     folder = root / key
     (folder / "labelsTs").mkdir(parents=True, exist_ok=True)
+    (folder / "imagesTs").mkdir(exist_ok=True)
     boxes: dict[str, list] = {}
     for index in range(n_images):
         image_id = f"1.3.6.1.4.1.14519.5.2.1.6655.2359.{seed}{index:06d}"
@@ -163,6 +165,12 @@ def write_detection_task(root: Path, *, key: str, n_images: int, classes=("A", "
                 image_boxes.append((label, x, y, x + w, y + h))
         (folder / "labelsTs" / f"{image_id}.xml").write_text(
             VOC_TEMPLATE.format(width=size, height=size, objects="".join(objects)))
+        noise = np.random.default_rng([seed, index])  # the boxes drawn stay as they were
+        pixels = noise.normal(0, 40, size=(size, size)).astype(np.int16)
+        for _, x0, y0, x1, y1 in image_boxes:
+            pixels[y0:y1, x0:x1] += 300
+        write_nifti(folder / "imagesTs" / f"{image_id}.nii.gz", pixels.T[:, :, None].copy(),
+                    (0.7, 0.7, 1.0))
         boxes[image_id] = image_boxes
     dataset = {"name": "DemoLungDx", "description": "Synthetic Lung-PET-CT-Dx-style detection",
                "task_type": "detection", "tensorImageSize": "2D", "modality": CT,

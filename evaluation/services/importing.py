@@ -1,9 +1,11 @@
 """Importing an MSD-format task (folder or tar) with its hidden test labels.
 
 Segmentation: ``dataset.json``, ``imagesTs/`` and ``labelsTs/`` (one label map per test image,
-same name, same geometry). Detection: ``dataset.json`` (optional) and ``labelsTs/`` holding one
-PASCAL VOC XML file per test image (Lung-PET-CT-Dx style). Labels go to private storage, files
-named by content; the task, a ground-truth version and (first time) an open phase are created.
+same name, same geometry). Detection: ``dataset.json`` (optional), ``labelsTs/`` holding one
+PASCAL VOC XML file per test image (Lung-PET-CT-Dx style), and optionally ``imagesTs/`` with one
+image per annotation file, named by its image id (what participants download). Labels go to
+private storage, files named by content; the task, a ground-truth version and (first time) an
+open phase are created.
 Importing the same content twice changes nothing; changed labels make a new version.
 """
 
@@ -36,6 +38,7 @@ _TASK_ARCHIVE_LIMITS = ArchiveLimits(
     max_members=200_000, max_total_bytes=2 * 1024**4, max_ratio=1100
 )
 _DATASET_JSON_MAX_BYTES = 64 * 1024 * 1024
+DETECTION_IMAGE_SUFFIXES = (".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm")
 
 
 @dataclass
@@ -73,8 +76,7 @@ def import_task(
     )
     with from_scorers():  # the files are read by the metric library
         if kind == Task.DETECTION:
-            definition, label_files = _detection_definition(path, dataset, progress)
-            images = {}
+            definition, label_files, images = _detection_definition(path, dataset, progress)
         else:
             definition, label_files, images = _segmentation_definition(path, dataset, progress)
     return _save(path.name, definition, label_files, images, challenge_slug=challenge_slug,
@@ -82,15 +84,31 @@ def import_task(
 
 
 def _unpack(archive: Path, dest: Path) -> Path:
+    """The task folder inside ``archive``, unpacked under ``dest``. An archive that holds the
+    task's files at its root (no folder around them) gives a folder named like the archive
+    (``Task05_Prostate.tar.gz`` → ``Task05_Prostate``): the task key is the folder's name."""
     members = list_members(archive, _TASK_ARCHIVE_LIMITS, flat=False)
     extract(archive, members, dest, _TASK_ARCHIVE_LIMITS, keep_folders=True)
     found = sorted(p.parent for p in dest.rglob("dataset.json"))
     if not found:
-        labels = sorted(p.parent.parent for p in dest.rglob("labelsTs/*"))
-        if labels:
-            return labels[0]
-        raise InvalidInput(f"{archive.name}: no dataset.json inside")
-    return found[0]
+        found = sorted(p.parent.parent for p in dest.rglob("labelsTs/*"))
+        if not found:
+            raise InvalidInput(f"{archive.name}: no dataset.json inside")
+    if found[0] != dest:
+        return found[0]
+    named = dest / _archive_stem(archive.name)
+    named.mkdir()
+    for child in list(dest.iterdir()):
+        if child != named:
+            child.rename(named / child.name)
+    return named
+
+
+def _archive_stem(name: str) -> str:
+    for suffix in (".tar.gz", ".tgz", ".tar", ".zip"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)] or "task"
+    return name
 
 
 def _read_dataset_json(folder: Path) -> dict:
@@ -199,9 +217,40 @@ def _detection_definition(folder: Path, dataset: dict, progress):
         if index % 100 == 0:
             progress(f"read {index}/{len(xml_files)} annotation files")
     classes = classes or sorted(seen_classes)
+    images = _detection_images(folder, cases)
     definition = {**_common_fields(folder, dataset), "kind": Task.DETECTION,
                   "labels": {str(i): name for i, name in enumerate(classes)}, "cases": cases}
-    return definition, label_files
+    return definition, label_files, images
+
+
+def _detection_images(folder: Path, cases: list[dict]) -> dict[str, Path]:
+    """The test images of a detection task, from imagesTs/ when the folder has one: the file
+    named like each annotated image (its id plus an image suffix), recorded in ``cases`` and
+    returned by image id. Every annotated image needs one; other files are refused."""
+    images_folder = folder / "imagesTs"
+    if not images_folder.is_dir():
+        return {}
+    by_id = {}
+    for path in sorted(images_folder.iterdir()):
+        image_id = next((path.name[: -len(suffix)] for suffix in DETECTION_IMAGE_SUFFIXES
+                         if path.name.lower().endswith(suffix)), None)
+        if image_id is None or not path.is_file() or path.is_symlink():
+            raise InvalidInput(f"imagesTs/{path.name}: not an image file of a test case "
+                               f"(expected <image id>{' or '.join(DETECTION_IMAGE_SUFFIXES)})")
+        if image_id in by_id:
+            raise InvalidInput(f"imagesTs/ holds two images of {image_id}")
+        by_id[image_id] = path
+    known = {case["name"] for case in cases}
+    extra = sorted(set(by_id) - known)
+    if extra:
+        raise InvalidInput(f"imagesTs/ holds images without annotations: {listing(extra)}")
+    missing = [case["name"] for case in cases if case["name"] not in by_id]
+    if missing:
+        raise InvalidInput(f"imagesTs/ has no image for {len(missing)} annotated image(s): "
+                           f"{listing(missing)}")
+    for case in cases:
+        case["image"] = f"imagesTs/{by_id[case['name']].name}"
+    return by_id
 
 
 def _save(key: str, definition: dict, label_files: dict, images: dict, *, challenge_slug: str,

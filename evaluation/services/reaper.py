@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..models import Evaluation, State
+from ..notifications import WORKER_STOPPED, internal_error_message
 from ..states import InvalidTransition, transition
 from .queueing import enqueue
 
@@ -73,10 +74,9 @@ def _reap_stale(evaluation_id, stale_before) -> str | None:
                 transition(
                     evaluation_id,
                     State.FAILED,
-                    participant_message=(
-                        f"The worker processing this submission stopped responding "
-                        f"{evaluation.attempts} times; the organizers have been notified."
-                    ),
+                    participant_message=internal_error_message(
+                        evaluation.submission.phase.task.challenge, WORKER_STOPPED,
+                        f"Its worker stopped responding {evaluation.attempts} times."),
                     organizer_log=evaluation.organizer_log + note,
                 )
                 return "failed"

@@ -33,16 +33,18 @@ from core.storage import local_path
 from .. import task_names
 from ..kinds import Row, ScoringJob, kind_of
 from ..models import CaseResult, Evaluation, Phase, State
+from ..notifications import SCORING_STOPPED, internal_error_message
 from ..states import InvalidTransition, heartbeat, transition
 
 log = logging.getLogger(__name__)
 
 RESULTS_EVERY_S = 0.5
 
-NEUTRAL_MESSAGE = (
-    "Scoring stopped because of an internal error; the organizers have been notified. "
-    "You do not need to resubmit: they will re-run it."
-)
+
+def neutral_message(evaluation: Evaluation) -> str:
+    """What the participant is told when an internal error stopped scoring."""
+    return internal_error_message(evaluation.submission.phase.task.challenge, SCORING_STOPPED,
+                                  "You do not need to resubmit: they will re-run it.")
 
 
 class Stopped(Exception):
@@ -193,7 +195,7 @@ def _ending_on_error(evaluation: Evaluation) -> Iterator[None]:
         _finish(
             evaluation,
             State.FAILED,
-            participant_message=NEUTRAL_MESSAGE,
+            participant_message=neutral_message(evaluation),
             organizer_log=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
         )
 

@@ -49,31 +49,76 @@ def participation_for(phase: Phase, user) -> Participation:
     return participation
 
 
+@dataclass(frozen=True)
+class Received:
+    """An upload received whole into a private local file, with its size and SHA-256."""
+
+    path: Path
+    size: int
+    sha256: str
+    name: str  # the name the participant gave it
+
+
+def upload_cap(phase: Phase) -> int:
+    """The largest upload the phase accepts, in bytes."""
+    if phase.submission_kind == Phase.ALGORITHM:
+        return settings.PODIUM_IMAGE_MAX_BYTES
+    return settings.PODIUM_UPLOAD_MAX_BYTES
+
+
+def check_may_submit(phase: Phase, user) -> Participation:
+    """Whether the user may submit to the phase now (accepted, phase open, under the limit):
+    their participation, or Refused. Unlocked: :func:`submit` checks again while inserting."""
+    participation = participation_for(phase, user)
+    _check_phase_accepts(phase)
+    _check_limit(phase, participation)
+    return participation
+
+
 def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
     """Store an upload (predictions archive, or algorithm image for algorithm phases) and queue
     its evaluation.
 
-    ``upload`` is a Django ``File`` (an uploaded file). Only the checks whose cost the task
-    bounds run here (see :mod:`.validation`); an upload that needs more is accepted as
-    ``validating`` and checked by a worker. The limit is checked in the same transaction that
-    inserts the submission, with the participant's row locked, so two simultaneous submissions
-    at the limit cannot both be accepted.
+    ``upload`` is a Django ``File`` (an uploaded file), copied to a private local file while
+    it is hashed and capped; the rest is :func:`submit_received`'s.
     """
-    participation = participation_for(phase, user)
-    _check_phase_accepts(phase)
-    _check_limit(phase, participation)  # early, unlocked: spare a participant at the limit
-    submission_id = uuid.uuid4()
-    algorithm = phase.submission_kind == Phase.ALGORITHM
-    cap = settings.PODIUM_IMAGE_MAX_BYTES if algorithm else settings.PODIUM_UPLOAD_MAX_BYTES
+    participation = check_may_submit(phase, user)  # early: spare a participant at the limit
     settings.WORK_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.WORK_DIR) as tmp:
-        local, size, sha256 = _receive(upload, Path(tmp) / "upload", cap)
-        checked = check_in_request(phase, local)
-        if algorithm:
-            _check_new_upload(phase, participation, sha256)
-            stored_name, created = _store_image(local, sha256)
-        else:
-            stored_name, created = _store(phase, submission_id, local), True
+        received = _receive(upload, Path(tmp) / "upload", upload_cap(phase))
+        return _accept(phase, user, participation, received, description)
+
+
+def submit_received(*, phase: Phase, user, received: Received,
+                    description: str = "") -> Submission:
+    """Submit a file already received whole (an upload session's, :mod:`evaluation.uploads`).
+
+    Its file is moved into storage when the upload is accepted (renamed, where the storage is a
+    local folder) and left where it is when it is refused by a check before storing.
+    """
+    participation = check_may_submit(phase, user)
+    cap = upload_cap(phase)
+    if received.size > cap:
+        raise InvalidInput(f"the upload is larger than {cap} bytes")
+    if received.size == 0:
+        raise InvalidInput("the upload is empty")
+    return _accept(phase, user, participation, received, description)
+
+
+def _accept(phase: Phase, user, participation: Participation, received: Received,
+            description: str) -> Submission:
+    """Only the checks whose cost the task bounds run here (see :mod:`.validation`); an upload
+    that needs more is accepted as ``validating`` and checked by a worker. The limit is checked
+    in the same transaction that inserts the submission, with the participant's row locked, so
+    two simultaneous submissions at the limit cannot both be accepted."""
+    submission_id = uuid.uuid4()
+    algorithm = phase.submission_kind == Phase.ALGORITHM
+    checked = check_in_request(phase, received.path)
+    if algorithm:
+        _check_new_upload(phase, participation, received.sha256)
+        stored_name, created = _store_image(received.path, received.sha256)
+    else:
+        stored_name, created = _store(phase, submission_id, received.path), True
     committed = False
     try:
         with transaction.atomic():
@@ -85,7 +130,7 @@ def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
             _check_phase_accepts(phase)
             _check_limit(phase, participation)
             if algorithm:
-                _check_new_upload(phase, participation, sha256)
+                _check_new_upload(phase, participation, received.sha256)
             submission = Submission.objects.create(
                 id=submission_id,
                 phase=phase,
@@ -93,9 +138,9 @@ def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
                 team=participation.team,
                 kind=phase.submission_kind,
                 file=stored_name,
-                file_name=_display_name(upload.name),
-                file_size=size,
-                file_sha256=sha256,
+                file_name=_display_name(received.name),
+                file_size=received.size,
+                file_sha256=received.sha256,
                 description=description[:200],
                 is_valid=True if checked else None,
             )
@@ -204,7 +249,7 @@ def quota(phase: Phase, participation: Participation) -> Quota:
                  period=_PERIOD_WORDS[phase.limit_period], frees_at=frees_at)
 
 
-def _receive(upload, target: Path, cap: int) -> tuple[Path, int, str]:
+def _receive(upload, target: Path, cap: int) -> Received:
     """Copy the upload to a private local file, hashing it and enforcing the size cap."""
     digest = hashlib.sha256()
     size = 0
@@ -218,7 +263,7 @@ def _receive(upload, target: Path, cap: int) -> tuple[Path, int, str]:
             out.write(chunk)
     if size == 0:
         raise InvalidInput("the upload is empty")
-    return target, size, digest.hexdigest()
+    return Received(path=target, size=size, sha256=digest.hexdigest(), name=upload.name or "")
 
 
 def _check_new_upload(phase: Phase, participation: Participation, sha256: str) -> None:
@@ -232,6 +277,18 @@ def _check_new_upload(phase: Phase, participation: Participation, sha256: str) -
         )
 
 
+class _LocalFile(File):
+    """A received file on local disk: a filesystem storage moves it into place (Django's
+    ``temporary_file_path`` protocol) instead of copying it; another storage reads it."""
+
+    def __init__(self, fh, path: Path):
+        super().__init__(fh, name=path.name)
+        self._path = path
+
+    def temporary_file_path(self) -> str:
+        return str(self._path)
+
+
 def _store_image(local: Path, sha256: str) -> tuple[str, bool]:
     """Images are stored once, under the SHA-256 of the whole upload; (name, whether we
     stored it). A shared object is hashed again before it is used (:mod:`.validation`)."""
@@ -239,14 +296,14 @@ def _store_image(local: Path, sha256: str) -> tuple[str, bool]:
     if default_storage.exists(name):
         return name, False
     with open(local, "rb") as fh:
-        saved = default_storage.save(name, File(fh))
+        saved = default_storage.save(name, _LocalFile(fh, local))
     return saved, True
 
 
 def _store(phase: Phase, submission_id: uuid.UUID, local: Path) -> str:
     placeholder = Submission(id=submission_id, phase=phase)
     with open(local, "rb") as fh:
-        return default_storage.save(submission_upload_to(placeholder, ""), File(fh))
+        return default_storage.save(submission_upload_to(placeholder, ""), _LocalFile(fh, local))
 
 
 def _display_name(name: str | None) -> str:

@@ -27,6 +27,7 @@ from core.storage import local_path
 from ..algorithm_images import GZIP_MAGIC, inspect_archive
 from ..kinds import kind_of
 from ..models import Evaluation, State, Submission
+from ..notifications import CHECKING_STOPPED, internal_error_message
 from ..states import InvalidTransition, transition
 from . import entrants
 from .queueing import enqueue
@@ -34,10 +35,12 @@ from .queueing import enqueue
 log = logging.getLogger(__name__)
 
 CHECKING_MESSAGE = "The upload is stored; a worker is checking it before it is queued."
-NEUTRAL_MESSAGE = (
-    "Your upload could not be checked because of an internal error; the organizers can see "
-    "what happened. You do not need to upload it again."
-)
+
+
+def neutral_message(evaluation: Evaluation) -> str:
+    """What the participant is told when an internal error stopped the upload's checks."""
+    return internal_error_message(evaluation.submission.phase.task.challenge, CHECKING_STOPPED,
+                                  "You do not need to upload it again.")
 
 
 def check_in_request(phase: Phase, local: Path) -> bool:
@@ -95,7 +98,7 @@ def validate(evaluation_id, *, worker: str) -> None:
         _finish(evaluation, State.FAILED, participant_message=str(exc), valid=False)
     except Exception:
         log.exception("evaluation %s: checking the upload failed", evaluation.id)
-        _finish(evaluation, State.FAILED, participant_message=NEUTRAL_MESSAGE,
+        _finish(evaluation, State.FAILED, participant_message=neutral_message(evaluation),
                 organizer_log=evaluation.organizer_log + traceback.format_exc(limit=8))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

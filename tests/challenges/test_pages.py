@@ -269,6 +269,9 @@ def test_the_evaluation_page_says_a_detection_phase_in_words():
                                  bootstrap_samples=100, ranking_seed=7)
     text = sentences(phase)
     assert "Surfaces and tolerances" not in text
+    assert text["Submissions"][0].startswith("Submissions: one file of predicted boxes for the "
+                                             "whole test set of 3 images — a CSV")
+    assert "archive must hold a prediction" not in " ".join(text["Submissions"])
     assert "mAP, larger is better. PASCAL VOC mean average precision at the phase's IoU " \
            "threshold." in text["Metrics"]
     assert "A predicted box matches a ground-truth box of its class at IoU ≥ 0.5." \

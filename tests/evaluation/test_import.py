@@ -62,6 +62,16 @@ def test_tar_import_matches_folder_import(tmp_path):
     assert GroundTruth.objects.get(task=task).files.keys() == {"cube_000", "cube_001"}
 
 
+def test_an_archive_without_a_folder_is_named_by_its_file(tmp_path):
+    folder = factories.write_cube_task(tmp_path / "src")
+    archive = tmp_path / "Task07_Flat.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for child in folder.iterdir():  # dataset.json, imagesTs/, labelsTs/ at the root
+            tar.add(child, arcname=child.name)
+    run_import(archive)
+    assert Task.objects.get().key == "Task07_Flat"
+
+
 def test_changed_labels_make_a_new_version_activated_on_request(tmp_path):
     folder = factories.write_cube_task(tmp_path)
     run_import(folder)
@@ -128,3 +138,32 @@ def test_detection_import_reads_voc_folder(tmp_path):
     assert task.class_names == ["A", "B", "E", "G"]
     assert task.cases[0]["geometry"] == {"width": 512, "height": 512}
     assert Phase.objects.get(task=task).primary_metric == "mAP"
+
+
+def test_detection_import_keeps_the_test_images_participants_download(tmp_path):
+    folder, boxes = write_detection_task(tmp_path, key="Task10_Dx", n_images=3, seed=5)
+    run_import(folder)
+    task = Task.objects.get(key="Task10_Dx")
+    assert set(task.images) == set(boxes)
+    for case in task.cases:
+        assert case["image"] == f"imagesTs/{case['name']}.nii.gz"
+        stored = private_storage().open(task.images[case["name"]]).read()
+        assert stored == (folder / case["image"]).read_bytes()
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("extra", "images without annotations: 1.2.3"),
+    ("missing", r"no image for 1 annotated image\(s\)"),
+    ("other", "notes.txt: not an image file of a test case"),
+])
+def test_detection_images_must_match_the_annotations(tmp_path, damage, message):
+    folder, _ = write_detection_task(tmp_path, key="Task10_Dx", n_images=3, seed=5)
+    images = folder / "imagesTs"
+    if damage == "extra":
+        (images / "1.2.3.png").write_bytes(b"\x89PNG")
+    elif damage == "missing":
+        next(images.iterdir()).unlink()
+    else:
+        (images / "notes.txt").write_text("hello")
+    with pytest.raises(CommandError, match=message):
+        run_import(folder)

@@ -134,7 +134,7 @@ def test_broken_ground_truth_gives_a_neutral_message_and_an_organizer_log(phase,
     scoring.score(evaluation.id, worker="test")
     evaluation.refresh_from_db()
     assert evaluation.state == State.FAILED
-    assert evaluation.participant_message == scoring.NEUTRAL_MESSAGE
+    assert evaluation.participant_message == scoring.neutral_message(evaluation)
     # Both cases share one content-addressed file, so the first case already fails.
     assert "ground truth v1" in evaluation.organizer_log and "cube_000" in evaluation.organizer_log
     assert "private" not in evaluation.participant_message
@@ -237,7 +237,7 @@ def test_a_broken_label_of_a_case_without_prediction_still_fails_the_evaluation(
     scoring.score(evaluation.id, worker="test")
     evaluation.refresh_from_db()
     assert evaluation.state == State.FAILED
-    assert evaluation.participant_message == scoring.NEUTRAL_MESSAGE
+    assert evaluation.participant_message == scoring.neutral_message(evaluation)
     assert "cube_001" in evaluation.organizer_log
 
 
@@ -277,6 +277,6 @@ def test_broken_detection_ground_truth_is_never_shown(tmp_path):
     scoring.score(evaluation.id, worker="t")
     evaluation.refresh_from_db()
     assert evaluation.state == State.FAILED
-    assert evaluation.participant_message == scoring.NEUTRAL_MESSAGE
+    assert evaluation.participant_message == scoring.neutral_message(evaluation)
     assert "SECRET_CLASS" not in evaluation.participant_message
     assert "ground truth v1" in evaluation.organizer_log

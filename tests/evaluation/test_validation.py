@@ -11,7 +11,7 @@ from challenges.models import Phase
 from evaluation.models import Evaluation, State, Submission
 from evaluation.services import reaper
 from evaluation.services.submission import cancel
-from evaluation.services.validation import CHECKING_MESSAGE, NEUTRAL_MESSAGE, validate
+from evaluation.services.validation import CHECKING_MESSAGE, neutral_message, validate
 from tests import factories
 
 from .helpers import cube_phase, cube_predictions_zip, submit_file
@@ -157,7 +157,8 @@ def test_a_stored_image_that_no_longer_matches_its_upload_is_never_used(tmp_path
     Path(submission.file.path).write_bytes(bytes(stored))
     validate(evaluation_of(submission).id, worker="w1")
     evaluation = evaluation_of(submission)
-    assert evaluation.state == State.FAILED and evaluation.participant_message == NEUTRAL_MESSAGE
+    assert evaluation.state == State.FAILED
+    assert evaluation.participant_message == neutral_message(evaluation)
     assert "does not match the SHA-256 of what was received" in evaluation.organizer_log
     submission.refresh_from_db()
     assert submission.is_valid is None and submission.image_id == ""
@@ -170,7 +171,8 @@ def test_a_stored_upload_damaged_on_the_server_is_not_blamed_on_the_participant(
     stored.write_bytes(stored.read_bytes()[:200])  # truncated in storage
     validate(evaluation_of(submission).id, worker="w1")
     evaluation = evaluation_of(submission)
-    assert evaluation.state == State.FAILED and evaluation.participant_message == NEUTRAL_MESSAGE
+    assert evaluation.state == State.FAILED
+    assert evaluation.participant_message == neutral_message(evaluation)
     assert "damaged" not in evaluation.participant_message
 
 

@@ -1,6 +1,6 @@
-"""Migrations 0002 and 0003 keep every snapshot's content: the ranking method under its new
+"""Migrations 0002 to 0004 keep every snapshot's content: the ranking method under its new
 name, a challenge's overall rankings moved from ``entries`` to ``rankings``, the ranked party
-named ``entrant`` (and back when reversed)."""
+named ``entrant``, the plots in a field of their own (and back when reversed)."""
 
 import pytest
 from django.db import connection
@@ -13,6 +13,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE = [("leaderboard", "0001_initial")]
 AFTER = [("leaderboard", "0002_ranking_method_and_rankings")]
 ENTRANT = [("leaderboard", "0003_entrant")]
+PLOTS = [("leaderboard", "0004_snapshot_plots")]
 RANKINGS = [{"phase_name": "Test", "phases": [], "tasks": [], "entries": [{"rank": 1}],
              "msd_entries": []}]
 ROWS = [{"rank": 1, "participant": "alpha"}]
@@ -70,5 +71,27 @@ def test_stored_snapshots_name_the_entrant():
         assert old.objects.get(phase_id=phase.id).statistics == {
             "participant_keys": ["user:1"], "n_boot": 0, "missing_rule": "worst",
             "description": "mean"}
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("leaderboard"))
+
+
+def test_the_plots_move_out_of_the_statistics_and_back():
+    phase = factories.phase()
+    other = factories.phase()
+    plots = {"blob": "<svg>blob</svg>", "significance": "<svg>map</svg>"}
+    old = migrate(ENTRANT)
+    try:
+        old.objects.create(phase_id=phase.id, ranking_method="aggregate-mean", entries=ROWS,
+                           statistics={"n_boot": 0, "plots": plots})
+        old.objects.create(phase_id=other.id, ranking_method="aggregate-mean",
+                           statistics={"n_boot": 0, "plots": {"blob": None}})
+        new = migrate(PLOTS)
+        board = new.objects.get(phase_id=phase.id)
+        assert (board.statistics, board.entries) == ({"n_boot": 0}, ROWS)
+        assert dict(board.plots.values_list("name", "svg")) == plots
+        assert not new.objects.get(phase_id=other.id).plots.exists()  # a null: no row
+        old = migrate(ENTRANT)
+        assert old.objects.get(phase_id=phase.id).statistics == {"n_boot": 0, "plots": plots}
+        assert old.objects.get(phase_id=other.id).statistics == {"n_boot": 0}
     finally:
         migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("leaderboard"))

@@ -1,7 +1,11 @@
 """The phase leaderboard page and API: the numbers shown are leaderboard.stats' on the values the
 test chose; names are escaped; hidden scores and per-case results never leak."""
 
+import gzip
 import json
+import math
+import re
+from datetime import timedelta
 from html.parser import HTMLParser
 
 import numpy as np
@@ -10,6 +14,7 @@ from django.test import Client
 
 from evaluation.models import Submission
 from leaderboard import services
+from leaderboard.models import LeaderboardSnapshot
 from leaderboard.presentation import SCORE_KEYS
 from leaderboard.stats import RankingConfig
 from tests import factories
@@ -24,11 +29,12 @@ B = 300
 
 
 class Board(HTMLParser):
-    """Rows of table#leaderboard as {cell class: text}, and the ids of the figures."""
+    """Rows of table#leaderboard as {cell class: text}, the ids of the figures and the URLs
+    of their images."""
 
     def __init__(self):
         super().__init__()
-        self.inside, self.rows, self.cell, self.figures = False, [], None, []
+        self.inside, self.rows, self.cell, self.figures, self.images = False, [], None, [], []
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -36,6 +42,9 @@ class Board(HTMLParser):
             self.inside = attrs.get("id") == "leaderboard"
         elif tag == "figure":
             self.figures.append(attrs.get("id"))
+        elif tag == "img" and self.figures:
+            self.images.append(attrs["src"])
+            assert attrs.get("alt") and attrs.get("loading") == "lazy"
         elif self.inside and tag == "tr":
             self.rows.append({})
         elif self.inside and tag == "td":
@@ -85,7 +94,8 @@ def test_the_page_shows_the_ranks_scores_and_intervals_leaderboard_stats_compute
         assert row["score"] == f"{summary.aggregate_value[k]:.4f}"
         assert row["score-interval"] == (
             f"[{summary.aggregate_q025[k]:.4f}, {summary.aggregate_q975[k]:.4f}]")
-        assert row["rank-interval"] == f"{summary.q025[k]:g}–{summary.q975[k]:g}"
+        low, high = math.floor(summary.q025[k] + 1e-9), math.ceil(summary.q975[k] - 1e-9)
+        assert row["rank-interval"] == f"{low}–{high}"  # whole ranks; the API keeps quantiles
         assert row["p-rank1"] == f"{100 * summary.p_rank[k, 0]:.1f} %"
         assert row["n-cases"] == "12"
         mean_dice = np.mean(phase.grids[row["entrant"]])
@@ -100,23 +110,64 @@ def test_the_page_states_method_missing_rule_and_seed_and_draws_the_plots(phase)
     assert "mean of each algorithm&#x27;s values, then ranked (larger is better; ties: min; " \
            "missing values count as 0)." in text
     assert "0 for Dice and NSD, the diagonal of the case&#x27;s image in mm" in text
-    assert "<th>Description</th>" in text and "<th>Method</th>" not in text
+    assert ">Description</th>" in text and ">Method</th>" not in text
     assert f"{B} bootstrap resamples of the test cases, drawn with seed {phase.ranking_seed}" \
         in text
-    assert parsed(response).figures == ["blob-plot", "significance-map", "case-plot",
-                                        "podium-plot"]
-    assert text.count("<svg") == 4
-    other = Client().get(f"/phases/{phase.id}/?metric=hd95").content.decode()
-    assert "hd95 per case" in other and "Podium (hd95)" in other
-    fallback = Client().get(f"/phases/{phase.id}/?metric=<b>").content.decode()
-    assert "dice per case" in fallback
+    board = parsed(response)
+    assert board.figures == ["blob-plot", "significance-map", "case-plot", "podium-plot"]
+    assert "<svg" not in text  # the plots are images of their own, loaded when scrolled to
+    plots = {name: plot(url) for name, url in zip(board.figures, board.images, strict=True)}
+    assert all(svg.startswith("<svg") for svg in plots.values())
+    assert "dice per case" in plots["case-plot"].lower()  # the metric's name or its label
+    other = parsed(Client().get(f"/phases/{phase.id}/?metric=hd95"))
+    assert re.search(r"hd95[^<]* per case", plot(other.images[2]).lower())
+    assert "podium (hd95" in plot(other.images[3]).lower()
+    fallback = parsed(Client().get(f"/phases/{phase.id}/?metric=<b>"))
+    assert "dice per case" in plot(fallback.images[2]).lower()
+
+
+def plot(url: str, client=None) -> str:
+    """The SVG at ``url`` (an image of the page), checked to be served as such."""
+    response = (client or Client()).get(url)
+    assert response.status_code == 200, url
+    assert response["Content-Type"] == "image/svg+xml"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    return response.content.decode()
+
+
+def test_plots_are_cached_until_the_snapshot_changes(phase):
+    url = parsed(Client().get(f"/phases/{phase.id}/")).images[0]
+    first = Client().get(url)
+    assert "max-age=86400" in first["Cache-Control"] and "private" in first["Cache-Control"]
+    again = Client().get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and again.content == b""
+    snapshot = services.refresh(phase.id)
+    LeaderboardSnapshot.objects.filter(pk=snapshot.pk).update(
+        computed_at=snapshot.computed_at + timedelta(seconds=1))
+    newer = parsed(Client().get(f"/phases/{phase.id}/")).images[0]
+    assert newer != url
+    assert Client().get(newer, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 200
+
+
+def test_pages_are_compressed_for_clients_that_accept_it(phase):
+    response = Client().get(f"/phases/{phase.id}/", HTTP_ACCEPT_ENCODING="gzip")
+    assert response["Content-Encoding"] == "gzip"
+    assert b"<table id=\"leaderboard\">" in gzip.decompress(response.content)
+    url = parsed(Client().get(f"/phases/{phase.id}/")).images[1]
+    svg = Client().get(url, HTTP_ACCEPT_ENCODING="gzip")
+    assert svg["Content-Encoding"] == "gzip"
+    assert gzip.decompress(svg.content).startswith(b"<svg")
 
 
 def test_names_are_escaped_in_tables_and_plots(phase):
-    text = Client().get(f"/phases/{phase.id}/").content.decode()
+    response = Client().get(f"/phases/{phase.id}/")
+    text = response.content.decode()
     assert HOSTILE not in text
     escaped = "&lt;img src=x onerror=alert(1)&gt;"
-    assert text.count(escaped) >= 6  # table, aggregates table, and every plot's labels
+    assert text.count(escaped) >= 2  # table and aggregates table
+    for url in parsed(response).images:  # and every plot's labels
+        svg = plot(url)
+        assert HOSTILE not in svg and escaped in svg
     api = Client().get(f"/api/v1/phases/{phase.id}/leaderboard/").json()
     assert HOSTILE in [e["entrant"] for e in api["entries"]]
 
@@ -142,7 +193,8 @@ def test_hidden_scores_never_leak(phase):
     assert board.figures == ["blob-plot", "significance-map"]
     api = client.get(f"/api/v1/phases/{phase.id}/leaderboard/")
     assert all(not set(e) & set(SCORE_KEYS) for e in api.json()["entries"])
-    for body in (page.content.decode(), api.content.decode()):
+    shown = [plot(url) for url in board.images]
+    for body in (page.content.decode(), api.content.decode(), *shown):
         assert not [s for s in secrets if s in body]
         assert "case_values" not in body
     for export in ("leaderboard.json", "leaderboard.csv", "cases.csv", "cases.json",
@@ -151,8 +203,12 @@ def test_hidden_scores_never_leak(phase):
     organizer = factories.user("organizer-of-hidden")
     phase.task.challenge.organizers.add(organizer)
     client.force_login(organizer)
-    assert "podium-plot" in parsed(client.get(f"/phases/{phase.id}/")).figures
+    organizers = parsed(client.get(f"/phases/{phase.id}/"))
+    assert "podium-plot" in organizers.figures
     assert client.get(f"/phases/{phase.id}/cases.csv").status_code == 200
+    for url in organizers.images[2:]:  # the per-case plots stay the organizers'
+        assert plot(url, client).startswith("<svg")
+        assert Client().get(url).status_code == 404
 
 
 def test_hidden_case_results_hide_per_case_plots_and_exports(phase):
@@ -162,7 +218,8 @@ def test_hidden_case_results_hide_per_case_plots_and_exports(phase):
     assert parsed(client.get(f"/phases/{phase.id}/")).figures == ["blob-plot",
                                                                  "significance-map"]
     assert client.get(f"/phases/{phase.id}/leaderboard.csv").status_code == 200
-    for export in ("cases.csv", "cases.json", "ranking-input.csv"):
+    for export in ("cases.csv", "cases.json", "ranking-input.csv", "plots/cases.svg",
+                   "plots/podium.svg"):
         assert client.get(f"/phases/{phase.id}/{export}").status_code == 404
 
 
@@ -170,7 +227,7 @@ def test_an_unpublished_leaderboard_is_for_organizers_only(phase):
     phase.is_public = False
     phase.save()
     client = Client()
-    for url in ("", "leaderboard.json", "leaderboard.csv", "cases.csv"):
+    for url in ("", "leaderboard.json", "leaderboard.csv", "cases.csv", "plots/blob.svg"):
         assert client.get(f"/phases/{phase.id}/{url}").status_code == 404
     assert client.get(f"/api/v1/phases/{phase.id}/leaderboard/").status_code == 404
     organizer = factories.user("organizer-of-private")

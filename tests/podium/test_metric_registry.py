@@ -52,6 +52,7 @@ def test_a_registered_metric_flows_from_phase_settings_to_pages(sensitivity, tmp
     assert [e["score"] for e in board.entries] == pytest.approx([1.0, 0.7])
     leaderboard = Client().get(f"/phases/{phase.id}/").content.decode()
     assert "Ranking by Sensitivity:" in leaderboard and "0 for Dice and Sensitivity" in leaderboard
+    assert ">big Sensitivity</th>" in leaderboard and ">small Dice</th>" in leaderboard
 
     client = Client()
     client.force_login(shifted)
@@ -59,7 +60,7 @@ def test_a_registered_metric_flows_from_phase_settings_to_pages(sensitivity, tmp
     assert {"name": "sensitivity", "label": "Sensitivity", "unit": "", "larger_better": True,
             "decimals": 4} in body["results"]["metrics"]
     page = client.get(f"/submissions/{evaluation.submission_id}/").content.decode()
-    assert "<th>Sensitivity</th>" in page and "0.9000" in page
+    assert '<th scope="col">Sensitivity</th>' in page and "0.9000" in page
 
 
 def test_a_phase_refuses_a_metric_nobody_registered(tmp_path):

@@ -51,7 +51,8 @@ def test_no_environment_means_sqlite_and_filesystem_broker_in_the_data_folder(tm
     # Shared by every web process and worker, not one process's memory.
     assert got["cache"]["BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache"
     assert got["cache"]["LOCATION"] == str(tmp_path / "cache")
-    assert got["rates"] == {"anon": "100/hour", "user": "1000/hour", "submit": "60/hour"}
+    assert got["rates"] == {"anon": "100/hour", "user": "1000/hour", "submit": "60/hour",
+                            "upload_chunk": "20000/hour"}
     assert got["num_proxies"] == 0
 
 
@@ -70,8 +71,10 @@ def test_environment_switches_to_postgres_redis_and_s3(tmp_path):
 def test_environment_sets_the_cache_and_the_api_rates(tmp_path):
     got = probe(tmp_path, PODIUM_CACHE_URL="redis://cache.example:6379/1",
                 PODIUM_API_THROTTLE_ANON="10/minute", PODIUM_API_THROTTLE_USER="50/minute",
-                PODIUM_API_THROTTLE_SUBMIT="5/hour", PODIUM_NUM_PROXIES="1")
+                PODIUM_API_THROTTLE_SUBMIT="5/hour", PODIUM_API_THROTTLE_UPLOAD_CHUNK="99/hour",
+                PODIUM_NUM_PROXIES="1")
     assert got["cache"] == {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                             "LOCATION": "redis://cache.example:6379/1"}
-    assert got["rates"] == {"anon": "10/minute", "user": "50/minute", "submit": "5/hour"}
+    assert got["rates"] == {"anon": "10/minute", "user": "50/minute", "submit": "5/hour",
+                            "upload_chunk": "99/hour"}
     assert got["num_proxies"] == 1

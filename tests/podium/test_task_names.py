@@ -4,6 +4,7 @@ worker knows: a name sent with ``send_task`` that no task carries is lost withou
 import ast
 from pathlib import Path
 
+from challenges import task_names as challenges_names
 from evaluation import task_names as evaluation_names
 from leaderboard import task_names as leaderboard_names
 from podium.celery import app
@@ -14,7 +15,7 @@ SOURCES = ("evaluation", "leaderboard", "challenges", "accounts", "podium", "ben
 
 
 def declared() -> set[str]:
-    return {value for module in (evaluation_names, leaderboard_names)
+    return {value for module in (challenges_names, evaluation_names, leaderboard_names)
             for key, value in vars(module).items() if key.isupper()}
 
 

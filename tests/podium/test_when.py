@@ -27,3 +27,11 @@ def test_countdowns():
     html = Template("{% load when %}{{ deadline|countdown }}").render(
         Context({"deadline": datetime(2999, 1, 1, tzinfo=UTC)}))
     assert 'class="countdown" data-until="2999-01-01T00:00:00+00:00"' in html
+
+
+def test_djangos_own_date_rendering_uses_the_same_format():
+    from django.utils import formats
+
+    moment = datetime(2026, 12, 7, 14, 5, tzinfo=UTC)
+    assert formats.date_format(moment, "DATETIME_FORMAT") == "2026-12-07 14:05 UTC"
+    assert formats.date_format(moment.date(), "DATE_FORMAT") == "2026-12-07"

@@ -29,6 +29,8 @@ def test_built_in_metrics_and_their_rules():
         pytest.approx(math.sqrt(10**2 + 10**2 + 20**2))
     assert metric("assd").worst_value(worst_distance_mm=7.5, geometry=geometry) == 7.5
     assert metric("dice").worst_value(worst_distance_mm=7.5, geometry=geometry) == 0.0
+    assert [registry.metric_label(n) for n in ("dice", "hd95", "gone")] == ["Dice", "HD95 (mm)",
+                                                                           "gone"]
 
 
 def test_score_case_computes_the_metrics_asked_for(monkeypatch):

@@ -6,6 +6,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.throttling import SimpleRateThrottle
 
+from evaluation import uploads
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +50,8 @@ def world():
     participant = factories.participant(phase, "participant-of-bodies")
     submission, _ = factories.submission(phase, participant)
     params = {"key": phase.task.challenge.slug, "phase_id": phase.id,
-              "submission_id": submission.id}
+              "submission_id": submission.id,
+              "upload_id": uploads.start(phase=phase, user=participant, file_name="x", size=9).id}
     return params, {"participant": participant, "organizer": organizer}
 
 

@@ -144,7 +144,12 @@ def test_pages_work_in_chromium_without_a_policy_violation(live_server, site, tm
         assert csp_errors(driver), "the blocked probe should have been reported"
 
         driver.get(f"{base}/phases/{phase.id}/")
-        figures = driver.find_elements(By.CSS_SELECTOR, "figure.plot svg")
+        figures = driver.find_elements(By.CSS_SELECTOR, "figure.plot img")
+        for figure in figures:  # plots are images of their own, loaded once scrolled to
+            driver.execute_script("arguments[0].scrollIntoView();", figure)
+            wait_for(lambda f=figure: driver.execute_script(
+                "return arguments[0].complete && arguments[0].naturalWidth > 0;", f),
+                timeout=10, what="a plot image")
         assert len(figures) == 4 and all(f.size["width"] > 200 for f in figures)
         driver.get(f"{base}/challenges/csp/leaderboard/")
         driver.get(f"{base}/challenges/csp/")

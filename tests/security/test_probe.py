@@ -45,14 +45,19 @@ class FormFields(HTMLParser):
 
     def __init__(self):
         super().__init__()
-        self.data: dict[str, str] = {}
+        self.data: dict[str, str | list[str]] = {}
         self.select = self.textarea = None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         name = attrs.get("name")
         if tag == "input" and name and attrs.get("type") not in ("submit", "button"):
-            if attrs.get("type") != "checkbox" or "checked" in attrs:
+            if attrs.get("type") == "checkbox" and "checked" in attrs and attrs.get("value"):
+                # A group of checkboxes of one name (the metrics): every checked value.
+                self.data.setdefault(name, [])
+                if isinstance(self.data[name], list):
+                    self.data[name].append(attrs["value"])
+            elif attrs.get("type") != "checkbox" or "checked" in attrs:
                 self.data[name] = attrs.get("value") or ""
         elif tag == "select":
             self.select = name
