@@ -46,14 +46,30 @@ class ChallengeAdmin(ChallengeScopedAdmin):
     def preview_view(self, request):
         """A page field's Markdown as its page will show it (the same renderer and sanitizer),
         for the preview under each field of the form (static/console.js)."""
-        if not self._in_scope(request):
+        if not (self._in_scope(request) or self.has_add_permission(request)):
             raise PermissionDenied
         text = request.POST.get("text", "")[: self.preview_max_chars]
         return JsonResponse({"html": str(render(text))})
 
-    # A platform administrator creates a challenge and names its organizers.
     def has_add_permission(self, request):
-        return is_platform_admin(request.user)
+        """A platform administrator, or a user they granted "Can add challenge" (the platform's
+        permission to create challenges; docs/organizers.md)."""
+        return request.user.has_perm("challenges.add_challenge")
+
+    def has_module_permission(self, request):
+        return super().has_module_permission(request) or self.has_add_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        """Whoever may create a challenge sees the list, empty until they have created one."""
+        return super().has_view_permission(request, obj) or (
+            obj is None and self.has_add_permission(request))
+
+    def save_related(self, request, form, formsets, change):
+        """The creator organizes the challenge they create (after the form's organizers are
+        saved, which would replace them). A platform administrator names its organizers."""
+        super().save_related(request, form, formsets, change)
+        if not change and not is_platform_admin(request.user):
+            form.instance.organizers.add(request.user)
 
     def has_delete_permission(self, request, obj=None):
         return is_platform_admin(request.user)

@@ -15,7 +15,7 @@ import uuid
 
 from django.http import HttpResponse
 
-from challenges.models import Phase
+from challenges.models import Challenge, Phase
 from evaluation.models import CaseResult
 from evaluation.results import public_scores
 
@@ -78,7 +78,15 @@ def _attachment(body: str, filename: str, content_type: str) -> HttpResponse:
 
 def file_stem(phase: Phase) -> str:
     """An ASCII file name stem from the task key and phase name."""
-    stem = f"{phase.task.key}-{phase.name}"
+    return _ascii_stem(f"{phase.task.key}-{phase.name}")
+
+
+def challenge_stem(challenge: Challenge) -> str:
+    """An ASCII file name stem from the challenge's slug."""
+    return _ascii_stem(challenge.slug)
+
+
+def _ascii_stem(stem: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._") or "leaderboard"
 
 
@@ -126,7 +134,9 @@ def case_rows(
     """The per-case results behind a segmentation snapshot, entry by entry: one row per case
     and label with the phase's metrics (None = undefined; the ranking counts it as the worst
     value; rounded to ``decimals`` places unless None) and whether the case had no
-    prediction. No snapshot: the header only."""
+    prediction. No snapshot: the header only. A detection phase: :func:`detection_case_rows`."""
+    if phase.task.kind == "detection":
+        return detection_case_rows(phase, snapshot)
     metrics = phase.scored_metrics()
     header = [*CASE_FIELDS, *metrics, "missing", ENTRANT_ALIAS]
     if snapshot is None:
@@ -147,6 +157,65 @@ def case_rows(
     rows = [row for key in by_evaluation
             for row in sorted(grouped[key], key=lambda r: (r["case"], r["label"]))]
     return header, rows
+
+
+DETECTION_CASE_FIELDS = ("entrant", "submission", "case", "label", "label_name", "positives",
+                         "detections", "true_positives", "false_positives")
+
+
+def detection_case_rows(
+    phase: Phase, snapshot: LeaderboardSnapshot | None
+) -> tuple[list[str], list[dict]]:
+    """The per-image VOC decisions behind a detection snapshot, entry by entry: one row per
+    image and class that has boxes or detections, with the count of its non-difficult boxes
+    (``positives``), of the entrant's detections, and of those matched (true positives) or
+    not (false positives, duplicates and detections matching only a difficult box excluded,
+    as VOC leaves those out). No AP per image: AP ranks detections over all images of a class.
+    No snapshot: the header only."""
+    header = [*DETECTION_CASE_FIELDS, ENTRANT_ALIAS]
+    if snapshot is None:
+        return header, []
+    by_evaluation = {uuid.UUID(e["evaluation"]): e for e in snapshot.entries}
+    names = phase.task.class_names
+    results = (CaseResult.objects.filter(evaluation_id__in=list(by_evaluation),
+                                         matches__isnull=False)
+               .values_list("evaluation_id", "case", "label", "matches"))
+    grouped: dict = {key: [] for key in by_evaluation}
+    for evaluation_id, case, label, found in results:
+        entry = by_evaluation[evaluation_id]
+        true_positives = sum(1 for _, tp in found["detections"] if tp)
+        grouped[evaluation_id].append({
+            "entrant": entry["entrant"], "submission": entry["submission"],
+            "case": case, "label": label, "label_name": names[label],
+            "positives": found["positives"], "detections": len(found["detections"]),
+            "true_positives": true_positives,
+            "false_positives": len(found["detections"]) - true_positives,
+            ENTRANT_ALIAS: entry["entrant"],
+        })
+    rows = [row for key in by_evaluation
+            for row in sorted(grouped[key], key=lambda r: (r["case"], r["label"]))]
+    return header, rows
+
+
+OVERALL_FIELDS = ("phase_name", "table", "rank", "entrant", "score", "tasks_ranked")
+OVERALL_TABLES = (("mean-rank", "entries"), ("msd", "msd_entries"))
+
+
+def overall_table(rankings: list[dict]) -> tuple[list[str], list[list]]:
+    """Header and rows of the overall ranking CSV: per ranking (phase name), its mean-rank
+    then its MSD-style table, one row per entrant in rank order, then per task (column named by
+    its key; empty where the ranking has no such task) the rank that entered the score."""
+    tasks = list(dict.fromkeys(task["key"] for ranking in rankings for task in ranking["tasks"]))
+    rows = []
+    for ranking in rankings:
+        keys = [task["key"] for task in ranking["tasks"]]
+        for table, field in OVERALL_TABLES:
+            for entry in ranking[field]:
+                used = dict(zip(keys, entry["task_scores"], strict=True))
+                rows.append([ranking["phase_name"], table, entry["rank"], entry["entrant"],
+                             entry["score"], entry["tasks_ranked"],
+                             *(used.get(key) for key in tasks)])
+    return [*OVERALL_FIELDS, *tasks], rows
 
 
 RANKING_INPUT_FIELDS = ("task", "case", "algorithm", "value")

@@ -16,6 +16,9 @@ at least one of those tasks (a team, or a participant submitting alone).
 
 An entrant **missing a task ranks last in it**: after every entrant ranked there, tied
 with the others missing it (rank = the largest rank given + 1, as challengeR's ``rankNA2``).
+
+Each ranking gets a "ranks across tasks" plot (:func:`overall_plots`), stored with the
+challenge's snapshot as ``ranks-<index of the ranking>``.
 """
 
 from collections.abc import Sequence
@@ -32,6 +35,7 @@ from leaderboard.stats import (
     msd_consensus,
     rank_task,
 )
+from leaderboard.stats.plots import ranks_across_tasks
 from scorers.metrics import metric
 from scorers.metrics import metrics as registered_metrics
 
@@ -138,3 +142,22 @@ def _rows(
             "task_scores": [finite(consensus.task_scores[task][k]) for task in tasks],
         })
     return rows
+
+
+def plot_name(index: int) -> str:
+    """The name of the stored "ranks across tasks" plot of the snapshot's ``index``-th ranking."""
+    return f"ranks-{index}"
+
+
+def overall_plots(rankings: list[dict]) -> dict[str, str]:
+    """Per ranking, the line plot of each entrant's mean-rank task ranks (those entering the
+    mean: ties averaged, absent last), entrants in final order."""
+    return {
+        plot_name(index): ranks_across_tasks(
+            [task["name"] for task in ranking["tasks"]],
+            [row["entrant"] for row in ranking["entries"]],
+            np.array([row["task_scores"] for row in ranking["entries"]], dtype=float)
+            .reshape(len(ranking["entries"]), len(ranking["tasks"])),
+            title=f"{ranking['phase_name']} phases: ranks across tasks")
+        for index, ranking in enumerate(rankings)
+    }

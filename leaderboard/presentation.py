@@ -125,7 +125,12 @@ def visible_rankings(challenge: Challenge, snapshot: LeaderboardSnapshot | None,
 
 def challenge_payload(challenge: Challenge, *, organizer: bool) -> dict:
     """The overall rankings (mean rank and MSD-style) of the phases grouped by name."""
-    snapshot = challenge_snapshot(challenge)
+    return overall_payload(challenge, challenge_snapshot(challenge), organizer=organizer)
+
+
+def overall_payload(challenge: Challenge, snapshot: LeaderboardSnapshot | None, *,
+                    organizer: bool) -> dict:
+    """:func:`challenge_payload` of a snapshot already read."""
     return {
         "challenge": str(challenge.id),
         "slug": challenge.slug,

@@ -27,7 +27,7 @@ from evaluation.results import primary_score
 from .entrants import Entrant, entrant_key, entrants
 from .kinds import board_kind
 from .models import LeaderboardSnapshot, SnapshotPlot
-from .overall import overall_rankings
+from .overall import overall_plots, overall_rankings
 from .ranked import PhaseBoard
 from .task_names import REFRESH, REFRESH_CHALLENGE
 
@@ -140,8 +140,11 @@ def refresh_challenge(challenge_id) -> LeaderboardSnapshot:
     digest = _digest({"version": SNAPSHOT_VERSION, **options})
     if snapshot.computed_at is not None and snapshot.input_sha256 == digest:
         return snapshot
-    _store(snapshot, started, rankings=overall_rankings(challenge), statistics={},
-           ranking_method="mean-rank", options=options, input_sha256=digest)
+    rankings = overall_rankings(challenge)
+    with transaction.atomic():  # as a phase's: the plots are replaced with the rankings
+        if _store(snapshot, started, rankings=rankings, statistics={},
+                  ranking_method="mean-rank", options=options, input_sha256=digest):
+            _store_plots(snapshot, overall_plots(rankings))
     snapshot.refresh_from_db()
     return snapshot
 

@@ -15,6 +15,12 @@ urlpatterns = [
          name="phase-ranking-input-csv"),
     path("challenges/<slug:slug>/leaderboard/", views.challenge_leaderboard,
          name="challenge-leaderboard"),
+    path("challenges/<slug:slug>/leaderboard.csv", views.challenge_leaderboard_csv,
+         name="challenge-leaderboard-csv"),
+    path("challenges/<slug:slug>/leaderboard.json", views.challenge_leaderboard_json,
+         name="challenge-leaderboard-json"),
+    path("challenges/<slug:slug>/plots/<slug:name>.svg", views.challenge_plot,
+         name="challenge-plot"),
     path("challenges/<slug:slug>/evaluation/", views.challenge_evaluation,
          name="challenge-evaluation"),
 ]

@@ -19,11 +19,13 @@ from . import exports
 from .describe import describe_challenge
 from .display import column_headings, per_case_plots, table_rows
 from .exports import may_export
+from .overall import plot_name
 from .presentation import (
     WORKER_PLOTS,
-    challenge_payload,
+    challenge_snapshot,
     drawn_plots,
     leaderboard_payload,
+    overall_payload,
     phase_snapshot,
     score_decimals,
     stored_plot,
@@ -60,8 +62,8 @@ def phase_leaderboard(request, phase_id):
         "case_metrics": [(name, metric_label(name)) for name in metrics],
         "case_metric": metric,
         "exports": may_export(phase, organizer=organizer),
-        "case_exports": (phase.task.kind == Task.SEGMENTATION
-                         and may_export(phase, organizer=organizer, cases=True)),
+        "case_exports": may_export(phase, organizer=organizer, cases=True),
+        "ranking_input": phase.task.kind == Task.SEGMENTATION,
     })
 
 
@@ -125,16 +127,23 @@ def phase_plot(request, phase_id, name: str):
     decimals = score_decimals(phase, organizer=organizer)
     computed = snapshot.computed_at.timestamp()
     version = f"{snapshot.pk}:{computed}:{metric if case_plot else ''}:{decimals}"
+    return _svg_response(
+        request, version, computed, name,
+        lambda: (_case_plots(phase, snapshot, organizer, metric, decimals) if case_plot
+                 else {name: stored_plot(snapshot, name)}))
+
+
+def _svg_response(request, version: str, computed: float, name: str, draw) -> HttpResponse:
+    """Plot ``name`` of ``draw()`` (name → SVG or None: plots drawn together are cached
+    together), conditional on the ETag of ``version`` and the computation time ``computed``."""
     etag = quote_etag(f"{version}:{name}")
     response = get_conditional_response(request, etag=etag, last_modified=int(computed))
     if response is None:
         key = f"leaderboard-plot:{version}"
         compressed = cache.get(f"{key}:{name}")
         if compressed is None:
-            drawn = (_case_plots(phase, snapshot, organizer, metric, decimals) if case_plot
-                     else {name: stored_plot(snapshot, name)})
             zipped = {plot: gzip.compress(svg.encode(), mtime=0) if svg else b""
-                      for plot, svg in drawn.items()}
+                      for plot, svg in draw().items()}
             cache.set_many({f"{key}:{plot}": body for plot, body in zipped.items()},
                            PLOT_CACHE_S)
             compressed = zipped.get(name, b"")
@@ -197,11 +206,12 @@ def phase_leaderboard_csv(request, phase_id):
     return exports.csv_response(f"{exports.file_stem(phase)}-leaderboard.csv", header, rows)
 
 
-def _case_snapshot(request, phase_id):
-    """A segmentation phase whose per-case results may be exported, its snapshot (its
-    statistics read only when used), and the decimals the user's values are rounded to."""
+def _case_snapshot(request, phase_id, *, segmentation: bool = False):
+    """A phase whose per-case results may be exported (and is a segmentation phase where
+    ``segmentation``), its snapshot (its statistics read only when used), and the decimals the
+    user's values are rounded to."""
     phase, organizer = _exportable(request, phase_id, cases=True)
-    if phase.task.kind != Task.SEGMENTATION:
+    if segmentation and phase.task.kind != Task.SEGMENTATION:
         raise Http404
     return (phase, phase_snapshot(phase, statistics=False),
             score_decimals(phase, organizer=organizer))
@@ -249,7 +259,8 @@ def phase_cases_json(request, phase_id):
         return exports.json_response(filename, {
             "phase": str(phase.id),
             "task": phase.task.key,
-            "metrics": phase.scored_metrics(),
+            "metrics": (phase.scored_metrics() if phase.task.kind == Task.SEGMENTATION
+                        else []),
             "ground_truth_version": (snapshot.ground_truth.version
                                      if snapshot and snapshot.ground_truth else None),
             "computed_at": snapshot.computed_at.isoformat() if snapshot else None,
@@ -259,23 +270,70 @@ def phase_cases_json(request, phase_id):
 
 
 def phase_ranking_input_csv(request, phase_id):
-    phase, snapshot, decimals = _case_snapshot(request, phase_id)
+    phase, snapshot, decimals = _case_snapshot(request, phase_id, segmentation=True)
     filename = f"{exports.file_stem(phase)}-ranking-input.csv"
     return _cached_export(request, snapshot, filename, decimals, lambda: exports.csv_response(
         filename, list(exports.RANKING_INPUT_FIELDS),
         exports.ranking_input(phase, snapshot, decimals=decimals)))
 
 
-def challenge_leaderboard(request, slug: str):
+def _overall(request, slug: str) -> tuple:
+    """The challenge (404 unless visible), its computed overall snapshot (or None), and the
+    overall payload as the user may see it."""
     challenge = get_object_or_404(visible_challenges(request.user), slug=slug)
-    payload = challenge_payload(challenge, organizer=is_organizer(request.user, challenge))
+    snapshot = challenge_snapshot(challenge)
+    payload = overall_payload(challenge, snapshot,
+                              organizer=is_organizer(request.user, challenge))
+    return challenge, snapshot, payload
+
+
+def challenge_leaderboard(request, slug: str):
+    challenge, snapshot, payload = _overall(request, slug)
+    plots = _overall_plot_urls(slug, snapshot) if payload["rankings"] else {}
     for ranking in payload["rankings"]:
+        ranking["plot"] = plots.get(ranking["phase_name"])
         for row in ranking["entries"]:
             row["cells"] = [{"rank": rank, "used": used}
                             for rank, used in zip(row["task_ranks"], row["task_scores"],
                                                   strict=True)]
     return render(request, "leaderboard/challenge.html",
                   {"challenge": challenge, "payload": payload})
+
+
+def _overall_plot_urls(slug: str, snapshot) -> dict[str, str]:
+    """Phase name → the URL of its ranking's plot, versioned as a phase's plots are; a
+    snapshot computed before plots were drawn has none until its next computation."""
+    drawn = drawn_plots(snapshot)
+    version = urlencode({"v": str(snapshot.computed_at.timestamp())})
+    return {ranking["phase_name"]: reverse("challenge-plot", args=[slug, plot_name(k)])
+            + "?" + version
+            for k, ranking in enumerate(snapshot.rankings) if plot_name(k) in drawn}
+
+
+def challenge_plot(request, slug: str, name: str):
+    """A ranking's "ranks across tasks" plot, shown only with its ranking (as the page's)."""
+    _, snapshot, payload = _overall(request, slug)
+    visible = {ranking["phase_name"] for ranking in payload["rankings"]}
+    names = {plot_name(k) for k, ranking in enumerate(snapshot.rankings)
+             if ranking["phase_name"] in visible} if snapshot else set()
+    if name not in names:
+        raise Http404
+    computed = snapshot.computed_at.timestamp()
+    return _svg_response(request, f"{snapshot.pk}:{computed}", computed, name,
+                         lambda: {name: stored_plot(snapshot, name)})
+
+
+def challenge_leaderboard_csv(request, slug: str):
+    challenge, _, payload = _overall(request, slug)
+    header, rows = exports.overall_table(payload["rankings"])
+    return exports.csv_response(f"{exports.challenge_stem(challenge)}-leaderboard.csv",
+                                header, rows)
+
+
+def challenge_leaderboard_json(request, slug: str):
+    challenge, _, payload = _overall(request, slug)
+    return exports.json_response(f"{exports.challenge_stem(challenge)}-leaderboard.json",
+                                 payload)
 
 
 def challenge_evaluation(request, slug: str):

@@ -5,6 +5,8 @@
   resamples; a cross at the median rank and a line over the 2.5 %–97.5 % rank quantiles.
 - :func:`significance_map` — challengeR's significance map: cell (row i, column j) is filled
   when algorithm i is significantly superior to algorithm j.
+- :func:`ranks_across_tasks` — challengeR's line plot of ranks across tasks: per algorithm a
+  line through its rank in every task.
 
 Per-case plots are in :mod:`leaderboard.stats.case_plots`. Every user-supplied name passes
 through :mod:`leaderboard.stats.svg`, which escapes it.
@@ -115,4 +117,52 @@ def significance_map(
                 fill = "#e6ab02" if superior[i, j] else "#dbe6f3"
                 body.append(svg.rect(left + cell * j, y, cell - 1, cell - 1, fill=fill))
     body.append(svg.text(_LEFT, height - 10, caption, anchor="start", size=11))
+    return svg.document(width, height, title, body)
+
+
+def ranks_across_tasks(
+    tasks: Sequence[str],
+    algorithms: Sequence[str],
+    ranks: np.ndarray,
+    *,
+    title: str = "Ranks across tasks",
+) -> str:
+    """Line plot of every algorithm's rank per task (challengeR's "rank across tasks").
+
+    x: ``tasks`` in the given order; y: rank, 1 at the top; ``ranks[i, t]`` the rank of
+    algorithm i in task t (pass the algorithms in final order: the legend, right of the last
+    task, lists them so, each in its line's colour).
+    """
+    ranks = np.asarray(ranks, dtype=float)
+    k, n = len(algorithms), len(tasks)
+    if ranks.shape != (k, n):
+        raise ValueError(f"ranks must be {k} × {n}, got {ranks.shape}")
+    worst = max(float(np.nanmax(ranks)) if ranks.size else 1.0, 1.0)
+    column = float(np.clip(600 / max(n, 1), 60, 140))
+    legend_row = 16
+    height = _TOP + max(300.0, legend_row * (k + 1)) + _LABELS
+    plot_height = height - _TOP - _LABELS
+    legend_x = _LEFT + column * n + 20
+    width = max(legend_x + _LABELS + _RIGHT, _caption_width(title))
+
+    def x_of(t: int) -> float:
+        return _LEFT + column * (t + 0.5)
+
+    def y_of(rank: float) -> float:
+        return _TOP + plot_height * (rank - 1) / max(worst - 1, 1)
+
+    body = [svg.text(width / 2, 24, title, size=14),
+            svg.text(18, _TOP + plot_height / 2, "rank", rotate=-90)]
+    for tick in svg.nice_ticks(1, worst):
+        body += [svg.line(_LEFT, y_of(tick), legend_x - 20, y_of(tick), stroke=svg.GRID),
+                 svg.text(_LEFT - 8, y_of(tick) + 4, svg.number(tick), anchor="end")]
+    for t, task in enumerate(tasks):
+        body.append(svg.label(x_of(t) + 4, _TOP + plot_height + 14, task, rotate=-45))
+    for i, name in enumerate(algorithms):
+        fill = svg.colour(i)
+        points = [(x_of(t), y_of(ranks[i, t])) for t in range(n) if np.isfinite(ranks[i, t])]
+        body.append(svg.polyline(points, stroke=fill))
+        body += [svg.circle(x, y, 3.5, fill=fill) for x, y in points]
+        body.append(svg.rect(legend_x, _TOP + legend_row * i - 9, 10, 10, fill=fill))
+        body.append(svg.label(legend_x + 14, _TOP + legend_row * i, name, anchor="start"))
     return svg.document(width, height, title, body)
