@@ -11,6 +11,7 @@ from challenges.models import Challenge, Phase
 from evaluation.results import public_scores
 from scorers.metrics import metric_label
 
+from .exports import ENTRANT_ALIAS
 from .models import LeaderboardSnapshot, SnapshotPlot
 
 WORKER_PLOTS = ("blob", "significance")
@@ -99,7 +100,7 @@ def _entry(entry: dict, with_scores: bool, decimals: int | None) -> dict:
 
 def with_entrant_alias(row: dict) -> dict:
     """``row`` with the entrant's name also under its deprecated key ``participant``."""
-    return row | {"participant": row["entrant"]}
+    return row | {ENTRANT_ALIAS: row["entrant"]}
 
 
 def challenge_snapshot(challenge: Challenge) -> LeaderboardSnapshot | None:

@@ -22,7 +22,7 @@ from challenges.visibility import is_platform_admin
 from evaluation.services.reevaluation import activate_ground_truth
 from leaderboard.exports import csv_response
 from leaderboard.services import request_refresh
-from scorers.metrics import default_metric, metric, metric_names
+from scorers.metrics import default_metric, metric_label, metric_names
 
 CASE_RESULTS_WARNING = (
     "Per-case results are now shown to participants. Each per-case value is an oracle on the "
@@ -75,8 +75,7 @@ class GroundTruthAdmin(ChallengeScopedAdmin):
 
 
 def _metric_choice(name: str) -> tuple[str, str]:
-    entry = metric(name)
-    return name, f"{entry.label} ({entry.unit})" if entry.unit else entry.label
+    return name, metric_label(name)
 
 
 class LabelledSplitDateTime(admin_widgets.AdminSplitDateTime):

@@ -6,7 +6,7 @@ static/when.js keeps current."""
 from datetime import datetime
 
 from django import template
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 
 register = template.Library()
@@ -17,9 +17,9 @@ def _local(value: datetime) -> datetime:
 
 
 def text(value: datetime) -> str:
-    """"2026-12-07 14:05 UTC": the project's timezone, minutes, the zone's name."""
-    local = _local(value)
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or timezone.get_current_timezone_name()}"
+    """"2026-12-07 14:05 UTC": the project's timezone, minutes, the zone's name: Django's
+    DATETIME_FORMAT (podium/formats), which the console renders dates with too."""
+    return formats.date_format(_local(value), "DATETIME_FORMAT")
 
 
 def remaining(value: datetime, now: datetime | None = None) -> str:
