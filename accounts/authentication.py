@@ -1,8 +1,11 @@
 """REST API authentication with hashed tokens: ``Authorization: Token <key>`` (or ``Bearer``)."""
 
 from datetime import timedelta
+from functools import wraps
 
+from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -37,3 +40,29 @@ class TokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return "Token"
+
+
+def token_login(request) -> None:
+    """Outside the REST API (file downloads, leaderboard exports), an API token in the request
+    counts as its login, as it does in the API: scripts and the ``podium`` command use the token
+    they already have. Raises AuthenticationFailed for a token that is wrong or expired."""
+    found = TokenAuthentication().authenticate(request)
+    if found is not None:
+        request.user = found[0]
+
+
+def token_or_session(view):
+    """A page-level view that takes an API token as well as the browser's login; a bad token
+    answers 401 as the API does (``{"detail": ...}``)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            token_login(request)
+        except AuthenticationFailed as exc:
+            return JsonResponse({"detail": str(exc.detail)}, status=401)
+        response = view(request, *args, **kwargs)
+        patch_vary_headers(response, ["Authorization"])
+        return response
+
+    return wrapper

@@ -6,12 +6,14 @@ values: no real scoring), computes its snapshot and the challenge's overall rank
 then requests every leaderboard page, plot, export and submission list with Django's test
 client in this process: the median server time over ``--repeats`` requests (after one warm-up
 request), the number of queries, and the response's bytes as sent to a client that accepts
-gzip and uncompressed. With ``--load SECONDS`` it also starts gunicorn and drives the
-leaderboard page with ``--clients`` concurrent keep-alive clients (threads), printing
-requests/s and latency percentiles.
+gzip and uncompressed. With ``--load SECONDS`` it also starts gunicorn (``--workers``
+gthread workers of ``--threads`` threads) and drives the leaderboard page, as an anonymous
+viewer that accepts gzip, with ``--clients`` concurrent keep-alive connections, printing
+requests/s and latency percentiles: with wrk where it is installed (``scripts/bootstrap.sh
+bench``), else with Python threads, which share the server's cores less thriftily.
 
     .venv/bin/python benchmarks/pages.py [--teams 200] [--submissions 5] [--repeats 7]
-        [--load 15 --clients 50 --workers 4] [--database postgres://…]
+        [--load 10 --clients 50 --workers 2 --threads 4] [--database postgres://…]
 
 It creates and drops its own database (``podium_bench_pages``).
 """
@@ -20,6 +22,8 @@ import argparse
 import gzip
 import http.client
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -44,7 +48,8 @@ def parse_args():
     parser.add_argument("--load", type=float, default=0.0,
                         help="seconds of concurrent load on the leaderboard page (0: none)")
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--database",
                         default="postgres://postgres@127.0.0.1:5432/podium_bench_pages")
     return parser.parse_args()
@@ -172,14 +177,15 @@ def page_urls(phase, participant, organizer) -> list[tuple[str, object, str]]:
 
 
 def load(args, phase, seconds: float) -> dict:
-    """Requests/s and latency percentiles of ``--clients`` keep-alive clients on the page."""
+    """Requests/s and latency percentiles of ``--clients`` keep-alive connections on the page
+    (wrk's, or the Python threads' where wrk is not installed)."""
     with socket.socket() as probe:  # a free port
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "podium.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(args.workers), "--worker-class", "gthread", "--threads", "4",
-         "--log-level", "warning"], cwd=ROOT, env=dict(os.environ))
+         "--workers", str(args.workers), "--worker-class", "gthread",
+         "--threads", str(args.threads), "--log-level", "warning"], cwd=ROOT, env=dict(os.environ))
     path = f"/phases/{phase.id}/"
     try:
         for _ in range(150):
@@ -192,36 +198,75 @@ def load(args, phase, seconds: float) -> dict:
                 time.sleep(0.2)
         else:
             raise RuntimeError("gunicorn did not answer")
-        latencies: list[float] = []
-        lock = threading.Lock()
-        stop = time.perf_counter() + seconds
-
-        def client():
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            mine = []
-            while time.perf_counter() < stop:
-                started = time.perf_counter()
-                conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
-                response = conn.getresponse()
-                response.read()
-                assert response.status == 200
-                mine.append(time.perf_counter() - started)
-            with lock:
-                latencies.extend(mine)
-
-        threads = [threading.Thread(target=client) for _ in range(args.clients)]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        wall = time.perf_counter() - started
+        if shutil.which("wrk"):
+            return wrk_load(f"http://127.0.0.1:{port}{path}", args.clients, seconds)
+        return thread_load(port, path, args.clients, seconds)
     finally:
         server.terminate()
         server.wait()
+
+
+WRK_DURATION = re.compile(r"([\d.]+)(us|ms|s|m|h)")
+WRK_UNIT_S = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def wrk_load(url: str, clients: int, seconds: float) -> dict:
+    """wrk's figures for ``clients`` connections on two threads (its output parsed: requests/s,
+    the 50th and 99th latency percentiles, the requests made and its socket errors)."""
+    command = ["wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{seconds:g}s", "--latency",
+               "-H", "Accept-Encoding: gzip", url]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if failed:
+        raise RuntimeError(f"wrk: {failed.group(1)} responses were not 2xx or 3xx:\n{output}")
+
+    def percentile(share: int) -> float:
+        found = re.search(rf"^\s*{share}%\s+{WRK_DURATION.pattern}\s*$", output, re.MULTILINE)
+        if found is None:
+            raise RuntimeError(f"wrk: no {share} % latency in its output:\n{output}")
+        return float(found.group(1)) * WRK_UNIT_S[found.group(2)]
+
+    try:
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+        requests = int(re.search(r"(\d+) requests in ", output).group(1))
+    except AttributeError:
+        raise RuntimeError(f"wrk: no requests/s in its output:\n{output}") from None
+    errors = re.search(r"Socket errors: (.*)", output)
+    return {"tool": "wrk", "rps": rps, "p50": percentile(50), "p99": percentile(99),
+            "n": requests, "errors": errors.group(1) if errors else "none"}
+
+
+def thread_load(port: int, path: str, clients: int, seconds: float) -> dict:
+    """The figures of ``clients`` Python threads, each a keep-alive connection."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 200
+            mine.append(time.perf_counter() - started)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
     latencies.sort()
-    return {"rps": len(latencies) / wall, "p50": latencies[len(latencies) // 2],
-            "p99": latencies[int(0.99 * (len(latencies) - 1))], "n": len(latencies)}
+    return {"tool": "Python threads", "rps": len(latencies) / wall,
+            "p50": latencies[len(latencies) // 2],
+            "p99": latencies[int(0.99 * (len(latencies) - 1))], "n": len(latencies),
+            "errors": "none"}
 
 
 def main() -> None:
@@ -249,10 +294,13 @@ def main() -> None:
             print(f"{label:<28}{row['ms']:>10.1f}{row['queries']:>9}{row['sent'] / 1024:>10.1f}"
                   f"{row['raw'] / 1024:>10.1f}{row['gzip'] / 1024:>10.1f}")
         if args.load:
+            busy = os.getloadavg()[0]  # the machine's load before the server and clients start
             result = load(args, phase, args.load)
-            print(f"leaderboard page, {args.clients} clients, {args.workers} gunicorn workers: "
-                  f"{result['rps']:.1f} requests/s, p50 {1000 * result['p50']:.0f} ms, "
-                  f"p99 {1000 * result['p99']:.0f} ms ({result['n']} requests)")
+            print(f"leaderboard page, {args.clients} clients ({result['tool']}), "
+                  f"{args.workers} gunicorn workers × {args.threads} threads: "
+                  f"{result['rps']:.1f} requests/s, p50 {1000 * result['p50']:.1f} ms, "
+                  f"p99 {1000 * result['p99']:.1f} ms ({result['n']} requests; socket errors: "
+                  f"{result['errors']}); load average before {busy:.1f}")
 
 
 if __name__ == "__main__":

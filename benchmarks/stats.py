@@ -1,7 +1,7 @@
 """Benchmark of ``leaderboard.stats``: bootstrap of every ranking method at Decathlon scale.
 
-    .venv/bin/python benchmarks/stats.py [--tasks 10] [--algorithms 50] [--cases 500]
-                                         [--resamples 1000] [--seed 0]
+    .venv/bin/python -m benchmarks.stats [--tasks 10] [--algorithms 50] [--cases 500]
+                                         [--resamples 1000] [--seed 0] [--entrants 500]
 
 Times :func:`leaderboard.stats.bootstrap_table` (full ranking, resamples, re-ranking, Kendall's
 tau-b, metric-aggregate intervals) for each method on synthetic Dice values (algorithm skill +
@@ -10,7 +10,12 @@ aggregate methods and rank-then-aggregate, ≤ 30 s for test-then-rank). Then co
 in the same run, the vectorized parts with their references: the one-sided Wilcoxon tests with
 ``scipy.stats.wilcoxon`` called per pair and direction on the expanded resamples (a subset of
 pairs; the largest p-value difference is printed too), and Kendall's tau-b with
-``scipy.stats.kendalltau`` called per resample.
+``scipy.stats.kendalltau`` called per resample. Last, the leaderboard's scale (``--entrants``,
+default 500, on 20 cases, as benchmarks/pages.py): the full-data Wilcoxon tests of every pair
+(the significance map, and four times over in the overall ranking) and Kendall's tau-b of
+``--resamples`` resampled rankings, each against the pairwise implementation it replaced
+(tests/leaderboard/stats/pairwise_reference.py; the largest difference is printed, 0 when
+identical), and the significance map's drawing time and size.
 """
 
 import argparse
@@ -27,7 +32,10 @@ from leaderboard.stats import (
     kendall_tau_b,
     task_matrices,
 )
+from leaderboard.stats.plots import significance_map
+from leaderboard.stats.ties import rank_scores
 from leaderboard.stats.wilcoxon import signed_rank_pvalues
+from tests.leaderboard.stats import pairwise_reference
 
 TARGETS = {
     "aggregate-mean": 2.0,
@@ -114,6 +122,43 @@ def compare_kendall(rankings: np.ndarray, reference: np.ndarray) -> None:
     )
 
 
+def against_pairwise(name: str, what: str, ours, previous, *args) -> np.ndarray:
+    """Run a fast path and the pairwise implementation it replaced; print both times and the
+    largest difference (0 when identical). Returns the fast path's result."""
+    start = time.perf_counter()
+    result = ours(*args)
+    ours_time = time.perf_counter() - start
+    start = time.perf_counter()
+    reference = previous(*args)
+    previous_time = time.perf_counter() - start
+    difference = np.nanmax(np.abs(result - reference))
+    print(f"  {name} {what}: {ours_time:.3f} s, pairwise {previous_time:.3f} s → "
+          f"{previous_time / ours_time:.0f}× (max difference {difference:.1e})")
+    return result
+
+
+def leaderboard_scale(entrants: int, resamples: int, seed: int) -> None:
+    """The pieces of a snapshot refresh that grew with the square of the entrants."""
+    rng = np.random.default_rng(seed)
+    skill = np.sort(rng.uniform(0.5, 0.9, entrants))[::-1]
+    values = np.clip(skill[:, None] + rng.normal(0, 0.1, (entrants, 20)), 0, 1).round(3)
+    pairs = entrants * (entrants - 1) // 2
+    pvalues = against_pairwise(
+        "Wilcoxon", f"on the full data, {pairs} pairs × 20 cases",
+        signed_rank_pvalues, pairwise_reference.signed_rank_pvalues, values,
+    )
+    full = rank_scores(skill, larger_better=True)
+    rankings = rank_scores(skill + rng.normal(0, 0.03, (resamples, entrants)), larger_better=True)
+    against_pairwise(
+        "Kendall's", f"tau-b, {resamples} rankings × {entrants}",
+        kendall_tau_b, pairwise_reference.kendall_tau_b, full, rankings,
+    )
+    start = time.perf_counter()
+    drawn = significance_map([f"team {a:04d}" for a in range(entrants)], pvalues[0] <= 0.05)
+    print(f"  significance map, {entrants} × {entrants}: {time.perf_counter() - start:.3f} s, "
+          f"{len(drawn.encode()) / 1024:.0f} KB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=10)
@@ -121,6 +166,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=500)
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--entrants", type=int, default=500)
     args = parser.parse_args()
     table = synthetic_table(args.tasks, args.algorithms, args.cases, args.seed)
     print(
@@ -141,6 +187,8 @@ def main() -> None:
     values = np.nan_to_num(task.values[:6], nan=0.0)
     compare_wilcoxon(values, first.resamples.counts[:200])
     compare_kendall(first.ranks, first.full.rank)
+    print(f"leaderboard scale ({args.entrants} entrants):")
+    leaderboard_scale(args.entrants, args.resamples, args.seed)
 
 
 if __name__ == "__main__":

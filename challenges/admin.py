@@ -5,6 +5,7 @@ Organizers see only their own challenges' rows (challenges/console.py)."""
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
+from django.template.defaultfilters import pluralize
 from django.urls import path
 from django.views.decorators.http import require_POST
 
@@ -142,13 +143,14 @@ class ParticipationAdmin(ChallengeScopedAdmin):
     @admin.action(description="Approve the selected participants")
     def approve_selected(self, request, queryset):
         self.audit(request, list(queryset.filter(status=Participation.PENDING)), "Approved.")
-        self.message_user(request, f"{approve(queryset)} participants approved.")
+        approved = approve(queryset)
+        self.message_user(request, f"{approved} participant{pluralize(approved)} approved.")
 
     @admin.action(description="Reject the selected participants")
     def reject_selected(self, request, queryset):
         self.audit(request, list(queryset.exclude(status=Participation.REJECTED)), "Rejected.")
         count = queryset.update(status=Participation.REJECTED)
-        self.message_user(request, f"{count} participants rejected.")
+        self.message_user(request, f"{count} participant{pluralize(count)} rejected.")
 
 
 def participant_profile(row: Participation) -> Profile:

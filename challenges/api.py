@@ -1,13 +1,14 @@
 """REST API: challenges, phases, joining."""
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
-from core.api import validated
+from core.api import PageSerializer, page_of, paginated, responses, validated
 
-from .models import Challenge, Participation, Phase
+from .models import Challenge, Participation, Phase, Task
 from .services.participation import join
 from .visibility import challenge_by_key, visible_challenges, visible_phase
 
@@ -28,6 +29,7 @@ class PhaseSummarySerializer(serializers.ModelSerializer):
     def get_open(self, phase: Phase) -> bool:
         return phase.is_open()
 
+    @extend_schema_field(serializers.ChoiceField(choices=["open", "closed"]))
     def get_status(self, phase: Phase) -> str:
         return "open" if phase.is_open() else "closed"
 
@@ -39,9 +41,26 @@ class ChallengeSerializer(serializers.ModelSerializer):
         model = Challenge
         fields = ["id", "slug", "title", "description", "terms", "requires_approval", "phases"]
 
+    @extend_schema_field(PhaseSummarySerializer(many=True))
     def get_phases(self, challenge: Challenge) -> list:
         phases = Phase.objects.filter(task__challenge=challenge).select_related("task")
         return PhaseSummarySerializer(phases, many=True).data
+
+
+class TaskDetailSerializer(serializers.Serializer):
+    """The phase's task as a participant needs it: never the ground truth or its paths."""
+
+    id = serializers.UUIDField()
+    key = serializers.CharField(help_text='The MSD folder name, e.g. "Task03_Liver".')
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Task.KINDS)
+    description = serializers.CharField(allow_blank=True)
+    modality = serializers.DictField(child=serializers.CharField(),
+                                     help_text='As dataset.json: {"0": "CT"}.')
+    labels = serializers.DictField(child=serializers.CharField(), help_text=(
+        'Label value → name, as dataset.json: {"0": "background", "1": "liver"}.'))
+    tensor_image_size = serializers.CharField(allow_blank=True)
+    cases = serializers.ListField(child=serializers.CharField(), help_text="Test case names.")
 
 
 class PhaseSerializer(PhaseSummarySerializer):
@@ -64,6 +83,7 @@ class PhaseSerializer(PhaseSummarySerializer):
     def get_metrics(self, phase: Phase) -> list[str]:
         return phase.scored_metrics()
 
+    @extend_schema_field(TaskDetailSerializer)
     def get_task_detail(self, phase: Phase) -> dict:
         task = phase.task
         return {
@@ -74,30 +94,50 @@ class PhaseSerializer(PhaseSummarySerializer):
 
 
 class JoinSerializer(serializers.Serializer):
-    accept_terms = serializers.BooleanField(default=True)
+    accept_terms = serializers.BooleanField(
+        default=True, help_text="Accepting the challenge's terms; false is refused (400).")
 
 
 class ParticipationSerializer(serializers.ModelSerializer):
     challenge = serializers.UUIDField(source="challenge_id")
-    team = serializers.CharField(source="team.name", default=None)
+    team = serializers.CharField(source="team.name", default=None, allow_null=True)
 
     class Meta:
         model = Participation
         fields = ["id", "challenge", "status", "terms_accepted_at", "team"]
 
 
+@extend_schema(
+    operation_id="challenges_list",
+    summary="Published challenges (and those the caller organizes), newest first",
+    parameters=[PageSerializer],
+    responses=responses({200: page_of(ChallengeSerializer)}, 400, 404),
+)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def challenge_list(request):
-    return Response(ChallengeSerializer(visible_challenges(request.user), many=True).data)
+    challenges = visible_challenges(request.user).order_by("-created", "id")
+    return paginated(request, challenges,
+                     lambda page: ChallengeSerializer(page, many=True).data)
 
 
+@extend_schema(summary="One challenge, by id or slug",
+               responses=responses({200: ChallengeSerializer}, 404))
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def challenge_detail(request, key: str):
     return Response(ChallengeSerializer(challenge_by_key(request.user, key)).data)
 
 
+@extend_schema(
+    summary="Join the challenge, accepting its terms",
+    request=JoinSerializer,
+    responses=responses({
+        201: OpenApiResponse(ParticipationSerializer, "Joined now: accepted, or pending the "
+                                                      "organizers' approval."),
+        200: OpenApiResponse(ParticipationSerializer, "Already joined: the participation."),
+    }, 400, 403, 404, 415),
+)
 @api_view(["POST"])
 @permission_classes([IsAuthenticated])
 def challenge_join(request, key: str):
@@ -107,6 +147,8 @@ def challenge_join(request, key: str):
     return Response(ParticipationSerializer(participation).data, status=201 if created else 200)
 
 
+@extend_schema(summary="One phase: its task, metrics, tolerances, limits and dates",
+               responses=responses({200: PhaseSerializer}, 404))
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def phase_detail(request, phase_id):

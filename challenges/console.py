@@ -3,8 +3,12 @@ sees and changes only the rows of the challenges they organize, whatever Django'
 permissions say; platform administrators (superusers) see the admin unchanged. The rows are
 asked of the query layer (:mod:`challenges.visibility`)."""
 
+from functools import cache
+
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.db import models
 from django.db.models import Q
 from django.http import Http404
 
@@ -58,7 +62,14 @@ class ChallengeScopedAdmin(admin.ModelAdmin):
         return self._in_scope(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return self._in_scope(request, obj)
+        """Organizers may not delete a row whose deletion would delete submissions (a phase,
+        a task): the participants' work and its scores would be gone for good. Platform
+        administrators may. The delete action asks this of every row it would delete."""
+        if not self._in_scope(request, obj):
+            return False
+        if obj is None or is_platform_admin(request.user):
+            return True
+        return not _deletes_submissions(obj)
 
     def get_readonly_fields(self, request, obj=None):
         """For organizers, relations to rows no challenge scopes (users: a participation's, the
@@ -89,11 +100,23 @@ class ChallengeScopedAdmin(admin.ModelAdmin):
                 for entry in filters]
 
     def audit(self, request, rows, message: str) -> None:
-        """Record an organizer's action on ``rows`` (a queryset) in the audit log: one entry
-        per row, which its History page shows too (Django's LogEntry, as the admin's own
-        adds, changes and deletions)."""
-        LogEntry.objects.log_actions(user_id=request.user.pk, queryset=rows,
-                                     action_flag=CHANGE, change_message=message)
+        """Record an organizer's action on ``rows`` (model instances) in the audit log: one
+        entry per row, which its History page shows too (Django's LogEntry, as the admin's own
+        adds, changes and deletions). Within an action (:meth:`response_action`) the entries
+        are written once it has run, so that each names its row as the action left it
+        ("ines in decathlon (accepted)", not the state before)."""
+        pending = getattr(request, "_pending_audit", None)
+        if pending is not None:
+            pending.append((list(rows), message))
+        else:
+            _log(request, list(rows), message)
+
+    def response_action(self, request, queryset):
+        request._pending_audit = []
+        response = super().response_action(request, queryset)
+        for rows, message in request.__dict__.pop("_pending_audit"):
+            _log(request, _reread(rows), message)
+        return response
 
     def _scoped_admin(self, model) -> "ChallengeScopedAdmin | None":
         found = self.admin_site._registry.get(model)
@@ -128,3 +151,50 @@ class ChallengeScopedInline(admin.TabularInline):
 
     def has_view_permission(self, request, obj=None):
         return self.admin_site._registry[self.parent_model].has_view_permission(request, obj)
+
+
+def _log(request, rows: list, message: str) -> None:
+    LogEntry.objects.log_actions(user_id=request.user.pk, queryset=rows, action_flag=CHANGE,
+                                 change_message=message)
+
+
+def _reread(rows: list) -> list:
+    """``rows`` as the database holds them now; a row deleted meanwhile as it was."""
+    fresh = {}
+    for model in {type(row) for row in rows}:
+        keys = [row.pk for row in rows if type(row) is model]
+        fresh.update({(model, row.pk): row for row in model._default_manager.filter(pk__in=keys)})
+    return [fresh.get((type(row), row.pk), row) for row in rows]
+
+
+SUBMISSION = ("evaluation", "Submission")
+
+
+def _deletes_submissions(row) -> bool:
+    """Whether deleting ``row`` would delete submissions with it (they reach it by cascading
+    foreign keys); never true of a submission itself, whose own admin decides."""
+    path = _cascade_path(type(row)._meta.label)
+    return path is not None and apps.get_model(*SUBMISSION).objects.filter(
+        **{path: row}).exists()
+
+
+@cache
+def _cascade_path(label: str) -> str | None:
+    """The lookup from a submission to the model ``label`` over foreign keys that cascade on
+    delete ("phase__task"), or None where deleting such a row deletes no submission."""
+    start = apps.get_model(*SUBMISSION)
+    paths: list[tuple[type[models.Model], str]] = [(start, "")]
+    seen = {start}
+    while paths:
+        model, path = paths.pop(0)
+        for field in model._meta.concrete_fields:
+            related = field.related_model
+            if (not field.many_to_one or related in seen
+                    or field.remote_field.on_delete is not models.CASCADE):
+                continue
+            lookup = f"{path}__{field.name}" if path else field.name
+            if related._meta.label == label:
+                return lookup
+            seen.add(related)
+            paths.append((related, lookup))
+    return None

@@ -162,7 +162,12 @@ class Phase(models.Model):
     PERIODS = [("day", "per day"), ("week", "per week"), ("phase", "for the whole phase")]
     SURFACES = [("surfel", "Surfels (DeepMind surface-distance, as MSD)"),
                 ("voxel", "Voxel borders (MONAI, MetricsReloaded)")]
-    SELECTIONS = [("latest", "latest successful submission"), ("best", "best submission")]
+    LATEST = "latest"
+    BEST = "best"
+    SELECTED = "selected"
+    SELECTIONS = [(LATEST, "latest successful submission"), (BEST, "best submission"),
+                  (SELECTED, "chosen submission (until the team chooses: its latest "
+                             "successful one)")]
     RANKING_METHODS = [(method.name, method.label) for method in ranking_methods()]
     RANKING_TIES = [("min", "competition ranking (1, 2, 2, 4)"),
                     ("average", "average ranks (1, 2.5, 2.5, 4)")]
@@ -231,7 +236,11 @@ class Phase(models.Model):
                   "this many decimals; empty = exact. Organizers see exact values, and "
                   "rankings always use them.",
     )
-    leaderboard_selection = models.CharField(max_length=10, choices=SELECTIONS, default="latest")
+    leaderboard_selection = models.CharField(
+        max_length=10, choices=SELECTIONS, default=LATEST,
+        help_text="Which submission of each entrant the leaderboard ranks. With a choice, any "
+                  "accepted member picks one of the team's succeeded submissions until the "
+                  "phase closes.")
     # Ranking (docs/ranking.md; leaderboard.stats.RankingConfig)
     ranking_method = models.CharField(max_length=20, choices=RANKING_METHODS,
                                       default="aggregate-mean")
@@ -272,6 +281,11 @@ class Phase(models.Model):
         if self.opens_at and now < self.opens_at:
             return False
         return not (self.closes_at and now >= self.closes_at)
+
+    def is_closed(self, now=None) -> bool:
+        """Whether the phase's closing time has passed (a phase that has not opened yet is not
+        closed)."""
+        return bool(self.closes_at and (now or timezone.now()) >= self.closes_at)
 
     def scored_metrics(self) -> list[str]:
         """The metrics this phase computes, in registry order: the chosen segmentation metrics

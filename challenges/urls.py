@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import download_views, views
+from . import config_export, download_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +15,8 @@ urlpatterns = [
          name="challenge-citation"),
     path("challenges/<slug:slug>/join/", views.challenge_join, name="challenge-join"),
     path("challenges/<slug:slug>/team/", views.challenge_team, name="challenge-team"),
+    path("phases/<uuid:phase_id>/config.json", config_export.phase_config_json,
+         name="phase-config-json"),
     path("tasks/<uuid:task_id>/data/", download_views.task_data, name="task-data"),
     path("tasks/<uuid:task_id>/images.zip", download_views.task_archive, name="task-archive"),
     path("tasks/<uuid:task_id>/images/<str:file_name>", download_views.task_image,

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.errors import Refused
+from core.templatetags.people import display_name
 
 from .models import Challenge, Participation, Phase
 from .services.participation import create_team, join, join_team, leave_team
@@ -79,8 +80,8 @@ def challenge_timeline(request, slug: str):
 def challenge_organizers(request, slug: str):
     """The organizers by name (full name, else username); never their e-mail addresses."""
     challenge = _visible(request, slug)
-    names = [user.get_full_name() or user.get_username()
-             for user in challenge.organizers.order_by("last_name", "first_name", "username")]
+    names = sorted((display_name(user) for user in
+                    challenge.organizers.select_related("profile")), key=str.casefold)
     return render(request, "challenges/organizers.html",
                   {"challenge": challenge, "names": names, "tab": "organizers"})
 

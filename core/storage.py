@@ -1,11 +1,32 @@
-"""Files from Django storages as local paths (nibabel and the archive readers need paths)."""
+"""Files from Django storages as local paths (nibabel and the archive readers need paths).
 
-import shutil
+A stored file that cannot be read is the server's fault, never the participant's: it raises
+:class:`StoredFileMissing` (deleted: no retry can help) or :class:`StorageUnavailable` (the
+storage did not answer: worth retrying), never an error a participant's message is built from.
+"""
+
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from django.core.files.storage import Storage, storages
+
+
+class StorageFault(Exception):
+    """A stored file is not what was stored: missing, damaged or unreachable."""
+
+
+class StoredFileMissing(StorageFault):
+    """The stored file is gone (deleted on the server)."""
+
+
+class StoredFileDamaged(StorageFault):
+    """The stored file's content no longer matches the SHA-256 recorded when it was received."""
+
+
+class StorageUnavailable(StorageFault):
+    """The storage did not deliver the file this time (a transient fault)."""
 
 
 def private_storage() -> Storage:
@@ -16,18 +37,41 @@ def private_storage() -> Storage:
 @contextmanager
 def local_path(storage: Storage, name: str, scratch: Path) -> Iterator[Path]:
     """A local path for a stored file: the file itself on a filesystem storage, else a copy in
-    ``scratch`` that is removed afterwards."""
+    ``scratch`` that is removed afterwards. A copy that cannot be made raises StoredFileMissing
+    or StorageUnavailable; an error writing ``scratch`` (a full disk) is raised as it is."""
     try:
         direct = Path(storage.path(name))
     except NotImplementedError:
         direct = None
-    if direct is not None:
+    if direct is not None:  # a missing file is the reader's to report, with what it is
         yield direct
         return
     copy = scratch / Path(name).name
-    with storage.open(name, "rb") as src, open(copy, "wb") as dst:
-        shutil.copyfileobj(src, dst, 1024 * 1024)
+    try:
+        src = storage.open(name, "rb")
+    except FileNotFoundError:
+        raise StoredFileMissing(f"stored file {name} does not exist") from None
+    except OSError as exc:
+        raise StorageUnavailable(f"stored file {name} could not be opened: {exc}") from exc
+    with src, open(copy, "wb") as dst:
+        while True:
+            try:
+                chunk = src.read(1024 * 1024)
+            except OSError as exc:
+                raise StorageUnavailable(f"stored file {name} could not be read: {exc}") from exc
+            if not chunk:
+                break
+            dst.write(chunk)
     try:
         yield copy
     finally:
         copy.unlink(missing_ok=True)
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a local file, read a mebibyte at a time (uploads run to gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -19,6 +19,7 @@ RUN apt-get update \
     && python3.11 -m venv /opt/venv
 WORKDIR /app
 COPY requirements.txt .
+COPY client client
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 # The worker talks to the Docker socket, which is root-equivalent on the node: GPU nodes run

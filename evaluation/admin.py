@@ -7,13 +7,16 @@ from django.db.models import OuterRef, Subquery
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 
 from challenges.console import ChallengeScopedAdmin, ChallengeScopedInline
 from challenges.visibility import is_platform_admin
 from scorers.metrics import metric
 
 from .models import ACTIVE_STATES, CaseResult, Evaluation, ImportJob, State, Submission
+from .results import primary_score
 from .services.import_jobs import queue_import
 from .services.reevaluation import reevaluate
 from .states import InvalidTransition, transition
@@ -67,7 +70,8 @@ def cancel(evaluations) -> list[Evaluation]:
 @admin.register(Submission)
 class SubmissionAdmin(ChallengeScopedAdmin):
     challenge_paths = ("phase__task__challenge",)
-    list_display = ["id", "phase", "participant", "kind", "state", "description", "created"]
+    list_display = ["entry", "phase", "state", "score", "kind", "description"]
+    list_select_related = ["phase__task", "team", "creator"]
     list_filter = [StateFilter, "phase__task__challenge", "phase", "kind", "is_valid"]
     search_fields = ["id", "creator__username", "team__name", "file_name", "description"]
     date_hierarchy = "created"
@@ -81,9 +85,22 @@ class SubmissionAdmin(ChallengeScopedAdmin):
     def has_add_permission(self, request):
         return False  # participants submit; a row made by hand would have no file or phase
 
-    @admin.display(description="participant")
-    def participant(self, submission: Submission) -> str:
-        return submission.participant_name
+    @admin.display(description="submission", ordering="created")
+    def entry(self, submission: Submission) -> str:
+        """Who and when, the row's link: readable where the id (a UUID) is not."""
+        created = date_format(localtime(submission.created), "DATETIME_FORMAT")
+        return f"{submission.participant_name} · {created}"
+
+    @admin.display(description="score")
+    def score(self, submission: Submission) -> str:
+        """The primary metric as its leaderboard ranks it, exact, with the registry's places."""
+        latest = submission.current_evaluation()
+        value = primary_score(latest.aggregate, submission.phase.primary_metric) if latest \
+            else None
+        if value is None:
+            return "—"
+        entry = metric(submission.phase.primary_metric)
+        return f"{entry.label} {value:.{entry.decimals}f}"
 
     @admin.display(description="state")
     def state(self, submission: Submission) -> str:
@@ -217,9 +234,9 @@ class ImportJobAdmin(ChallengeScopedAdmin):
                     "requeued", "user"]
     list_filter = ["state", "challenge"]
     search_fields = ["file_name", "note", "task__key"]
-    fields = ["challenge", "file_name", "note", "activate", "state", "progress", "error",
-              "summary", "task", "ground_truth", "phase", "requeued", "rescored", "user",
-              "created", "started_at", "finished_at"]
+    fields = ["challenge", "file_name", "note", "activate", "state", "attempts", "progress",
+              "error", "summary", "task", "ground_truth", "phase", "requeued", "rescored",
+              "user", "created", "started_at", "finished_at"]
 
     def get_fields(self, request, obj=None):
         return ["challenge", "file", "note", "activate"] if obj is None else self.fields

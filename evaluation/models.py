@@ -52,10 +52,30 @@ class Submission(models.Model):
         null=True, help_text="Whether the upload passed its checks: unknown while a worker "
                              "checks it; refused uploads do not count against the limit."
     )
+    # The entrant's choice of the submission that counts, where the phase lets it choose
+    # (evaluation/selection.py): who chose it and when; empty on every other submission.
+    selected_at = models.DateTimeField(null=True, blank=True)
+    selected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created"]
+        constraints = [
+            # One choice per entrant and phase: a team's, or a participant's without a team.
+            models.UniqueConstraint(
+                fields=["phase", "team"],
+                condition=Q(selected_at__isnull=False, team__isnull=False),
+                name="one_selected_submission_per_team",
+            ),
+            models.UniqueConstraint(
+                fields=["phase", "creator"],
+                condition=Q(selected_at__isnull=False, team__isnull=True),
+                name="one_selected_submission_per_participant",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.participant_name} → {self.phase} ({self.created:%Y-%m-%d %H:%M})"
@@ -159,7 +179,9 @@ class CaseResult(models.Model):
 class UploadSession(models.Model):
     """A file arriving in chunks (evaluation/uploads.py, docs/api.md "Uploading in chunks"):
     its declared size and optional SHA-256, how many bytes arrived, and, once complete, the
-    submission it became. Its bytes live in a private partial file named by its id."""
+    submission it became. Its bytes live in a private partial file named by its id; on S3
+    storage they are also sent, as they arrive, as the parts of a multipart upload that
+    completing assembles into ``stored_name`` in one call."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="+")
@@ -174,6 +196,15 @@ class UploadSession(models.Model):
     submission = models.OneToOneField(
         Submission, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    stored_name = models.CharField(
+        max_length=300, blank=True, help_text="S3 storage: where the parts are assembled.")
+    multipart_id = models.CharField(
+        max_length=1024, blank=True, help_text="S3 storage: the multipart upload's id, until "
+                                               "it is assembled.")
+    parts = models.JSONField(default=list, blank=True,
+                             help_text="S3 storage: [part number, ETag] of each part sent.")
+    shipped = models.BigIntegerField(
+        default=0, help_text="S3 storage: the bytes sent as parts (the partial file's first).")
     created = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)
 
@@ -231,6 +262,17 @@ class ImportJob(models.Model):
     requeued = models.PositiveIntegerField(
         default=0, help_text="Evaluations queued against the activated ground truth.")
     summary = models.TextField(blank=True)
+    # Liveness, as for evaluations (evaluation/services/reaper.py): a worker claims the job
+    # (an attempt, a new lease) and beats while it imports; the reaper sends a job whose
+    # message was lost again, and re-queues or fails one whose worker went silent.
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Workers that took the import; it fails after PODIUM_MAX_ATTEMPTS.")
+    lease = models.PositiveIntegerField(
+        default=0, help_text="Raised at every claim and re-queue: a fencing token, so that a "
+                             "worker the reaper gave up on can no longer write to the job.")
+    worker = models.CharField(max_length=200, blank=True)
+    enqueued_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

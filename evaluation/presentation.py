@@ -12,6 +12,7 @@ from scorers.metrics import SEGMENTATION, metric, metric_label, metric_names
 
 from .models import ACTIVE_STATES, CaseResult, Evaluation, State, Submission
 from .results import public_scores
+from .selection import counts, entrant_submissions
 
 
 def with_payload_data(submissions: QuerySet, user) -> QuerySet:
@@ -20,9 +21,10 @@ def with_payload_data(submissions: QuerySet, user) -> QuerySet:
     # Phases, tasks and ground truths are few and wide (JSON): fetched once each, not per row.
     evaluations = (Evaluation.objects.defer("organizer_log", "shards_taken", "shards_finished")
                    .prefetch_related("ground_truth").order_by("-created"))
-    return submissions.select_related("creator").prefetch_related(
+    return submissions.select_related("creator__profile").prefetch_related(
         "phase__task__challenge",
         Prefetch("evaluations", queryset=evaluations, to_attr="evaluations_newest_first"),
+        *entrant_submissions(),
     ).annotate(viewer_organizes=ExpressionWrapper(
         Q(phase__task__challenge__in=organized_challenges(user)), output_field=BooleanField()))
 
@@ -50,6 +52,11 @@ def submission_payload(submission: Submission, user, *, with_cases: bool = True)
         "active": latest.state in ACTIVE_STATES if latest else True,
         "message": latest.participant_message if latest else "",
         "progress": {"done": latest.cases_done, "total": latest.cases_total} if latest else None,
+        # Which of the entrant's submissions the leaderboard ranks; under "best" that compares
+        # scores, so it is withheld (null) where the scores are.
+        "counts": (counts(submission) if phase.leaderboard_selection != phase.BEST
+                   or phase.show_scores or organizer else None),
+        "selected": submission.selected_at is not None,
     }
     if submission.kind == "algorithm" and (phase.show_algorithm_logs or organizer):
         payload["logs"] = latest.logs if latest else ""

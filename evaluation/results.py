@@ -25,22 +25,21 @@ def aggregate(rows: Iterable[dict], *, config: dict, geometries: dict[str, dict]
 
     ``rows`` are dicts with case, label and values (metric → value, None = undefined).
     Returns ``{"<label>": {metric: mean}}``, the shape the API returns under
-    ``results.aggregate``.
+    ``results.aggregate``. Sums are exact (:func:`math.fsum`), so the order in which shards
+    wrote the rows never changes a digit, and ``podium-score --config`` gets the same numbers.
     """
     metrics = config["metrics"]
-    sums: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(metrics, 0.0))
-    counts: dict[int, int] = defaultdict(int)
+    values: dict[int, dict[str, list]] = defaultdict(lambda: {m: [] for m in metrics})
     for row in rows:
         label = int(row["label"])
-        counts[label] += 1
         for name in metrics:
             value = row["values"].get(name)
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 value = worst_value(name, config=config, geometry=geometries[row["case"]])
-            sums[label][name] += value
+            values[label][name].append(value)
     return {
-        str(label): {m: sums[label][m] / counts[label] for m in metrics}
-        for label in sorted(counts)
+        str(label): {m: math.fsum(values[label][m]) / len(values[label][m]) for m in metrics}
+        for label in sorted(values)
     }
 
 

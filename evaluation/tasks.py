@@ -6,11 +6,18 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from . import notifications, task_names
-from .services import algorithm, import_jobs, reaper, scoring, validation
+from .services import algorithm, import_jobs, periodic, reaper, scoring, validation
+from .services.faults import TRANSIENT
 
 log = logging.getLogger(__name__)
 
 _RELIABLE = {"acks_late": True, "reject_on_worker_lost": True}
+# The reaper pass only re-derives state, so a transient fault retries it as a whole (a mail
+# could go out twice, so mails are not retried); scoring retries inside the service, where it
+# resumes its shard.
+_PERIODIC = {**_RELIABLE, "time_limit": periodic.TIME_LIMIT_S}
+_RETRIED = {**_PERIODIC, "autoretry_for": TRANSIENT, "retry_backoff": True,
+            "retry_backoff_max": 60, "max_retries": 5}
 
 
 @shared_task(name=task_names.VALIDATE, bind=True, **_RELIABLE)
@@ -34,9 +41,9 @@ def run_algorithm(self, *, evaluation_id: str) -> None:
     algorithm.run(evaluation_id, worker=self.request.hostname or "worker")
 
 
-@shared_task(name=task_names.REAP, **_RELIABLE)
+@shared_task(name=task_names.REAP, **_RETRIED)
 def reap() -> None:
-    reaper.reap()
+    periodic.run_once("reaper", reaper.reap)
 
 
 @shared_task(name=task_names.NOTIFY_FINISHED, **_RELIABLE)
@@ -44,14 +51,14 @@ def notify_finished(*, evaluation_id: str) -> None:
     notifications.send_finished(evaluation_id)
 
 
-@shared_task(name=task_names.SEND_DIGESTS, **_RELIABLE)
+@shared_task(name=task_names.SEND_DIGESTS, **_PERIODIC)
 def send_digests() -> None:
-    notifications.send_digests()
+    periodic.run_once("digests", notifications.send_digests)
 
 
-@shared_task(name=task_names.IMPORT_TASK, **_RELIABLE)
-def import_task(*, job_id: str) -> None:
-    import_jobs.run(job_id)
+@shared_task(name=task_names.IMPORT_TASK, bind=True, **_RELIABLE)
+def import_task(self, *, job_id: str) -> None:
+    import_jobs.run(job_id, worker=self.request.hostname or "worker")
 
 
 @worker_ready.connect

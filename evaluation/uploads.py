@@ -9,11 +9,21 @@ part of one. Each chunk is streamed to it in blocks and hashed on the way; the r
 is kept in this process between chunks, so completing reads nothing again (a chunk that lands
 in another process, or after a restart, re-hashes the partial file once). The protocol is
 described in docs/api.md, "Uploading in chunks".
+
+On S3 storage the bytes also go to the bucket while they arrive, as the parts of an S3
+multipart upload, so that completing is one CompleteMultipartUpload call whatever the size (the
+partial file stays until then: the request's bounded checks read it, and a restarted process
+resumes the hash from it). S3 wants every part but the last to hold at least 5 MiB, and a client
+may send smaller chunks, so a part is cut from the partial file once enough bytes are waiting
+(:func:`part_bytes`), not per chunk; a part's ETag is recorded with the bytes it covers, and a
+part sent but not recorded is sent again under the same number, which replaces it.
 """
 
 import fcntl
 import hashlib
+import io
 import logging
+import math
 import os
 import re
 import threading
@@ -23,9 +33,12 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
+from django.core.files.storage import storages
 from django.http import Http404
 from django.utils import timezone
+from storages.backends.s3 import S3Storage
 
 from challenges.models import Phase
 from core.errors import InvalidInput, PodiumError, Refused
@@ -41,6 +54,9 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _HASHERS: "OrderedDict[str, tuple[int, object]]" = OrderedDict()
 _HASHERS_KEPT = 256
 _HASHERS_LOCK = threading.Lock()
+
+S3_MIN_PART_BYTES = 5 * 1024**2
+S3_MAX_PARTS = 10_000
 
 
 def partial_path(session: UploadSession) -> Path:
@@ -70,6 +86,12 @@ def start(*, phase: Phase, user, file_name: str, size: int, sha256: str = "",
         phase=phase, user=user, file_name=file_name[:255], size=size, sha256=sha256,
         description=description[:200], expires_at=_expiry(),
     )
+    if _bucket() is not None:
+        try:
+            _begin_multipart(session)
+        except Exception:
+            session.delete()
+            raise
     partial = partial_path(session)
     partial.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -125,6 +147,12 @@ def append(session: UploadSession, *, offset: int, length: int, stream) -> int:
         end = current + length
         _remember(session, end, hasher)
         UploadSession.objects.filter(pk=session.pk).update(received=end, expires_at=_expiry())
+        if session.multipart_id:
+            try:
+                _send_parts(session, fd, end)
+            except (BotoCoreError, ClientError):  # the bytes are safe here: sent later
+                log.warning("upload session %s: a part was not sent to S3", session.id,
+                            exc_info=True)
     return end
 
 
@@ -144,10 +172,13 @@ def complete(session: UploadSession) -> tuple[Submission, bool]:
             if session.sha256 and digest != session.sha256:
                 raise InvalidInput(f"the received file's SHA-256 is {digest}, not the declared "
                                    f"{session.sha256}; upload it again")
+            if session.multipart_id:
+                _send_parts(session, fd, current)  # nothing, unless a part failed to go
+                _assemble(session)
             submission = submit_received(
                 phase=session.phase, user=session.user, description=session.description,
                 received=Received(path=partial, size=current, sha256=digest,
-                                  name=session.file_name))
+                                  name=session.file_name, stored_name=session.stored_name))
     except InvalidInput:  # what it holds can never be submitted: free the user's slot
         abandon(session)
         raise
@@ -163,8 +194,9 @@ def complete(session: UploadSession) -> tuple[Submission, bool]:
 
 
 def abandon(session: UploadSession) -> None:
-    """Delete the session and what it received."""
+    """Delete the session and what it received (in S3 too, unless a submission holds it)."""
     _forget(session)
+    _discard_stored(session)
     partial_path(session).unlink(missing_ok=True)
     UploadSession.objects.filter(pk=session.pk).delete()
 
@@ -254,3 +286,111 @@ def _remember(session: UploadSession, offset: int, hasher) -> None:
 def _forget(session: UploadSession) -> None:
     with _HASHERS_LOCK:
         _HASHERS.pop(str(session.id), None)
+
+
+def part_bytes(size: int) -> int:
+    """The least bytes of a part (all but the last) of an upload of ``size`` bytes: S3's
+    minimum, or more where S3's limit on the number of parts asks for it."""
+    return max(S3_MIN_PART_BYTES, math.ceil(size / S3_MAX_PARTS))
+
+
+def _bucket() -> S3Storage | None:
+    """The uploads storage when it is an S3 bucket."""
+    storage = storages["default"]
+    return storage if isinstance(storage, S3Storage) else None
+
+
+def _stored_name_of(session: UploadSession) -> str:
+    # The session's id stands for the submission's, which completing creates; the participant's
+    # file name never becomes part of a storage path.
+    if session.phase.submission_kind == Phase.ALGORITHM:
+        return f"algorithms/upload-{session.id}.tar"
+    return f"submissions/{session.phase_id}/{session.id}/upload"
+
+
+def _begin_multipart(session: UploadSession) -> None:
+    storage = _bucket()
+    name = _stored_name_of(session)
+    key = storage._normalize_name(name)
+    answer = storage.connection.meta.client.create_multipart_upload(
+        Bucket=storage.bucket_name, Key=key, **storage._get_write_parameters(key))
+    session.stored_name, session.multipart_id = name, answer["UploadId"]
+    UploadSession.objects.filter(pk=session.pk).update(
+        stored_name=session.stored_name, multipart_id=session.multipart_id)
+
+
+def _send_parts(session: UploadSession, fd: int, end: int) -> None:
+    """Send the partial file's bytes from ``session.shipped`` to ``end`` as the next part, once
+    there are at least :func:`part_bytes` of them or they end the upload."""
+    waiting = end - session.shipped
+    if waiting <= 0 or (waiting < part_bytes(session.size) and end < session.size):
+        return
+    storage = _bucket()
+    number = len(session.parts) + 1
+    answer = storage.connection.meta.client.upload_part(
+        Bucket=storage.bucket_name, Key=storage._normalize_name(session.stored_name),
+        UploadId=session.multipart_id, PartNumber=number, ContentLength=waiting,
+        Body=_FileRange(fd, session.shipped, waiting))
+    session.parts = [*session.parts, [number, answer["ETag"]]]
+    session.shipped = end
+    UploadSession.objects.filter(pk=session.pk).update(parts=session.parts, shipped=end)
+
+
+def _assemble(session: UploadSession) -> None:
+    """Join the parts into the stored file: one call, whatever the size."""
+    storage = _bucket()
+    storage.connection.meta.client.complete_multipart_upload(
+        Bucket=storage.bucket_name, Key=storage._normalize_name(session.stored_name),
+        UploadId=session.multipart_id,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in session.parts]})
+    session.multipart_id = ""
+    UploadSession.objects.filter(pk=session.pk).update(multipart_id="")
+
+
+def _discard_stored(session: UploadSession) -> None:
+    """Abort the session's multipart upload, or delete what it assembled if no submission
+    took it (one that did, even if the session missed hearing of it, keeps its file)."""
+    storage = _bucket()
+    if storage is None or not session.stored_name:
+        return
+    if session.multipart_id:
+        try:
+            storage.connection.meta.client.abort_multipart_upload(
+                Bucket=storage.bucket_name, Key=storage._normalize_name(session.stored_name),
+                UploadId=session.multipart_id)
+        except ClientError as exc:  # already aborted: nothing is left
+            log.info("upload session %s: abort: %s", session.id, exc)
+    elif not Submission.objects.filter(file=session.stored_name).exists():
+        storage.delete(session.stored_name)
+
+
+class _FileRange(io.RawIOBase):
+    """``length`` bytes of the open file ``fd`` from ``start``, read as a seekable stream in
+    the sizes the reader asks for (an S3 part is sent without holding it in memory)."""
+
+    def __init__(self, fd: int, start: int, length: int):
+        super().__init__()
+        self.fd, self.start, self.length, self.position = fd, start, length, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        size = min(len(buffer), self.length - self.position)
+        if size <= 0:
+            return 0
+        block = os.pread(self.fd, size, self.start + self.position)
+        buffer[:len(block)] = block
+        self.position += len(block)
+        return len(block)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.length}[whence]
+        self.position = min(max(0, base + offset), self.length)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position

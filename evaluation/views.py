@@ -4,9 +4,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from challenges.models import Participation, Team
+from challenges.models import Participation, Phase, Team
+from challenges.organizer_api import audit_if_organizer
 from challenges.visibility import challenge_by_key, is_organizer, visible_phase
 from core.errors import InvalidInput, PodiumError
 from scorers.metrics import metric
@@ -15,6 +17,7 @@ from .api import visible_submissions
 from .models import State, Submission
 from .presentation import results_tables, submission_payload, with_payload_data
 from .results import primary_score
+from .selection import choose, chosen_by_user, may_choose
 from .services.submission import cancel, own_submissions, quota, submit
 
 
@@ -62,7 +65,7 @@ def phase_submit(request, phase_id):
         "participation": participation,
         "quota": quota(phase, participation) if entrant else None,
         "selection": _selection(phase, participation),
-        "submissions": _rows(own, request.user),
+        "submissions": _rows(own, request.user, participation),
     })
 
 
@@ -71,15 +74,17 @@ def team_page(request, team_id):
     """A team's members and every submission it made to the challenge's phases: for its
     accepted members and the challenge's organizers."""
     team, member = _visible_team(request.user, team_id)
-    members = (team.members.filter(status=Participation.ACCEPTED).select_related("user")
+    members = (team.members.filter(status=Participation.ACCEPTED).select_related("user__profile")
                .order_by("user__username"))
     submissions = visible_submissions(request.user).filter(team=team)
+    participation = Participation.objects.filter(challenge=team.challenge, user=request.user
+                                                 ).first()
     return render(request, "evaluation/team.html", {
         "team": team,
         "challenge": team.challenge,
         "is_member": member,
         "members": [m.user for m in members],
-        "submissions": _rows(submissions, request.user),
+        "submissions": _rows(submissions, request.user, participation),
     })
 
 
@@ -87,9 +92,12 @@ def team_page(request, team_id):
 def submission_page(request, submission_id):
     submission = get_object_or_404(visible_submissions(request.user), pk=submission_id)
     payload = submission_payload(submission, request.user)
+    participation = Participation.objects.filter(challenge=submission.phase.challenge,
+                                                 user=request.user).first()
     return render(request, "evaluation/submission.html", {
         "submission": submission,
         "payload": payload,
+        "may_choose": may_choose(submission, participation, state=payload["state"]),
         "tables": results_tables(payload.get("results"), submission.phase.task.labels),
     })
 
@@ -100,9 +108,33 @@ def submission_cancel(request, submission_id):
     submission = get_object_or_404(visible_submissions(request.user), pk=submission_id)
     try:
         cancel(submission, request.user)
+        audit_if_organizer(request, submission.phase.challenge, [submission],
+                           "Evaluation cancelled.")
         messages.success(request, "The submission was cancelled.")
     except PodiumError as exc:
         messages.error(request, str(exc))
+    return redirect("submission", submission_id=submission.id)
+
+
+@login_required
+@require_POST
+def submission_select(request, submission_id):
+    """Make the submission the one that counts on the leaderboard; back to the page the button
+    was on (``next``), else the submission's page, or its phase's where the participant may no
+    longer see it."""
+    submission = chosen_by_user(request.user, submission_id)
+    try:
+        choose(submission, request.user)
+        messages.success(request, "This submission now counts on the leaderboard; the "
+                         "leaderboard shows it after its next refresh.")
+    except PodiumError as exc:
+        messages.error(request, str(exc))
+        if not visible_submissions(request.user).filter(pk=submission.pk).exists():
+            return redirect("phase-submit", phase_id=submission.phase_id)
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                       require_https=request.is_secure()):
+        return redirect(target)
     return redirect("submission", submission_id=submission.id)
 
 
@@ -120,15 +152,22 @@ def _visible_team(user, team_id) -> tuple[Team, bool]:
 
 def _selection(phase, participation) -> str:
     """Which of the entrant's submissions the leaderboard ranks, in words."""
-    whose = "Your team's" if participation and participation.team_id else "Your"
-    if phase.leaderboard_selection == "best":
+    team = bool(participation and participation.team_id)
+    whose = "Your team's" if team else "Your"
+    if phase.leaderboard_selection == Phase.BEST:
         return f"{whose} best submission counts (by {metric(phase.primary_metric).label})"
+    if phase.leaderboard_selection == Phase.SELECTED:
+        who = "Your team chooses" if team else "You choose"
+        return (f"{who} the submission that counts (“Count this submission on the "
+                f"leaderboard”{', any member' if team else ''}, until the phase closes); until "
+                f"then {whose.lower()} latest successful submission counts")
     return f"{whose} latest successful submission counts"
 
 
-def _rows(submissions, user) -> list[dict]:
-    """Submissions as table rows: the API payload, who submitted, the phase, and the one
-    number the leaderboard ranks by (the primary metric, as the participant may see it)."""
+def _rows(submissions, user, participation) -> list[dict]:
+    """Submissions as table rows: the API payload, who submitted, the phase, the one number
+    the leaderboard ranks by (the primary metric, as the participant may see it), and whether
+    ``participation``'s holder may choose the submission to count."""
     rows = []
     for submission in with_payload_data(submissions, user):
         payload = submission_payload(submission, user, with_cases=False)
@@ -139,5 +178,7 @@ def _rows(submissions, user) -> list[dict]:
         rows.append({**payload, "submitted": submission.created, "submitter": submission.creator,
                      "phase_name": str(phase),
                      "score": None if score is None else f"{score:.{entry.decimals}f}",
-                     "score_label": entry.label})
+                     "score_label": entry.label,
+                     "may_choose": may_choose(submission, participation,
+                                              state=payload["state"])})
     return rows

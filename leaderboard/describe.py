@@ -103,7 +103,7 @@ def _ranking(phase: Phase) -> Section:
         entry = metric(detection.ranked_metric(phase))
         bootstrapped = entry.name == "mAP" and phase.bootstrap_samples > 0
         how = detection.ranking_description(phase, bootstrapped=bootstrapped)
-        sentences = [how[0].upper() + how[1:]]
+        sentences = [f"The leaderboard ranks by {entry.label}: {how}"]
         resampled = "test images"
     else:
         entry = metric(phase.primary_metric)
@@ -114,14 +114,25 @@ def _ranking(phase: Phase) -> Section:
             f"Ranking method: {phase.get_ranking_method_display()}.",
         ]
         resampled = "test cases"
-    chosen = ("latest successful submission" if phase.leaderboard_selection == "latest"
-              else f"best submission by {entry.label}")
     sentences += [
-        f"Each entrant (a team, or a participant without one) is ranked by its {chosen}.",
+        _counted(phase, entry),
         f"Rank uncertainty: {phase.bootstrap_samples} bootstrap resamples of the {resampled} "
         f"(seed {phase.ranking_seed})." if bootstrapped else "The ranking is not bootstrapped.",
     ]
     return Section("Ranking", sentences)
+
+
+def _counted(phase: Phase, entry: Metric) -> str:
+    """Which submission of an entrant the leaderboard ranks (evaluation.selection's rule)."""
+    whose = "Each entrant (a team, or a participant without one) is ranked by its"
+    if phase.leaderboard_selection == Phase.BEST:
+        return f"{whose} best submission by {entry.label}."
+    if phase.leaderboard_selection == Phase.SELECTED:
+        return (f"{whose} chosen submission: any accepted member of a team may choose one of "
+                "the team's succeeded submissions until the phase closes, and a new choice "
+                "replaces the old one; until a team chooses, its latest successful "
+                "submission counts.")
+    return f"{whose} latest successful submission."
 
 
 def _missing_values(phase: Phase) -> Section:

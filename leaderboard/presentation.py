@@ -112,16 +112,32 @@ def challenge_snapshot(challenge: Challenge) -> LeaderboardSnapshot | None:
 def visible_rankings(challenge: Challenge, snapshot: LeaderboardSnapshot | None, *,
                    organizer: bool) -> list[dict]:
     """The overall rankings a viewer may see: all for organizers, else those whose every phase
-    is public (an unpublished phase's ranks must not show through the overall ranking)."""
+    is public (an unpublished phase's ranks must not show through the overall ranking). Each
+    says whether the public sees it (``public``)."""
     if snapshot is None:
         return []
-    public = {str(pk) for pk in Phase.objects.filter(task__challenge=challenge, is_public=True)
-              .values_list("pk", flat=True)}
+    public = _public_phases(challenge)
     return [
         ranking | {key: [with_entrant_alias(row) for row in ranking[key]]
                    for key in ("entries", "msd_entries")}
+        | {"public": set(ranking["phases"]) <= public}
         for ranking in snapshot.rankings if organizer or set(ranking["phases"]) <= public
     ]
+
+
+def withheld_rankings(challenge: Challenge, snapshot: LeaderboardSnapshot | None) -> list[str]:
+    """The phase names whose overall ranking the public does not see because one of its tasks'
+    leaderboards is not public: the page says so rather than showing nothing at all."""
+    if snapshot is None:
+        return []
+    public = _public_phases(challenge)
+    return [ranking["phase_name"] for ranking in snapshot.rankings
+            if not set(ranking["phases"]) <= public]
+
+
+def _public_phases(challenge: Challenge) -> set[str]:
+    return {str(pk) for pk in Phase.objects.filter(task__challenge=challenge, is_public=True)
+            .values_list("pk", flat=True)}
 
 
 def challenge_payload(challenge: Challenge, *, organizer: bool) -> dict:
@@ -137,4 +153,5 @@ def overall_payload(challenge: Challenge, snapshot: LeaderboardSnapshot | None, 
         "slug": challenge.slug,
         "computed_at": snapshot.computed_at.isoformat() if snapshot else None,
         "rankings": visible_rankings(challenge, snapshot, organizer=organizer),
+        "withheld": [] if organizer else withheld_rankings(challenge, snapshot),
     }

@@ -4,9 +4,11 @@ A finished evaluation asks for its phase's refresh; a burst of requests computes
 request sets ``refresh_requested_at`` and sends one task with a countdown, later ones see it
 and send nothing; the task clears it before it reads its inputs, so an evaluation that finishes
 during a computation asks for another. A request older than PODIUM_REFRESH_RESEND_AFTER_S
-whose task never ran (a lost message) is sent again. A changed phase snapshot asks, the same way,
-for its challenge's overall ranking. A computation never overwrites a snapshot written from
-newer inputs (``inputs_read_at``), and one whose inputs did not change is skipped.
+whose task never ran (a lost message) is sent again, by the next request or by the periodic
+:func:`heal`, which also finds snapshots that no longer match their evaluations. A changed
+phase snapshot asks, the same way, for its challenge's overall ranking. A computation never
+overwrites a snapshot written from newer inputs (``inputs_read_at``), and one whose inputs did
+not change is skipped.
 """
 
 import hashlib
@@ -22,9 +24,9 @@ from django.utils import timezone
 
 from challenges.models import Challenge, Phase, Task
 from evaluation.models import Evaluation, State
-from evaluation.results import primary_score
+from evaluation.selection import counting_evaluations
 
-from .entrants import Entrant, entrant_key, entrants
+from .entrants import Entrant, entrants
 from .kinds import board_kind
 from .models import LeaderboardSnapshot, SnapshotPlot
 from .overall import overall_plots, overall_rankings
@@ -91,14 +93,7 @@ def refresh(phase_id) -> LeaderboardSnapshot:
     # Cleared first, so an evaluation finishing while we compute asks for another pass.
     LeaderboardSnapshot.objects.filter(pk=snapshot.pk).update(refresh_requested_at=None)
     started = timezone.now()
-    ranked = entrants(selected_evaluations(phase))
-    options = phase_options(phase)
-    digest = _digest({
-        "version": SNAPSHOT_VERSION, "phase": str(phase.id),
-        "ground_truth": str(phase.active_ground_truth_id),
-        "entrants": sorted([str(c.evaluation.id), c.name] for c in ranked),
-        "options": options,
-    })
+    ranked, options, digest = _phase_inputs(phase)
     if snapshot.computed_at is not None and snapshot.input_sha256 == digest:
         return snapshot
     board = compute_board(phase, ranked)
@@ -115,6 +110,54 @@ def refresh(phase_id) -> LeaderboardSnapshot:
         request_challenge_refresh(phase.task.challenge_id)
     snapshot.refresh_from_db()
     return snapshot
+
+
+def _phase_inputs(phase: Phase) -> tuple[list[Entrant], dict, str]:
+    """What a phase's snapshot is computed from: its ranked entrants, its options, and the
+    hash of both that the snapshot stores (``input_sha256``)."""
+    ranked = entrants(selected_evaluations(phase))
+    options = phase_options(phase)
+    digest = _digest({
+        "version": SNAPSHOT_VERSION, "phase": str(phase.id),
+        "ground_truth": str(phase.active_ground_truth_id),
+        "entrants": sorted([str(c.evaluation.id), c.name] for c in ranked),
+        "options": options,
+    })
+    return ranked, options, digest
+
+
+def heal() -> dict[str, list[str]]:
+    """The leaderboards' owner of last resort (a periodic task): asks again for every refresh
+    that was asked for more than PODIUM_REFRESH_RESEND_AFTER_S ago and never ran (its message
+    lost with the broker), and for every phase whose snapshot no longer matches its evaluations
+    (an input hash that differs, or no snapshot while evaluations succeeded). Returns the ids
+    asked for, as ``phases`` and ``challenges``."""
+    lost = timezone.now() - timedelta(seconds=settings.PODIUM_REFRESH_RESEND_AFTER_S)
+    stale = LeaderboardSnapshot.objects.filter(refresh_requested_at__lt=lost)
+    phases = {str(pk) for pk in stale.filter(phase__isnull=False).values_list("phase_id",
+                                                                              flat=True)}
+    challenges = {str(pk) for pk in stale.filter(challenge__isnull=False)
+                  .values_list("challenge_id", flat=True)}
+    stored = dict(LeaderboardSnapshot.objects.filter(phase__isnull=False, computed_at__isnull=False)
+                  .values_list("phase_id", "input_sha256"))
+    on_its_way = LeaderboardSnapshot.objects.filter(
+        phase__isnull=False, refresh_requested_at__gte=lost).values_list("phase_id", flat=True)
+    for phase in (Phase.objects.filter(active_ground_truth__isnull=False)
+                  .exclude(pk__in=[*phases, *on_its_way])
+                  .select_related("task", "active_ground_truth")):
+        ranked, _, digest = _phase_inputs(phase)
+        # No snapshot yet is outdated only once there is someone to rank.
+        outdated = stored[phase.pk] != digest if phase.pk in stored else bool(ranked)
+        if outdated:
+            phases.add(str(phase.pk))
+    for phase_id in sorted(phases):
+        request_refresh(phase_id)
+    for challenge_id in sorted(challenges):
+        request_challenge_refresh(challenge_id)
+    if phases or challenges:
+        log.warning("leaderboard healer: refreshing phases %s, challenges %s",
+                    sorted(phases), sorted(challenges))
+    return {"phases": sorted(phases), "challenges": sorted(challenges)}
 
 
 def compute_board(phase: Phase, ranked: list[Entrant]) -> PhaseBoard:
@@ -176,46 +219,16 @@ def _digest(payload: dict) -> str:
 
 
 def selected_evaluations(phase: Phase) -> list[Evaluation]:
-    """One succeeded evaluation per entrant against the active ground truth and the
-    phase's current scoring configuration: that of the latest (or best) submission, as the
-    phase chooses. (Scores of another configuration are never ranked together; changing the
-    configuration in the admin re-queues every submission.)"""
+    """One succeeded evaluation per entrant against the active ground truth and the phase's
+    current scoring configuration: that of the submission that counts under the phase's
+    rule (latest, best, or the entrant's choice), as :func:`evaluation.selection.
+    counting_evaluations` decides for the pages too. (Changing the configuration in the
+    console re-queues every submission.)"""
     if phase.active_ground_truth_id is None:
         return []
-    config = phase.metric_config()
-    evaluations = (
-        Evaluation.objects.filter(
-            submission__phase=phase, ground_truth_id=phase.active_ground_truth_id,
-            state=State.SUCCEEDED,
-        )
-        .select_related("submission__team", "submission__creator")
-        .order_by("-submission__created", "-created")
-    )
-    per_submission: dict = {}
-    for evaluation in evaluations:
-        if evaluation.metric_config == config:
-            per_submission.setdefault(evaluation.submission_id, evaluation)
-    per_entrant: dict = {}
-    larger_better = phase.larger_is_better()
-    for evaluation in per_submission.values():  # newest submission first
-        key = entrant_key(evaluation)
-        current = per_entrant.get(key)
-        if current is None:
-            per_entrant[key] = evaluation
-        elif phase.leaderboard_selection == "best" and _better(
-            _score(phase, evaluation), _score(phase, current), larger_better
-        ):
-            per_entrant[key] = evaluation
-    return list(per_entrant.values())
-
-
-def _score(phase: Phase, evaluation: Evaluation) -> float | None:
-    return primary_score(evaluation.aggregate, board_kind(phase.task).ranked_metric(phase))
-
-
-def _better(candidate: float | None, current: float | None, larger_better: bool) -> bool:
-    if candidate is None:
-        return False
-    if current is None:
-        return True
-    return candidate > current if larger_better else candidate < current
+    evaluations = Evaluation.objects.filter(
+        submission__phase=phase, ground_truth_id=phase.active_ground_truth_id,
+        state=State.SUCCEEDED,
+    ).select_related("submission__team", "submission__creator")
+    return counting_evaluations(phase, evaluations,
+                                metric=board_kind(phase.task).ranked_metric(phase))

@@ -5,7 +5,8 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from challenges.models import Phase
-from evaluation.models import Evaluation, State
+from evaluation.models import Evaluation, State, Submission
+from evaluation.selection import on_chosen
 from evaluation.states import on_finished
 
 from .models import LeaderboardSnapshot
@@ -16,6 +17,11 @@ from .services import phase_options, request_refresh
 def evaluation_finished(evaluation: Evaluation) -> None:
     if evaluation.state == State.SUCCEEDED:
         request_refresh(evaluation.submission.phase_id)
+
+
+@on_chosen
+def submission_chosen(submission: Submission) -> None:
+    request_refresh(submission.phase_id)
 
 
 @receiver(post_save, sender=Phase, dispatch_uid="leaderboard-phase-saved")

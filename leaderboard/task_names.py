@@ -6,3 +6,4 @@ see evaluation/task_names.py.
 
 REFRESH = "leaderboard.refresh"
 REFRESH_CHALLENGE = "leaderboard.refresh_challenge"
+HEAL = "leaderboard.heal"

@@ -1,24 +1,32 @@
 """Leaderboard pages and exports, read from snapshots (no request recomputes a ranking)."""
 
 import gzip
+import hashlib
 import re
 from urllib.parse import urlencode
 
+from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import http_date, quote_etag
+from django.utils.safestring import mark_safe
+from django.utils.timezone import get_current_timezone_name
+from django.utils.translation import get_language
 
+from accounts.authentication import token_or_session
 from challenges.models import Task
 from challenges.visibility import is_organizer, leaderboard_phase, visible_challenges
 from scorers.metrics import metric_label
 
 from . import exports
 from .describe import describe_challenge
-from .display import column_headings, per_case_plots, table_rows
+from .display import column_headings, per_case_plots, release, table_rows
 from .exports import may_export
+from .models import LeaderboardSnapshot
 from .overall import plot_name
 from .presentation import (
     WORKER_PLOTS,
@@ -48,44 +56,89 @@ def _phase_for_board(request, phase_id):
 
 
 def phase_leaderboard(request, phase_id):
+    """The phase's leaderboard page. Its board (tables and plots) is rendered once per
+    :func:`_page_key` and kept; an anonymous viewer's whole page is kept too, gzipped, and
+    answered by ETag (it holds nothing of the viewer's: no CSRF token, no name, no message)."""
     phase, organizer, with_scores = _phase_for_board(request, phase_id)
-    snapshot = phase_snapshot(phase, statistics=False)  # read below only when not kept
-    decimals = score_decimals(phase, organizer=organizer)
-    board, rows, with_values = _page_board(phase, snapshot, organizer, with_scores, decimals)
     metrics, metric = _case_metric(request, phase, organizer, with_scores)
+    key = _page_key(request, phase, organizer=organizer, metric=metric)
+    shared = not request.user.is_authenticated and not len(get_messages(request))
+    if not shared:
+        response = _render_page(request, phase, key, organizer, with_scores, metrics, metric)
+    else:
+        etag = f"W/{quote_etag(key)}"  # weak: one tag for the gzipped and the plain body
+        response = get_conditional_response(request, etag=etag)
+        if response is None:
+            compressed = cache.get(f"{key}:response")
+            if compressed is None:
+                page = _render_page(request, phase, key, organizer, with_scores, metrics, metric)
+                compressed = gzip.compress(page.content, mtime=0)
+                # A page that used a CSRF token holds one viewer's token: never shared.
+                if not request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
+                    cache.set(f"{key}:response", compressed, PLOT_CACHE_S)
+            response = _gzipped_response(request, compressed, "text/html; charset=utf-8")
+        response["ETag"] = etag
+    patch_vary_headers(response, ("Cookie",))
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
+
+
+def _page_key(request, phase, *, organizer: bool, metric: str) -> str:
+    """The cache key of what the page shows a viewer: the snapshot's computation (a refresh
+    makes a new key), the phase, task and challenge rows as read now (any edit does too), the
+    visibility level (organizer or not: exact and hidden scores, unpublished boards), the
+    chosen metric, the language and timezone, the path (the login link's ``next``), and the
+    release of the code that draws it (:func:`display.release`: a deploy makes a new key)."""
+    # The one-to-one row as a plain list: Django compiles it in half the time .first() takes.
+    snapshot = list(LeaderboardSnapshot.objects.filter(phase=phase)
+                    .values_list("pk", "computed_at"))
+    rows = (phase, phase.task, phase.challenge)
+    inputs = repr((
+        [[(field.attname, getattr(row, field.attname)) for field in row._meta.concrete_fields]
+         for row in rows],
+        organizer, metric, get_language(), get_current_timezone_name(), request.path,
+    ))
+    digest = hashlib.blake2b(inputs.encode(), digest_size=16).hexdigest()
+    computed = snapshot[0] if snapshot and snapshot[0][1] is not None else None
+    version = f"{computed[0]}:{computed[1].timestamp()}" if computed else "none"
+    return f"leaderboard-page:{release()}:{phase.pk}:{version}:{digest}"
+
+
+def _render_page(request, phase, key: str, organizer: bool, with_scores: bool,
+                 metrics: list[str], metric: str) -> HttpResponse:
+    """The page around the kept board: the parts that are the viewer's own (their name, the
+    CSRF token of the log-out form, the Submit link) rendered for this request."""
+    board_html = cache.get(f"{key}:board")
+    if board_html is None:
+        board_html = _render_board(phase, organizer, with_scores, metrics, metric)
+        cache.set(f"{key}:board", board_html, PLOT_CACHE_S)
     return render(request, "leaderboard/phase.html", {
-        "phase": phase, "board": board, "with_scores": with_scores, "rows": rows,
-        "columns": column_headings(phase) if with_scores else [],
-        "ranking_score_heading": RANKING_SCORE_HEADINGS.get(board["ranking_method"]),
-        "plots": _plot_urls(phase, snapshot, board,
-                            metric if metric in metrics and metric in with_values else None),
-        "case_metrics": [(name, metric_label(name)) for name in metrics],
-        "case_metric": metric,
+        # The board is a template's output, escaped as it was rendered.
+        "phase": phase, "board_html": mark_safe(board_html),  # noqa: S308
         "exports": may_export(phase, organizer=organizer),
         "case_exports": may_export(phase, organizer=organizer, cases=True),
         "ranking_input": phase.task.kind == Task.SEGMENTATION,
     })
 
 
-def _page_board(phase, snapshot, organizer: bool, with_scores: bool,
-                decimals: int | None) -> tuple[dict, list[dict], list[str]]:
-    """The viewer's payload, its table rows and the metrics with per-case values: made from
-    the snapshot's statistics once per computation, scores shown and rounding, then kept (the
-    statistics are most of the time a page takes to read)."""
-    if snapshot is None:
-        board = leaderboard_payload(phase, organizer=organizer, snapshot=None)
-        return board, [], []
-    key = (f"leaderboard-page:{snapshot.pk}:{snapshot.computed_at.timestamp()}:{with_scores}"
-           f":{decimals}")
-    kept = cache.get(key)
-    if kept is None:
-        snapshot.refresh_from_db(fields=["statistics"])
-        board = leaderboard_payload(phase, organizer=organizer, snapshot=snapshot)
-        rows = table_rows(phase, board, with_scores=with_scores, decimals=decimals)
-        case_values = snapshot.statistics.get("case_values") or {}
-        kept = (board, rows, [metric for metric, values in case_values.items() if values])
-        cache.set(key, kept, PLOT_CACHE_S)
-    return kept
+def _render_board(phase, organizer: bool, with_scores: bool, metrics: list[str],
+                  metric: str) -> str:
+    """The board's HTML as every viewer of the visibility level sees it: rendered without the
+    request, so nothing of the viewer's can enter it."""
+    snapshot = phase_snapshot(phase)
+    decimals = score_decimals(phase, organizer=organizer)
+    board = leaderboard_payload(phase, organizer=organizer, snapshot=snapshot)
+    rows = table_rows(phase, board, with_scores=with_scores, decimals=decimals)
+    case_values = (snapshot.statistics.get("case_values") or {}) if snapshot else {}
+    with_values = metric in metrics and bool(case_values.get(metric))
+    return render_to_string("leaderboard/_board.html", {
+        "phase": phase, "board": board, "with_scores": with_scores, "rows": rows,
+        "columns": column_headings(phase) if with_scores else [],
+        "ranking_score_heading": RANKING_SCORE_HEADINGS.get(board["ranking_method"]),
+        "plots": _plot_urls(phase, snapshot, board, metric if with_values else None),
+        "case_metrics": [(name, metric_label(name)) for name in metrics],
+        "case_metric": metric,
+    })
 
 
 def _case_metric(request, phase, organizer: bool, with_scores: bool) -> tuple[list[str], str]:
@@ -139,7 +192,7 @@ def _svg_response(request, version: str, computed: float, name: str, draw) -> Ht
     etag = quote_etag(f"{version}:{name}")
     response = get_conditional_response(request, etag=etag, last_modified=int(computed))
     if response is None:
-        key = f"leaderboard-plot:{version}"
+        key = f"leaderboard-plot:{release()}:{version}"
         compressed = cache.get(f"{key}:{name}")
         if compressed is None:
             zipped = {plot: gzip.compress(svg.encode(), mtime=0) if svg else b""
@@ -186,6 +239,7 @@ def _exportable(request, phase_id, *, cases: bool = False):
     return phase, organizer
 
 
+@token_or_session
 def phase_leaderboard_json(request, phase_id):
     phase, organizer = _exportable(request, phase_id)
     snapshot = phase_snapshot(phase, statistics=False)  # read below only when not kept
@@ -198,6 +252,7 @@ def phase_leaderboard_json(request, phase_id):
                           score_decimals(phase, organizer=organizer), build)
 
 
+@token_or_session
 def phase_leaderboard_csv(request, phase_id):
     phase, organizer = _exportable(request, phase_id)
     board = leaderboard_payload(phase, organizer=organizer,
@@ -239,6 +294,7 @@ def _cached_export(request, snapshot, filename: str, decimals: int | None, build
     return response
 
 
+@token_or_session
 def phase_cases_csv(request, phase_id):
     phase, snapshot, decimals = _case_snapshot(request, phase_id)
     filename = f"{exports.file_stem(phase)}-cases.csv"
@@ -250,6 +306,7 @@ def phase_cases_csv(request, phase_id):
     return _cached_export(request, snapshot, filename, decimals, build)
 
 
+@token_or_session
 def phase_cases_json(request, phase_id):
     phase, snapshot, decimals = _case_snapshot(request, phase_id)
     filename = f"{exports.file_stem(phase)}-cases.json"
@@ -269,6 +326,7 @@ def phase_cases_json(request, phase_id):
     return _cached_export(request, snapshot, filename, decimals, build)
 
 
+@token_or_session
 def phase_ranking_input_csv(request, phase_id):
     phase, snapshot, decimals = _case_snapshot(request, phase_id, segmentation=True)
     filename = f"{exports.file_stem(phase)}-ranking-input.csv"
@@ -323,6 +381,7 @@ def challenge_plot(request, slug: str, name: str):
                          lambda: {name: stored_plot(snapshot, name)})
 
 
+@token_or_session
 def challenge_leaderboard_csv(request, slug: str):
     challenge, _, payload = _overall(request, slug)
     header, rows = exports.overall_table(payload["rankings"])
@@ -330,6 +389,7 @@ def challenge_leaderboard_csv(request, slug: str):
                                 header, rows)
 
 
+@token_or_session
 def challenge_leaderboard_json(request, slug: str):
     challenge, _, payload = _overall(request, slug)
     return exports.json_response(f"{exports.challenge_stem(challenge)}-leaderboard.json",

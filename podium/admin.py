@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import widgets as admin_widgets
 from django.contrib.admin.models import LogEntry
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -23,6 +24,10 @@ from evaluation.services.reevaluation import activate_ground_truth
 from leaderboard.exports import csv_response
 from leaderboard.services import request_refresh
 from scorers.metrics import default_metric, metric_label, metric_names
+
+admin.site.site_header = "Podium console"
+admin.site.site_title = "Podium console"
+admin.site.index_title = "Challenges, submissions and records"
 
 CASE_RESULTS_WARNING = (
     "Per-case results are now shown to participants. Each per-case value is an oracle on the "
@@ -121,7 +126,16 @@ class PhaseForm(forms.ModelForm):
                 help_text="Ranks the leaderboard; a segmentation phase must compute it.")
         for name, bounds in _BOUNDS.items():
             if name in self.fields:
-                self.fields[name].validators.extend(bounds)
+                # The bound replaces the model field's own weaker one of the same kind (a
+                # positive integer's ≥ 0), so a bad value gets one message, not two.
+                field = self.fields[name]
+                kinds = {type(bound) for bound in bounds}
+                field.validators = [v for v in field.validators if type(v) not in kinds] + bounds
+        for name, label in _LABELS.items():
+            if name in self.fields:
+                self.fields[name].label = label
+        if "limit_period" in self.fields:
+            self.fields["limit_period"].choices = LIMIT_PERIODS
         for value in task.foreground_labels:
             if tolerance_field(value) in self.fields:
                 self.initial[tolerance_field(value)] = self.instance.tolerance_for(value)
@@ -137,6 +151,12 @@ class PhaseForm(forms.ModelForm):
                       if cleaned.get(tolerance_field(value)) is not None}
         if tolerances:
             self.instance.nsd_tolerance_mm = tolerances
+        # The form leaves the task out when it edits a phase, so Django's own check of the
+        # (task, name) constraint is skipped: without this a duplicate name reached the database.
+        name = cleaned.get("name")
+        if task is not None and name and (
+                Phase.objects.filter(task=task, name=name).exclude(pk=self.instance.pk).exists()):
+            self.add_error("name", f"The task {task.key} already has a phase named {name!r}.")
         return cleaned
 
 
@@ -150,6 +170,23 @@ _BOUNDS = {
 }
 
 
+_LABELS = {
+    "worst_distance_mm": "Worst distance (mm)",
+    "iou_threshold": "IoU threshold",
+    "voc2007": "VOC2007 11-point AP",
+    "algorithm_memory_mb": "Memory (MB)",
+    "algorithm_cpus": "CPUs",
+    "algorithm_time_limit_s": "Time limit (s)",
+    "show_algorithm_logs": "Show the algorithm's logs to its submitter",
+}
+"""Field labels in words (the model's field names read "Algorithm memory mb")."""
+
+LIMIT_PERIODS = [("day", "per 24 hours (rolling)"), ("week", "per 7 days (rolling)"),
+                 ("phase", "for the whole phase")]
+"""The limit's windows as the phase pages count them ("in the last 24 hours"): rolling, not
+calendar days, which the model's "per day" suggests."""
+
+
 def tolerance_field(label: int) -> str:
     return f"nsd_tolerance_{label}"
 
@@ -159,8 +196,8 @@ def phase_form_for(task: Task | None) -> type[PhaseForm]:
     if task is None or task.kind != Task.SEGMENTATION:
         return PhaseForm
     fields = {tolerance_field(value): forms.FloatField(
-        label=f"NSD tolerance for {task.labels.get(str(value), value)} (label {value}), mm",
-        min_value=0.0) for value in task.foreground_labels}
+        label=f"NSD tolerance, {task.labels.get(str(value), value)} (mm)",
+        help_text=f"Label {value}.", min_value=0.0) for value in task.foreground_labels}
     return type("PhaseForm", (PhaseForm,), fields)
 
 
@@ -200,15 +237,15 @@ class PhaseAdmin(ChallengeScopedAdmin):
             return [head, ("Scoring", {"fields": ["primary_metric", "iou_threshold", "voc2007",
                                                   "plus_one"]}), *self._COMMON]
         tolerances = [tolerance_field(value) for value in obj.task.foreground_labels]
+        containers = [("Algorithm containers", {
+            "fields": ["algorithm_memory_mb", "algorithm_cpus", "algorithm_time_limit_s",
+                       "show_algorithm_logs"],
+            "description": "Limits of each run of a submitted container (docs/runner.md)."})]
         return [
             head,
             ("Scoring", {"fields": ["metrics", "primary_metric", *tolerances, "surface",
                                     "worst_distance_mm", "allow_partial"]}),
-            ("Algorithm containers", {
-                "fields": ["algorithm_memory_mb", "algorithm_cpus", "algorithm_time_limit_s",
-                           "show_algorithm_logs"],
-                "description": "Limits of each run when submissions are algorithm containers "
-                               "(docs/runner.md)."}),
+            *(containers if obj.submission_kind == Phase.ALGORITHM else []),
             *self._COMMON,
         ]
 
@@ -283,14 +320,36 @@ admin.site.unregister(Participation)
 admin.site.register(Participation, ParticipationConsole)
 
 
+class ContentTypeFilter(admin.SimpleListFilter):
+    """The kinds of row the viewer's entries are about: an organizer's list never names the
+    platform's other tables (sessions, permissions, API tokens, failed logins)."""
+
+    title = "kind of row"
+    parameter_name = "content_type"
+
+    def lookups(self, request, model_admin):
+        kinds = (model_admin.get_queryset(request).order_by()
+                 .values_list("content_type", flat=True).distinct())
+        found = [ContentType.objects.get_for_id(pk) for pk in kinds if pk is not None]
+        return sorted(((str(kind.pk), kind.name) for kind in found), key=lambda pair: pair[1])
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if not value.isdigit():
+            raise IncorrectLookupParameters(f"{value!r} names no kind of row")
+        return queryset.filter(content_type_id=int(value))
+
+
 @admin.register(LogEntry)
 class AuditLogAdmin(RecordAdmin, ChallengeScopedAdmin):
     """The audit log: every add, change and deletion made in the console and every organizer
     action (approve, reject, activate, re-evaluate, cancel, publish, import, export), read-only.
     An organizer sees the entries about rows of their own challenges."""
 
-    list_display = ["action_time", "user", "action", "content_type", "object_repr", "message"]
-    list_filter = ["action_flag", "content_type"]
+    list_display = ["action_time", "user", "action", "item", "message"]
+    list_filter = ["action_flag", ContentTypeFilter]
     search_fields = ["object_repr", "change_message", "user__username"]
     date_hierarchy = "action_time"
 
@@ -318,6 +377,13 @@ class AuditLogAdmin(RecordAdmin, ChallengeScopedAdmin):
     @admin.display(description="action")
     def action(self, entry: LogEntry) -> str:
         return {1: "added", 2: "changed", 3: "deleted"}.get(entry.action_flag, "")
+
+    @admin.display(description="concerning", ordering="object_repr")
+    def item(self, entry: LogEntry) -> str:
+        """The row the entry is about, after its kind: "participation: ines in decathlon
+        (accepted)"."""
+        kind = entry.content_type.name if entry.content_type_id else ""
+        return f"{kind}: {entry.object_repr}" if kind else entry.object_repr
 
     @admin.display(description="what was done")
     def message(self, entry: LogEntry) -> str:

@@ -16,6 +16,7 @@ import dj_database_url
 from celery.schedules import crontab
 
 from evaluation import task_names as evaluation_tasks
+from leaderboard import task_names as leaderboard_tasks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,7 +50,22 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-DATA_DIR = private_dir(Path(env("PODIUM_DATA_DIR", str(BASE_DIR / "var"))).resolve())
+# While ./run.sh serves, it records its data folder here, so that manage.py and anything else
+# started without PODIUM_DATA_DIR find the running server's data, not an empty var/.
+RECORDED_DATA_DIR = BASE_DIR / "var" / "data_dir"
+
+
+def _data_dir() -> Path:
+    """PODIUM_DATA_DIR; else the folder ./run.sh recorded (if it still exists); else ``var/``
+    beside the checkout."""
+    if env("PODIUM_DATA_DIR"):
+        return Path(env("PODIUM_DATA_DIR"))
+    recorded = (RECORDED_DATA_DIR.read_text(encoding="utf-8").strip()
+                if RECORDED_DATA_DIR.is_file() else "")
+    return Path(recorded) if recorded and Path(recorded).is_dir() else BASE_DIR / "var"
+
+
+DATA_DIR = private_dir(_data_dir().resolve())
 
 
 def _secret_key() -> str:
@@ -112,6 +128,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",  # the OpenAPI schema of the REST API (/api/schema/, docs/api.md)
     "allauth",  # sign-up, email verification, password reset (docs/accounts.md)
     "allauth.account",
     "allauth.socialaccount",
@@ -128,7 +145,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # BREACH: Django pads compressed bodies with random bytes and masks CSRF tokens per response
     # (docs/leaderboard.md, "Performance").
-    "django.middleware.gzip.GZipMiddleware",
+    "core.middleware.PageGZipMiddleware",  # GZip, except file downloads (core/middleware.py)
     "podium.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -258,13 +275,26 @@ UPLOADS_DIR = DATA_DIR / "uploads"
 PRIVATE_DIR = DATA_DIR / "private"
 WORK_DIR = Path(env("PODIUM_WORK_DIR", str(DATA_DIR / "work")))
 
+# What every S3 storage of Podium's sets, whatever its bucket and endpoint (the tests' S3
+# fixtures build their storages from it too).
+S3_STORAGE_OPTIONS = {
+    "default_acl": "private",
+    "querystring_auth": True,
+    # Signature version 4: the only one AWS regions opened since 2014 (and buckets created
+    # since 2020) accept; without it boto3 may sign URLs in the old version 2 form.
+    "signature_version": "s3v4",
+    "file_overwrite": False,
+    # Stored files are opaque bytes: without a type, django-storages guesses one from the
+    # name and marks a .nii.gz "Content-Encoding: gzip", so an HTTP client fetching a
+    # signed URL unpacks it and saves a plain NIfTI under a .gz name.
+    "object_parameters": {"ContentType": "application/octet-stream"},
+}
+
 if env("PODIUM_STORAGE") == "s3":
     _s3_common = {
+        **S3_STORAGE_OPTIONS,
         "region_name": env("PODIUM_S3_REGION") or None,
         "endpoint_url": env("PODIUM_S3_ENDPOINT_URL") or None,
-        "default_acl": "private",
-        "querystring_auth": True,
-        "file_overwrite": False,
     }
     _uploads = {
         "BACKEND": "storages.backends.s3.S3Storage",
@@ -330,14 +360,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-# Celery beat (a `celery -A podium beat` process in production, `worker -B` in run.sh): the
-# organizers' daily digest at PODIUM_DIGEST_HOUR (UTC).
+# Celery beat, the one scheduler of every deployment (`worker -B` in run.sh, the `beat` service
+# in compose, docs/reliability.md): the reaper and the leaderboard healer every
+# PODIUM_REAPER_INTERVAL_S, the organizers' daily digest at PODIUM_DIGEST_HOUR (UTC).
 CELERY_BEAT_SCHEDULE = {
+    "reaper": {"task": evaluation_tasks.REAP,
+               "schedule": float(env_int("PODIUM_REAPER_INTERVAL_S", 60))},
+    "leaderboard-healer": {"task": leaderboard_tasks.HEAL,
+                           "schedule": float(env_int("PODIUM_REAPER_INTERVAL_S", 60))},
     "daily-digest": {
         "task": evaluation_tasks.SEND_DIGESTS,
         "schedule": crontab(minute=0, hour=env_int("PODIUM_DIGEST_HOUR", 7)),
     },
 }
+# A message that cannot be published is tried 5 times over about 4 s before the sender gives
+# up (a submission is then refused with 503: docs/reliability.md).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 4, "interval_start": 0.2,
+                                    "interval_step": 0.5, "interval_max": 2}
 CELERY_TASK_ALWAYS_EAGER = env_bool("PODIUM_CELERY_EAGER")
 
 # --- REST API -------------------------------------------------------------------------------
@@ -346,11 +385,9 @@ REST_FRAMEWORK = {
         "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PARSER_CLASSES": [
-        "core.api.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # Bodies are JSON objects (another type answers 415); the endpoints taking files name
+    # their own parsers (multipart, or the raw chunks of an upload).
+    "DEFAULT_PARSER_CLASSES": ["core.api.JSONParser"],
     # Per user, per address for anonymous clients, and stricter for sending submissions
     # (core.api.SubmitRateThrottle). Counted in the cache below.
     "DEFAULT_THROTTLE_CLASSES": [
@@ -369,6 +406,31 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI schema at /api/schema/, shown at /api/docs/ (docs/api.md).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Podium REST API",
+    "DESCRIPTION": "Challenges, phases, submissions and leaderboards of this Podium server. "
+                   "Errors answer {\"detail\": message}; lists come in pages.",
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Request and response shapes are separate components, so a field the server fills in is
+    # never asked of a client.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_INCLUDE_SCHEMA": False,
+    # One name per choice set: "state" and "status" each name several (docs/api.md).
+    "ENUM_NAME_OVERRIDES": {
+        "SubmissionStateEnum": "evaluation.models.State",
+        "SubmittedStateEnum": ["validating", "queued"],
+        "ParticipationStatusEnum": "challenges.models.Participation.STATUSES",
+        "PhaseStatusEnum": ["open", "closed"],
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.retry_after_on_429",
+    ],
 }
 
 # --- cache ----------------------------------------------------------------------------------
@@ -403,11 +465,16 @@ PODIUM_ARCHIVE_MAX_RATIO = env_int("PODIUM_ARCHIVE_MAX_RATIO", 1100)
 PODIUM_HEARTBEAT_TIMEOUT_S = env_int("PODIUM_HEARTBEAT_TIMEOUT_S", 300)
 PODIUM_REAPER_INTERVAL_S = env_int("PODIUM_REAPER_INTERVAL_S", 60)
 PODIUM_MAX_ATTEMPTS = env_int("PODIUM_MAX_ATTEMPTS", 3)
-PODIUM_REQUEUE_QUEUED_AFTER_S = env_int("PODIUM_REQUEUE_QUEUED_AFTER_S", 1800)
+# Waiting work whose message may be lost is sent again after this long; a message sent twice
+# is harmless (a task claims only waiting work), so the default is short (docs/reliability.md).
+PODIUM_REQUEUE_QUEUED_AFTER_S = env_int("PODIUM_REQUEUE_QUEUED_AFTER_S", 120)
+# Transient faults inside a task (database connection dropped, storage read failed) are retried
+# this many times, after 1, 2, 4, ... s, before the evaluation is left to the reaper or failed.
+PODIUM_TRANSIENT_RETRIES = env_int("PODIUM_TRANSIENT_RETRIES", 4)
 # Decoded hidden label maps each worker process keeps between evaluations (0: none).
 PODIUM_REFERENCE_CACHE_BYTES = env_int("PODIUM_REFERENCE_CACHE_BYTES", 512 * 1024**2)
 # A leaderboard refresh asked for but never started (its message lost) is asked for again.
-PODIUM_REFRESH_RESEND_AFTER_S = env_int("PODIUM_REFRESH_RESEND_AFTER_S", 300)
+PODIUM_REFRESH_RESEND_AFTER_S = env_int("PODIUM_REFRESH_RESEND_AFTER_S", 120)
 # A larger segmentation submission is scored in shards of this many cases, by every free worker.
 # Each shard has a fixed cost (taking it, starting the reader, its last transaction); 32 cases
 # keep it small while a submission of more than 32 cases still spreads over workers
@@ -418,6 +485,24 @@ PODIUM_SCORING_SHARD_CASES = env_int("PODIUM_SCORING_SHARD_CASES", 32)
 PODIUM_RUNNER_BACKEND = env("PODIUM_RUNNER_BACKEND", "docker_api")
 PODIUM_RUNNER_NAME_PREFIX = env("PODIUM_RUNNER_NAME_PREFIX", "podium-")
 PODIUM_IMAGE_MAX_BYTES = env_int("PODIUM_IMAGE_MAX_BYTES", 20 * 1024**3)
+# The Kubernetes Jobs backend (PODIUM_RUNNER_BACKEND=kubernetes; docs/kubernetes.md): runs go
+# to PODIUM_K8S_NAMESPACE, pull algorithm images from PODIUM_K8S_IMAGE_REPOSITORY (pushed there
+# with skopeo), and move inputs and outputs through PODIUM_K8S_BUCKET by signed URLs; the pod may
+# reach only PODIUM_K8S_STORAGE_CIDR, and only while its helpers download or upload.
+PODIUM_K8S_OPTIONS = {
+    "namespace": env("PODIUM_K8S_NAMESPACE", "podium-runs"),
+    "kubeconfig": env("PODIUM_K8S_KUBECONFIG") or None,
+    "image_repository": env("PODIUM_K8S_IMAGE_REPOSITORY"),
+    "image_pull_secret": env("PODIUM_K8S_IMAGE_PULL_SECRET"),
+    "helper_image": env("PODIUM_K8S_HELPER_IMAGE"),
+    "bucket": env("PODIUM_K8S_BUCKET"),
+    "storage_endpoint": env("PODIUM_K8S_STORAGE_ENDPOINT", env("PODIUM_S3_ENDPOINT_URL")),
+    "region": env("PODIUM_S3_REGION") or None,
+    "storage_cidr": env("PODIUM_K8S_STORAGE_CIDR"),
+    "storage_port": env_int("PODIUM_K8S_STORAGE_PORT", 443),
+    "staging_s": env_int("PODIUM_K8S_STAGING_S", 600),
+    "ttl_after_finished_s": env_int("PODIUM_K8S_TTL_S", 3600),
+}
 # Login lockout (accounts/lockout.py): this many failed logins of one username from one address,
 # each within the cool-off of the previous, refuse that pair until the cool-off has passed.
 PODIUM_LOGIN_FAILURE_LIMIT = env_int("PODIUM_LOGIN_FAILURE_LIMIT", 5)

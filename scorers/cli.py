@@ -1,13 +1,17 @@
-"""``python -m scorers``: score predictions offline, exactly as the platform does.
+"""``podium-score`` (or ``python -m scorers``): score predictions offline, exactly as the
+platform does.
 
 Subcommands: ``segmentation`` (:mod:`scorers.cli_segmentation`) and ``detection``
-(:mod:`scorers.cli_detection`). Bad input ends with exit status 1 and one line on stderr.
+(:mod:`scorers.cli_detection`); ``--config`` takes a phase's exported configuration
+(:mod:`scorers.cli_config`). Bad input ends with exit status 1 and one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from scorers import cli_detection, cli_segmentation
 
@@ -15,13 +19,19 @@ from scorers import cli_detection, cli_segmentation
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered."""
     parser = argparse.ArgumentParser(
-        prog="python -m scorers",
+        prog=_prog(),
         description="Reproduce Podium's scores offline from prediction and reference files.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     cli_segmentation.add_parser(subparsers)
     cli_detection.add_parser(subparsers)
     return parser
+
+
+def _prog() -> str:
+    """The name the command was run by: the installed ``podium-score``, or the module."""
+    name = Path(sys.argv[0]).name
+    return "python -m scorers" if name in ("__main__.py", "") else name
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,14 @@ only the task's labels. Output (``--out``): JSON with per-case, per-label rows, 
 aggregates, the settings used and the missing/extra cases; or CSV with one row per case and
 label plus ``mean``/``median`` rows. Undefined distances (exactly one mask empty) are JSON
 ``null`` / an empty CSV field and are left out of the aggregates (counted as ``n_undefined``).
+
+With ``--config`` (a phase's exported configuration, :mod:`scorers.cli_config`) the phase's
+settings and rules apply instead: its labels, metrics, tolerances and surface; its test cases
+(a prediction for another case is refused, a missing one too unless the phase accepts partial
+submissions; then it is a ``missing`` row); and its aggregate (JSON ``"aggregate"``, CSV
+``aggregate`` rows), worst values counted, equal to the leaderboard's. ``--ranking-input``
+then writes the table the leaderboard ranks (``task, case, algorithm, value``), for
+``podium-rank``.
 """
 
 from __future__ import annotations
@@ -20,6 +28,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from scorers.cli_config import (
+    missing_row,
+    phase_aggregate,
+    ranking_values,
+    read_phase_config,
+    recorded,
+)
 from scorers.errors import InputError
 from scorers.metrics import SEGMENTATION, metric_names
 from scorers.nifti import read_label_map
@@ -44,12 +59,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--labels", type=int, nargs="+",
                         help="label values to score (default: the non-zero labels of "
                              "--dataset-json)")
-    parser.add_argument("--tolerance", nargs="+", default=[str(_DEFAULT_TOLERANCE_MM)],
+    parser.add_argument("--tolerance", nargs="+",
                         help="NSD tolerance in mm: one value for all labels, or LABEL=MM for "
                              f"each label (default {_DEFAULT_TOLERANCE_MM})")
-    parser.add_argument("--surface", choices=("surfel", "voxel"), default="surfel",
+    parser.add_argument("--surface", choices=("surfel", "voxel"),
                         help="surface representation: surfel (DeepMind surface-distance, "
                              "default) or voxel (border voxels, as MONAI)")
+    parser.add_argument("--config", type=Path,
+                        help="a phase's config.json (its Evaluation page): score with its "
+                             "settings, cases and worst values, as its leaderboard does")
+    parser.add_argument("--ranking-input", type=Path, metavar="FILE.csv",
+                        help="with --config: also write the per-case values the leaderboard "
+                             "ranks (task, case, algorithm, value), for podium-rank")
+    parser.add_argument("--algorithm",
+                        help="the algorithm's name in --ranking-input (default: the --pred "
+                             "folder's name)")
     parser.add_argument("--out", required=True, type=Path, help="result FILE.json or FILE.csv")
 
 
@@ -58,11 +82,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = _score(args)
         _write(args.out, result)
+        if args.ranking_input is not None:
+            _write_ranking_input(args, result)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except OSError as error:
-        print(f"error: cannot write {args.out.name} ({error.strerror})", file=sys.stderr)
+        name = Path(error.filename).name if error.filename else args.out.name
+        print(f"error: cannot write {name} ({error.strerror})", file=sys.stderr)
         return 1
     return 0
 
@@ -70,8 +97,13 @@ def run(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> dict:
     if args.out.suffix.lower() not in (".json", ".csv"):
         raise InputError(f"--out {args.out.name}: expected a .json or .csv file")
+    if args.config is not None:
+        return _score_phase(args)
+    if args.ranking_input is not None:
+        raise InputError("--ranking-input needs --config (the phase's ranked metric and rules)")
     labels = _labels(args.labels, args.dataset_json)
-    tolerances = _tolerances(args.tolerance, labels)
+    tolerances = _tolerances(args.tolerance or [str(_DEFAULT_TOLERANCE_MM)], labels)
+    surface = args.surface or "surfel"
     references = _cases(args.ref, "--ref")
     predictions = _cases(args.pred, "--pred")
     if not references:
@@ -83,24 +115,107 @@ def _score(args: argparse.Namespace) -> dict:
             print(f"warning: {len(names)} cases {what}: {', '.join(names)}", file=sys.stderr)
     rows = []
     scored = [name for name in sorted(references) if name in predictions]
-    for name in tqdm(scored, unit="case", file=sys.stderr, disable=not sys.stderr.isatty()):
+    for name in _progress(scored):
         ref, geometry = read_label_map(references[name], name=f"case {name}", labels=labels)
         pred, _ = read_label_map(predictions[name], name=f"case {name}", labels=labels,
                                  expected=geometry)
         scores = score_case(pred, ref, spacing_mm=geometry.spacing_mm, labels=tuple(labels),
-                            nsd_tolerance_mm=tolerances, surface=args.surface)
+                            nsd_tolerance_mm=tolerances, surface=surface)
         rows.extend({"case": name, "label": label, **scores[label]} for label in labels)
     return {
         "settings": {
-            "surface": args.surface,
+            "surface": surface,
             "labels": {str(label): label_name for label, label_name in labels.items()},
             "nsd_tolerance_mm": {str(label): tolerances[label] for label in labels},
         },
         "cases": rows,
-        "aggregates": _aggregates(rows, labels),
+        "aggregates": _aggregates(rows, labels, metric_names(SEGMENTATION)),
         "missing_cases": missing,
         "extra_cases": extra,
     }
+
+
+def _score_phase(args: argparse.Namespace) -> dict:
+    """Score as the phase of ``--config`` does (see the module's docstring)."""
+    given = [option for option, value in (("--labels", args.labels),
+                                          ("--dataset-json", args.dataset_json),
+                                          ("--tolerance", args.tolerance),
+                                          ("--surface", args.surface)) if value is not None]
+    if given:
+        raise InputError(f"--config sets the labels, tolerances and surface; leave out "
+                         f"{', '.join(given)}")
+    phase = read_phase_config(args.config, SEGMENTATION)
+    references = _cases(args.ref, "--ref")
+    predictions = _cases(args.pred, "--pred")
+    absent = [case for case in phase.cases if case not in references]
+    if absent:
+        raise InputError(f"--ref {args.ref.name}: no reference for {len(absent)} of the "
+                         f"phase's cases: {_listed(absent)}")
+    extra = sorted(set(predictions) - set(phase.cases))
+    if extra:
+        raise InputError(f"--pred {args.pred.name}: {len(extra)} files are not a test case of "
+                         f"the phase: {_listed(extra)} (the platform refuses such a submission)")
+    missing = [case for case in phase.cases if case not in predictions]
+    if missing and not phase.allow_partial:
+        raise InputError(f"--pred {args.pred.name}: {len(missing)} test cases have no "
+                         f"prediction: {_listed(missing)} (the phase refuses partial "
+                         "submissions)")
+    labels = tuple(phase.labels)
+    rows = []
+    for name in _progress([case for case in phase.cases if case in predictions]):
+        ref, geometry = read_label_map(references[name], name=f"reference {name}",
+                                       labels=phase.allowed)
+        pred, _ = read_label_map(predictions[name], name=f"case {name}", labels=phase.allowed,
+                                 expected=geometry)
+        scores = score_case(pred, ref, spacing_mm=geometry.spacing_mm, labels=labels,
+                            nsd_tolerance_mm=phase.tolerances, surface=phase.surface,
+                            metrics=phase.metrics)
+        rows.extend({"case": name, "label": label, "missing": False,
+                     **{m: recorded(scores[label][m]) for m in phase.metrics}}
+                    for label in labels)
+    rows.extend({"case": name, "label": label, "missing": True, **missing_row(phase)}
+                for name in missing for label in labels)
+    if missing:
+        print(f"warning: {len(missing)} cases without a prediction count as the worst value: "
+              f"{_listed(missing)}", file=sys.stderr)
+    return {
+        "settings": {
+            "config": args.config.name,
+            "task": phase.task,
+            "surface": phase.surface,
+            "labels": {str(label): label_name for label, label_name in phase.labels.items()},
+            "nsd_tolerance_mm": {str(label): phase.tolerances[label] for label in labels},
+            "worst_distance_mm": phase.worst_distance_mm,
+        },
+        "cases": rows,
+        "aggregates": _aggregates(rows, phase.labels, phase.metrics),
+        "aggregate": phase_aggregate(rows, phase),
+        "ranked_metric": phase.ranked_metric,
+        "ranking_values": ranking_values(rows, phase),
+        "missing_cases": missing,
+        "extra_cases": [],
+    }
+
+
+def _progress(cases: list[str]):
+    return tqdm(cases, unit="case", file=sys.stderr, disable=not sys.stderr.isatty())
+
+
+def _listed(names: list[str], shown: int = 8) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def _write_ranking_input(args: argparse.Namespace, result: dict) -> None:
+    """The leaderboard's ranking input for this one algorithm: ``task, case, algorithm,
+    value`` in the phase's case order, values in Python's round-trip form."""
+    algorithm = args.algorithm or args.pred.resolve().name
+    task = result["settings"]["task"]
+    with args.ranking_input.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["task", "case", "algorithm", "value"])
+        for case, value in result["ranking_values"].items():
+            writer.writerow([task, case, algorithm, repr(value)])
 
 
 def _labels(values: list[int] | None, dataset_json: Path | None) -> dict[int, str]:
@@ -161,12 +276,15 @@ def _cases(folder: Path, option: str) -> dict[str, Path]:
     return cases
 
 
-def _aggregates(rows: list[dict], labels: dict[int, str]) -> dict[str, dict]:
+def _aggregates(rows: list[dict], labels: dict[int, str], metrics: list[str]
+                ) -> dict[str, dict]:
+    """Per label and metric: mean and median of the defined values of scored cases."""
     summary: dict[str, dict] = {}
     for label in labels:
         per_metric = {}
-        for metric in metric_names(SEGMENTATION):
-            values = np.array([row[metric] for row in rows if row["label"] == label], float)
+        for metric in metrics:
+            values = np.array([row[metric] for row in rows
+                               if row["label"] == label and not row.get("missing")], float)
             defined = values[~np.isnan(values)]
             per_metric[metric] = {
                 "mean": float(defined.mean()) if defined.size else None,
@@ -192,17 +310,19 @@ def _write(out: Path, result: dict) -> None:
     if out.suffix.lower() == ".json":
         out.write_text(json.dumps(_json_safe(result), indent=2, allow_nan=False) + "\n")
         return
-    names = metric_names(SEGMENTATION)
+    names = list(next(iter(result["aggregates"].values())))
     with out.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
         writer.writerow(["kind", "case", "label", *names])
         for row in result["cases"]:
-            writer.writerow(["case", row["case"], row["label"],
-                             *(_csv_number(row[metric]) for metric in names)])
+            writer.writerow(["missing" if row.get("missing") else "case", row["case"],
+                             row["label"], *(_csv_number(row[metric]) for metric in names)])
         for statistic in ("mean", "median"):
             for label, metrics in result["aggregates"].items():
                 writer.writerow([statistic, "", label,
                                  *(_csv_number(metrics[m][statistic]) for m in names)])
+        for label, metrics in result.get("aggregate", {}).items():
+            writer.writerow(["aggregate", "", label, *(_csv_number(metrics[m]) for m in names)])
 
 
 def _csv_number(value: float | None) -> str:

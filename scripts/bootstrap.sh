@@ -3,6 +3,7 @@
 # integration tests drive). Idempotent: a second run only checks stamps.
 #   scripts/bootstrap.sh runtime   # the server, the worker, the demo
 #   scripts/bootstrap.sh test      # + reference libraries, podman, chromium
+#   scripts/bootstrap.sh bench     # + the benchmarks' libraries and wrk (benchmarks/)
 set -euo pipefail
 profile=${1:-runtime}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,21 +28,31 @@ if ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'
     .venv/bin/python -m pip install --quiet --upgrade pip
 fi
 
+# Each profile installs everything the one before it does: the later stamps cover it.
 case "$profile" in
-    runtime) reqs=requirements.txt ;;
-    test) reqs=requirements-test.txt ;;
-    *) echo "bootstrap: unknown profile '$profile' (runtime|test)" >&2; exit 2 ;;
+    runtime) reqs=requirements.txt; covered_by="runtime test bench" ;;
+    test) reqs=requirements-test.txt; covered_by="test bench" ;;
+    bench) reqs=requirements-bench.txt; covered_by="bench" ;;
+    *) echo "bootstrap: unknown profile '$profile' (runtime|test|bench)" >&2; exit 2 ;;
 esac
 hash=$(cat requirements*.txt | sha256sum | cut -c1-16)
 stamp=.venv/.podium-$profile-$hash
-# The test profile installs everything the runtime one does.
-if [ ! -f "$stamp" ] && [ ! -f ".venv/.podium-test-$hash" ]; then
+installed=false
+for covering in $covered_by; do
+    if [ -f ".venv/.podium-$covering-$hash" ]; then installed=true; fi
+done
+if ! $installed; then
     echo "bootstrap: installing $reqs into .venv"
     .venv/bin/python -m pip install --quiet -r "$reqs"
     touch "$stamp"
 fi
+# The offline CLIs (podium-score, podium-rank) as commands that run from any folder: the
+# checkout installed in editable mode, so they run these very files and no copy shadows them.
+if [ ! -x .venv/bin/podium-score ] || [ pyproject.toml -nt .venv/bin/podium-score ]; then
+    .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+fi
 
-if [ "$profile" = test ]; then
+if [ "$profile" != runtime ]; then
     # Debian packages for the integration tests: the container engine (podman serving the
     # Docker API; runc because crun fails on hybrid cgroups), a tiny static rootfs for test
     # images, and the browser.
@@ -52,6 +63,8 @@ if [ "$profile" = test ]; then
     command -v chromium >/dev/null || need+=(chromium)
     command -v chromedriver >/dev/null || need+=(chromium-driver)
     command -v curl >/dev/null || need+=(curl)
+    # The HTTP load generator benchmarks/pages.py --load drives the leaderboard page with.
+    if [ "$profile" = bench ] && ! command -v wrk >/dev/null; then need+=(wrk); fi
     sudo_cmd=(); [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
     apt_install() {
         "${sudo_cmd[@]}" apt-get update -qq

@@ -25,7 +25,10 @@ GPU_INDEX_ENV = "PODIUM_GPU_INDEX"
 
 # Where each backend lives: backend name → "module:class" (imported on first use, so the
 # platform does not need docker-py unless it runs the docker_api backend).
-BACKENDS = {"docker_api": "evaluation.runners.docker_api:DockerApiRunner"}
+BACKENDS = {
+    "docker_api": "evaluation.runners.docker_api:DockerApiRunner",
+    "kubernetes": "evaluation.runners.kubernetes:KubernetesRunner",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,7 +147,8 @@ class RunResult:
 
 
 class Runner(ABC):
-    """A container backend. Implementations: :mod:`evaluation.runners.docker_api`."""
+    """A container backend. Implementations: :mod:`evaluation.runners.docker_api`,
+    :mod:`evaluation.runners.kubernetes`."""
 
     @abstractmethod
     def run(self, request: RunRequest) -> RunResult:

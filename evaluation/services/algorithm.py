@@ -46,7 +46,8 @@ def runner():
     """The configured runner; each GPU worker process names its containers after its GPU."""
     gpu = gpu_index_from_env()
     prefix = settings.PODIUM_RUNNER_NAME_PREFIX + (f"gpu{gpu}-" if gpu is not None else "")
-    return get_runner(settings.PODIUM_RUNNER_BACKEND, name_prefix=prefix)
+    options = settings.PODIUM_K8S_OPTIONS if settings.PODIUM_RUNNER_BACKEND == "kubernetes" else {}
+    return get_runner(settings.PODIUM_RUNNER_BACKEND, name_prefix=prefix, **options)
 
 
 def claim(evaluation_id, worker: str) -> Evaluation | None:

@@ -23,7 +23,7 @@ from django.db import transaction
 from challenges.models import Challenge, GroundTruth, Phase, Task
 from core.archives import ArchiveLimits, extract, list_members
 from core.errors import InvalidInput, from_scorers
-from core.storage import private_storage
+from core.storage import file_sha256, private_storage
 from scorers.metrics import default_metric
 from scorers.nifti import ReadLimits, check_geometry, read_geometry, read_label_map
 from scorers.voc import read_voc_xml
@@ -256,7 +256,7 @@ def _detection_images(folder: Path, cases: list[dict]) -> dict[str, Path]:
 def _save(key: str, definition: dict, label_files: dict, images: dict, *, challenge_slug: str,
           note: str, activate: bool) -> ImportResult:
     storage = private_storage()
-    hashes = {case: _sha256(path) for case, path in label_files.items()}
+    hashes = {case: file_sha256(path) for case, path in label_files.items()}
     content = hashlib.sha256(
         "".join(f"{case}:{digest}\n" for case, digest in sorted(hashes.items())).encode()
     ).hexdigest()
@@ -268,7 +268,7 @@ def _save(key: str, definition: dict, label_files: dict, images: dict, *, challe
         task_created = task is None
         if task_created:
             task = Task.objects.create(challenge=challenge, key=key, **definition)
-            task.images = {case: _store(storage, f"images/{task.id}", path, _sha256(path))
+            task.images = {case: _store(storage, f"images/{task.id}", path, file_sha256(path))
                            for case, path in images.items()}
             task.save(update_fields=["images"])
         else:
@@ -318,13 +318,6 @@ def _store(storage, prefix: str, path: Path, digest: str) -> str:
             raise RuntimeError(f"private storage renamed {name} to {saved}")
     return name
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _inside(folder: Path, relative: str) -> Path:

@@ -4,10 +4,14 @@
   PODIUM_HEARTBEAT_TIMEOUT_S go back to ``queued`` and are sent again, or fail once they have
   been tried PODIUM_MAX_ATTEMPTS times.
 - Waiting evaluations (uploads waiting for their checks, queued, or outputs waiting for a
-  scorer) whose message may have been lost with a killed worker are sent again after
-  PODIUM_REQUEUE_QUEUED_AFTER_S (the checks count their attempts and give up after
-  PODIUM_MAX_ATTEMPTS). Sending twice is
-  harmless: a task only claims an evaluation that is still waiting.
+  scorer) whose message may have been lost with a killed worker or a broker outage are sent
+  again after PODIUM_REQUEUE_QUEUED_AFTER_S (2 min; the checks count their attempts and give
+  up after PODIUM_MAX_ATTEMPTS). Sending twice is harmless: a task only claims an evaluation
+  that is still waiting, under a row lock, and moves it out of the waiting state in the same
+  transaction; an upload whose checks are running is sent again only once its checker's
+  heartbeat is older than PODIUM_HEARTBEAT_TIMEOUT_S.
+- Task imports started in the console get the same treatment, with the same settings
+  (:func:`.import_jobs.reap`).
 """
 
 import logging
@@ -21,13 +25,15 @@ from django.utils import timezone
 from ..models import Evaluation, State
 from ..notifications import WORKER_STOPPED, internal_error_message
 from ..states import InvalidTransition, transition
+from . import import_jobs
 from .queueing import enqueue
 
 log = logging.getLogger(__name__)
 
 
 def reap() -> dict[str, int]:
-    """One pass; returns how many evaluations were re-queued, failed and re-sent."""
+    """One pass; returns how many evaluations were re-queued, failed and re-sent, and how many
+    task imports (``imports_requeued``, ``imports_failed``, ``imports_resent``)."""
     now = timezone.now()
     counts = {"requeued": 0, "failed": 0, "resent": 0}
     stale_before = now - timedelta(seconds=settings.PODIUM_HEARTBEAT_TIMEOUT_S)
@@ -43,8 +49,12 @@ def reap() -> dict[str, int]:
         if outcome:
             counts[outcome] += 1
     resend_before = now - timedelta(seconds=settings.PODIUM_REQUEUE_QUEUED_AFTER_S)
+    # An upload being checked stays ``validating``: it is sent again only once its checker
+    # went silent too, or a second worker would check it at the same time.
     waiting = Evaluation.objects.filter(
-        Q(state__in=[State.VALIDATING, State.QUEUED]) | Q(state=State.SCORING, worker=""),
+        Q(state=State.QUEUED) | Q(state=State.SCORING, worker="")
+        | Q(state=State.VALIDATING, worker="")
+        | Q(state=State.VALIDATING, heartbeat_at__lt=stale_before),
         enqueued_at__lt=resend_before,
     ).values_list("id", flat=True)
     for evaluation_id in list(waiting):
@@ -57,6 +67,7 @@ def reap() -> dict[str, int]:
                 transaction.on_commit(lambda evaluation=evaluation: enqueue(evaluation),
                                       robust=True)
                 counts["resent"] += 1
+    counts.update({f"imports_{name}": n for name, n in import_jobs.reap().items()})
     if any(counts.values()):
         log.warning("reaper: %s", counts)
     return counts

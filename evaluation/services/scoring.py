@@ -28,23 +28,29 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import PodiumError
-from core.storage import local_path
+from core.storage import StoredFileDamaged, StoredFileMissing, file_sha256, local_path
 
 from .. import task_names
 from ..kinds import Row, ScoringJob, kind_of
 from ..models import CaseResult, Evaluation, Phase, State
 from ..notifications import SCORING_STOPPED, internal_error_message
 from ..states import InvalidTransition, heartbeat, transition
+from . import faults
 
 log = logging.getLogger(__name__)
 
 RESULTS_EVERY_S = 0.5
 
 
-def neutral_message(evaluation: Evaluation) -> str:
+RERUN = "You do not need to resubmit: they can run it again."
+SUBMIT_AGAIN = ("The stored copy of your upload is no longer readable on the server (not a "
+                "problem with what you sent): please submit it again.")
+
+
+def neutral_message(evaluation: Evaluation, advice: str = RERUN) -> str:
     """What the participant is told when an internal error stopped scoring."""
     return internal_error_message(evaluation.submission.phase.task.challenge, SCORING_STOPPED,
-                                  "You do not need to resubmit: they will re-run it.")
+                                  advice)
 
 
 class Stopped(Exception):
@@ -120,24 +126,78 @@ def _plan(evaluation: Evaluation) -> int:
 
 
 def _take_shards(evaluation: Evaluation, *, helper: int) -> None:
-    """Take and score shards until none is left or the evaluation ends or leaves this worker;
-    the stored archive is fetched once for all of them."""
+    """Take and score shards until none is left or the evaluation ends or leaves this worker.
+
+    A transient fault (a dropped database connection, a storage read that failed) is retried
+    with backoff: the next try takes the shard this helper held again and replaces the rows it
+    had written, so no case result is ever duplicated. When the tries run out the evaluation is
+    failed if the database answers, else left to the reaper (its heartbeat goes stale)."""
+    for attempt in range(faults.retries() + 1):
+        try:
+            with _ending_on_error(evaluation):
+                _take_shards_once(evaluation, helper)
+            return
+        except faults.TRANSIENT as exc:
+            if attempt == faults.retries():
+                log.error("evaluation %s: transient fault persisted after %s tries: %r",
+                          evaluation.id, attempt + 1, exc)
+                faults.retry_pause(0)
+                _finish(evaluation, State.FAILED, participant_message=neutral_message(evaluation),
+                        organizer_log=f"gave up after {attempt + 1} tries: {exc!r}\n")
+                return
+            log.warning("evaluation %s: transient fault (%r); try %s of %s in %.0f s",
+                        evaluation.id, exc, attempt + 2, faults.retries() + 1,
+                        faults.backoff_s(attempt))
+            faults.retry_pause(attempt)
+
+
+def _take_shards_once(evaluation: Evaluation, helper: int) -> None:
+    """One try: the stored archive is fetched (and its SHA-256 checked) once for all shards."""
     scratch = Path(settings.WORK_DIR) / f"scoring-{evaluation.id}-{helper}"
     shutil.rmtree(scratch, ignore_errors=True)  # what a killed earlier attempt left behind
-    scratch.mkdir(parents=True)
     try:
-        with _ending_on_error(evaluation), ExitStack() as stack:
+        scratch.mkdir(parents=True)
+        with ExitStack() as stack:
             task = evaluation.submission.phase.task
             kind = kind_of(task)
             archive = prepared = None
             while (shard := _take_shard(evaluation, helper)) is not None:
                 if archive is None:
-                    name = evaluation.outputs or evaluation.submission.file.name
-                    archive = stack.enter_context(local_path(default_storage, name, scratch))
+                    archive = stack.enter_context(_stored_upload(evaluation, scratch))
                     prepared = kind.prepare(archive, task)
                 _score_shard(evaluation, shard, archive, prepared, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+class UploadLost(StoredFileMissing):
+    """The participant's stored upload is missing or damaged on the server: only a new
+    submission can replace it (a re-run reads the same file)."""
+
+
+@contextmanager
+def _stored_upload(evaluation: Evaluation, scratch: Path) -> Iterator[Path]:
+    """The archive to score as a local path: an algorithm's outputs, or the participant's
+    upload checked against the SHA-256 recorded when it was received, so that a file damaged
+    on the server is never scored nor blamed on the participant."""
+    submission = evaluation.submission
+    name = evaluation.outputs or submission.file.name
+    with ExitStack() as stack:
+        try:
+            archive = stack.enter_context(local_path(default_storage, name, scratch))
+            if not archive.is_file():
+                raise StoredFileMissing(f"stored file {name} does not exist")
+            if not evaluation.outputs and submission.file_sha256:
+                if file_sha256(archive) != submission.file_sha256:
+                    raise StoredFileDamaged(
+                        f"stored upload {name} does not match the SHA-256 "
+                        f"{submission.file_sha256} recorded when it was received")
+        except (StoredFileMissing, StoredFileDamaged) as exc:
+            if evaluation.outputs:
+                raise
+            raise UploadLost(str(exc)) from exc
+        yield archive
+
 
 
 def _score_shard(evaluation: Evaluation, shard: int, archive: Path, prepared, scratch: Path, *,
@@ -182,15 +242,32 @@ def _take_shard(evaluation: Evaluation, helper: int) -> int | None:
 
 @contextmanager
 def _ending_on_error(evaluation: Evaluation) -> Iterator[None]:
-    """Scoring errors end the evaluation: the participant's (InvalidInput) with its message, any
-    other with a neutral one and the traceback in the organizer log."""
+    """Scoring errors end the evaluation: the participant's (InvalidInput) with its message; a
+    stored upload missing or damaged on the server, or a full disk, with a neutral message and
+    an operator-facing log line; any other with a neutral one and the traceback in the
+    organizer log. Transient faults go up to be retried (:func:`_take_shards`)."""
     try:
         yield
     except Stopped:
         log.info("evaluation %s left the scoring state; stopped", evaluation.id)
     except PodiumError as exc:
         _finish(evaluation, State.FAILED, participant_message=str(exc))
+    except faults.TRANSIENT:
+        raise
+    except (StoredFileMissing, StoredFileDamaged) as exc:
+        log.error("evaluation %s: storage fault, operator action needed: %s", evaluation.id, exc)
+        _finish(evaluation, State.FAILED,
+                participant_message=neutral_message(
+                    evaluation, SUBMIT_AGAIN if isinstance(exc, UploadLost) else RERUN),
+                organizer_log=f"storage fault: {exc}\n")
     except Exception as exc:
+        if faults.is_resource(exc):
+            log.error("evaluation %s: worker %s is out of disk space in %s (%s); free space, "
+                      "then re-queue the evaluation", evaluation.id, evaluation.worker,
+                      settings.WORK_DIR, exc)
+            _finish(evaluation, State.FAILED, participant_message=neutral_message(evaluation),
+                    organizer_log=f"out of disk space on the worker: {exc}\n")
+            return
         log.exception("evaluation %s: internal error while scoring", evaluation.id)
         _finish(
             evaluation,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import kombu.exceptions
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -23,7 +24,7 @@ from core.templatetags import when
 
 from ..models import ACTIVE_STATES, Evaluation, State, Submission, submission_upload_to
 from ..states import InvalidTransition, transition
-from . import entrants
+from . import entrants, faults
 from .queueing import enqueue
 from .validation import CHECKING_MESSAGE, check_in_request
 
@@ -57,6 +58,9 @@ class Received:
     size: int
     sha256: str
     name: str  # the name the participant gave it
+    # Already in storage under this name (an upload in chunks that S3 assembled from its
+    # parts): not stored again, and left to the caller if the upload is refused.
+    stored_name: str = ""
 
 
 def upload_cap(phase: Phase) -> int:
@@ -83,10 +87,18 @@ def submit(*, phase: Phase, user, upload, description: str = "") -> Submission:
     it is hashed and capped; the rest is :func:`submit_received`'s.
     """
     participation = check_may_submit(phase, user)  # early: spare a participant at the limit
-    settings.WORK_DIR.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=settings.WORK_DIR) as tmp:
-        received = _receive(upload, Path(tmp) / "upload", upload_cap(phase))
-        return _accept(phase, user, participation, received, description)
+    try:
+        settings.WORK_DIR.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=settings.WORK_DIR) as tmp:
+            received = _receive(upload, Path(tmp) / "upload", upload_cap(phase))
+            return _accept(phase, user, participation, received, description)
+    except OSError as exc:
+        if not faults.is_resource(exc):
+            raise
+        log.error("submission refused: the web server's work folder %s is full (%s); free "
+                  "space there", settings.WORK_DIR, exc)
+        raise Refused("the server has no room for uploads right now; please try again later",
+                      http_status=503) from None
 
 
 def submit_received(*, phase: Phase, user, received: Received,
@@ -116,10 +128,16 @@ def _accept(phase: Phase, user, participation: Participation, received: Received
     checked = check_in_request(phase, received.path)
     if algorithm:
         _check_new_upload(phase, participation, received.sha256)
+    if received.stored_name:
+        stored_name, created = received.stored_name, False
+    elif algorithm:
         stored_name, created = _store_image(received.path, received.sha256)
     else:
         stored_name, created = _store(phase, submission_id, received.path), True
     committed = False
+    # Outside any caller's transaction the message is published once the rows are committed,
+    # and a broker that stays down refuses the submission (_publish_or_refuse).
+    outermost = not transaction.get_connection().in_atomic_block
     try:
         with transaction.atomic():
             entrants.lock(challenge_id=phase.task.challenge_id, team_id=participation.team_id,
@@ -152,14 +170,40 @@ def _accept(phase: Phase, user, participation: Participation, received: Received
                 metric_config=phase.metric_config(),
                 enqueued_at=timezone.now(),
             )
-            transaction.on_commit(lambda: enqueue(evaluation), robust=True)
+            if not outermost:
+                # Sent when the caller's transaction commits (an import, a test); a message
+                # lost there is sent again by the reaper (PODIUM_REQUEUE_QUEUED_AFTER_S).
+                transaction.on_commit(lambda: enqueue(evaluation), robust=True)
         committed = True
     finally:
         if not committed and created:
             default_storage.delete(stored_name)
+    if outermost:
+        _publish_or_refuse(submission, evaluation, stored_name if created else "")
     log.info("submission %s accepted (%s) for phase %s from user %s", submission.id,
              evaluation.state, phase.id, user.pk)
     return submission
+
+
+def _publish_or_refuse(submission: Submission, evaluation: Evaluation, stored_name: str) -> None:
+    """Send the evaluation's first message, or refuse the submission with 503.
+
+    Celery already tries the publish several times with backoff
+    (``CELERY_TASK_PUBLISH_RETRY_POLICY``, about 4 s). A broker still down after that refuses
+    the submission rather than keep a row no message will move for minutes: its rows and the
+    file stored for it are deleted, so it does not count against the limit, and the
+    participant is told to send it again."""
+    try:
+        enqueue(evaluation)
+    except (kombu.exceptions.OperationalError, OSError) as exc:
+        log.error("submission %s: the broker refused its message (%r); submission refused",
+                  submission.id, exc)
+        submission.delete()
+        if stored_name:
+            default_storage.delete(stored_name)
+        raise Refused("the evaluation queue cannot be reached right now, so your upload was "
+                      "not kept; please submit it again in a few minutes",
+                      http_status=503) from None
 
 
 def cancel(submission: Submission, user) -> Evaluation:

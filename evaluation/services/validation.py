@@ -9,7 +9,6 @@ with the same messages. An upload refused there ends ``failed`` with the message
 upload refused in the request, does not count against the submission limit.
 """
 
-import hashlib
 import logging
 import shutil
 import traceback
@@ -22,14 +21,14 @@ from django.utils import timezone
 
 from challenges.models import Phase
 from core.errors import InvalidInput, PodiumError
-from core.storage import local_path
+from core.storage import StoredFileDamaged, StoredFileMissing, file_sha256, local_path
 
 from ..algorithm_images import GZIP_MAGIC, inspect_archive
 from ..kinds import kind_of
 from ..models import Evaluation, State, Submission
 from ..notifications import CHECKING_STOPPED, internal_error_message
 from ..states import InvalidTransition, transition
-from . import entrants
+from . import entrants, faults
 from .queueing import enqueue
 
 log = logging.getLogger(__name__)
@@ -54,12 +53,12 @@ def check_in_request(phase: Phase, local: Path) -> bool:
 
 def check_in_worker(submission: Submission, local: Path) -> str:
     """Every check of a stored upload; returns the algorithm image's id ("" for predictions).
-    Raises InvalidInput, or RuntimeError when the stored file is not what the participant sent
+    Raises InvalidInput, or StoredFileDamaged when the stored file is not what the participant sent
     (a storage fault is never blamed on them, and such a file is never used)."""
     try:
         image_id = _check(submission, local)
     except PodiumError:
-        if _sha256(local) != submission.file_sha256:
+        if file_sha256(local) != submission.file_sha256:
             raise _changed() from None
         raise
     return image_id
@@ -76,8 +75,8 @@ def _check(submission: Submission, local: Path) -> str:
     return ""
 
 
-def _changed() -> RuntimeError:
-    return RuntimeError("the stored upload does not match the SHA-256 of what was received")
+def _changed() -> StoredFileDamaged:
+    return StoredFileDamaged("the stored upload does not match the SHA-256 of what was received")
 
 
 def validate(evaluation_id, *, worker: str) -> None:
@@ -89,14 +88,29 @@ def validate(evaluation_id, *, worker: str) -> None:
     submission = evaluation.submission
     scratch = Path(settings.WORK_DIR) / f"validate-{evaluation.id}"
     shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True, mode=0o700)
     try:
+        scratch.mkdir(parents=True, mode=0o700)
         with local_path(default_storage, submission.file.name, scratch) as local:
+            if not local.is_file():
+                raise StoredFileMissing(f"stored file {submission.file.name} does not exist")
             image_id = check_in_worker(submission, local)
         _accept(evaluation, submission, image_id)
     except PodiumError as exc:
         _finish(evaluation, State.FAILED, participant_message=str(exc), valid=False)
-    except Exception:
+    except (StoredFileMissing, StoredFileDamaged) as exc:
+        # An image is stored once for every submission of it: the organizers restore the stored
+        # object and re-queue, which a new upload of the same image could not do.
+        log.error("evaluation %s: storage fault, operator action needed: %s", evaluation.id, exc)
+        _finish(evaluation, State.FAILED, participant_message=neutral_message(evaluation),
+                organizer_log=f"{evaluation.organizer_log}{exc}\n")
+    except Exception as exc:
+        if faults.is_resource(exc):
+            log.error("evaluation %s: worker %s is out of disk space in %s (%s); free space, "
+                      "then re-queue the evaluation", evaluation.id, worker, settings.WORK_DIR,
+                      exc)
+            _finish(evaluation, State.FAILED, participant_message=neutral_message(evaluation),
+                    organizer_log=f"{evaluation.organizer_log}out of disk space: {exc}\n")
+            return
         log.exception("evaluation %s: checking the upload failed", evaluation.id)
         _finish(evaluation, State.FAILED, participant_message=neutral_message(evaluation),
                 organizer_log=evaluation.organizer_log + traceback.format_exc(limit=8))
@@ -173,10 +187,3 @@ def _check_image_magic(local: Path) -> None:
     if head[:2] != GZIP_MAGIC and head[257:262] != b"ustar":
         raise InvalidInput("an algorithm image must be a `docker save` archive (.tar or .tar.gz)")
 
-
-def _sha256(local: Path) -> str:
-    digest = hashlib.sha256()
-    with open(local, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

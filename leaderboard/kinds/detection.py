@@ -58,10 +58,13 @@ def rank_detection(phase: Phase, entrants: Sequence[Entrant]) -> PhaseBoard:
 
 
 def ranking_description(phase: Phase, *, bootstrapped: bool) -> str:
-    """How the phase ranks, in words (the leaderboard's and the Evaluation page's sentence)."""
+    """How the phase ranks, in words, after the metric's name: the leaderboard shows "Ranking
+    by mAP: <this>", the Evaluation page "The leaderboard ranks by mAP: <this>"."""
     return (
-        f"ranked by {ranked_metric(phase)} (larger is better; ties: {phase.ranking_ties})"
-        + (f"; bootstrap over the {len(phase.task.cases)} test images" if bootstrapped else "")
+        f"one value over all {len(phase.task.cases)} test images, not a mean of per-image "
+        f"values (larger is better; ties: {phase.ranking_ties})"
+        + ("; the rank uncertainty comes from a bootstrap over the test images"
+           if bootstrapped else "")
         + "."
     )
 

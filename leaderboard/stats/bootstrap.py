@@ -33,6 +33,40 @@ from leaderboard.stats.table import ScoreTable, TaskMatrix, task_matrices
 from leaderboard.stats.ties import rank_order
 
 Compat = Literal["challengeR"]
+_TAU_ROWS = 1024  # rankings per block in kendall_tau_b: bounds its arrays with B up to 10,000
+
+
+def _tied_pairs(rows: np.ndarray) -> np.ndarray:
+    """Σ t(t − 1)/2 over the runs of t equal values in each ascending row of ``rows`` (B, K)."""
+    position = np.broadcast_to(np.arange(rows.shape[1]), rows.shape)
+    opens = np.ones(rows.shape, dtype=bool)
+    opens[:, 1:] = rows[:, 1:] != rows[:, :-1]
+    first = np.maximum.accumulate(np.where(opens, position, 0), axis=1)
+    return (position - first).sum(axis=1)
+
+
+def _inversions(codes: np.ndarray) -> np.ndarray:
+    """Per row of non-negative integer ``codes`` (B, K), the pairs i < j with codes i > j.
+
+    Bit by bit from the highest: a pair is inverted at the highest bit where its codes differ,
+    i.e. it is a 1 before a 0 among the codes sharing the bits above. A stable sort on those
+    bits (a radix sort on 16-bit codes) brings each such group together in its original order,
+    where a running count of ones gives, for every 0, the ones before it."""
+    total = np.zeros(len(codes), dtype=np.int64)
+    if codes.size == 0:
+        return total
+    codes = codes.astype(np.int16 if codes.max() < 2**15 else np.int64)
+    flat, row_start = codes.reshape(-1), (np.arange(len(codes)) * codes.shape[1])[:, None]
+    opens = np.ones(codes.shape, dtype=bool)
+    for bit in reversed(range(int(codes.max()).bit_length())):
+        in_order = flat[np.argsort(codes >> (bit + 1), axis=1, kind="stable") + row_start]
+        ones = (in_order >> bit) & 1
+        ones_before = np.cumsum(ones, axis=1, dtype=np.int32) - ones
+        group = in_order >> (bit + 1)
+        opens[:, 1:] = group[:, 1:] != group[:, :-1]
+        at_open = np.maximum.accumulate(np.where(opens, ones_before, 0), axis=1)
+        total += np.where(ones == 0, ones_before - at_open, 0).sum(axis=1)
+    return total
 
 
 def kendall_tau_b(reference: np.ndarray, rankings: np.ndarray) -> np.ndarray:
@@ -40,23 +74,37 @@ def kendall_tau_b(reference: np.ndarray, rankings: np.ndarray) -> np.ndarray:
 
     tau_b = Σ_{i<j} sgn(x_i − x_j)·sgn(y_i − y_j) / √(n_x · n_y), n_x and n_y the numbers of
     pairs not tied in x and in y (as R's ``cor(method="kendall")`` and scipy's ``kendalltau``);
-    NaN when either ranking ties every pair.
+    NaN when either ranking ties every pair, or holds NaN (infinities are ordinary values).
+
+    The numerator counts without visiting the K(K − 1)/2 pairs (Knight's method, as scipy):
+    with the algorithms sorted by (x, y), it is n₀ − n_x,tied − n_y,tied + n_both,tied − 2·D,
+    D the pairs that the y values then put in the wrong order (:func:`_inversions`). Every
+    count is an exact integer, so the result is that of the pairwise sum to the last bit.
     """
     reference = np.asarray(reference, dtype=np.float64)
     rankings = np.atleast_2d(np.asarray(rankings, dtype=np.float64))
-    first, second = np.triu_indices(len(reference), 1)
-    reference_signs = np.sign(reference[first] - reference[second])
-    reference_untied = float(np.count_nonzero(reference_signs))
+    k = len(reference)
+    x = np.unique(reference, return_inverse=True)[1].reshape(-1)  # codes ordered as the values
+    pairs = k * (k - 1) // 2
+    x_tied = int(_tied_pairs(np.sort(x)[None])[0])
     taus = np.empty(len(rankings))
-    for start in range(0, len(rankings), 256):
-        chunk = rankings[start : start + 256]
-        differences = chunk[:, first] - chunk[:, second]
-        concordance = np.sign(differences) @ reference_signs
-        untied = np.count_nonzero(differences, axis=1)
-        denominator = np.sqrt(untied * reference_untied)
+    for start in range(0, len(rankings), _TAU_ROWS):
+        block = rankings[start : start + _TAU_ROWS]
+        levels, y = np.unique(np.where(np.isnan(block), 0.0, block), return_inverse=True)
+        y = y.reshape(block.shape)
+        joint = x * len(levels) + y
+        order = np.argsort(joint, axis=1)
+        both_tied = _tied_pairs(np.take_along_axis(joint, order, axis=1))
+        discordant = _inversions(np.take_along_axis(y, order, axis=1))
+        y_tied = _tied_pairs(np.sort(y, axis=1))
+        concordance = (pairs - x_tied - y_tied + both_tied - 2 * discordant).astype(np.float64)
+        denominator = np.sqrt((pairs - y_tied) * float(pairs - x_tied))
         with np.errstate(divide="ignore", invalid="ignore"):
-            taus[start : start + 256] = np.where(denominator > 0, concordance / denominator, np.nan)
-    return taus
+            taus[start : start + _TAU_ROWS] = np.where(
+                denominator > 0, concordance / denominator, np.nan
+            )
+    undefined = np.isnan(rankings).any(axis=1) | np.isnan(reference).any()
+    return np.where(undefined, np.nan, taus)
 
 
 def _interval(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,6 +123,15 @@ def _interval(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 value = below + (h - np.floor(h)) * (above - below)
             out[k] = below if below == above or np.isnan(value) else value
     return low, high
+
+
+def _rank_shares(ranks: np.ndarray, k: int) -> np.ndarray:
+    """``[a, r − 1]``: the share of rows of ``ranks`` (B, K) where algorithm a has rank exactly
+    r (1 … k; an average rank such as 2.5 is none of them). Counted, not compared K times."""
+    exact = (ranks == np.round(ranks)) & (ranks >= 1) & (ranks <= k)
+    cell = np.arange(ranks.shape[1]) * k + np.where(exact, ranks, 1).astype(np.int64) - 1
+    counts = np.bincount(cell[exact], minlength=ranks.shape[1] * k).astype(np.float64)
+    return counts.reshape(ranks.shape[1], k) / len(ranks)
 
 
 @dataclass(frozen=True)
@@ -144,7 +201,7 @@ class TaskBootstrap:
     def summary(self) -> RankSummary:
         """The rank distribution and aggregate intervals of each algorithm."""
         k = len(self.algorithms)
-        p_rank = (self.ranks[:, :, None] == np.arange(1, k + 1)).mean(axis=0)
+        p_rank = _rank_shares(self.ranks, k)
         q025, q975 = np.quantile(self.ranks, [0.025, 0.975], axis=0)
         low, high = _interval(self.aggregates)
         return RankSummary(

@@ -1,10 +1,14 @@
-"""``python -m leaderboard.stats rank|bootstrap|consensus`` — reproduce a leaderboard offline.
+"""``podium-rank`` (or ``python -m leaderboard.stats``) ``rank|bootstrap|consensus`` —
+reproduce a leaderboard offline.
 
 The options and CSV columns are a contract (issue 4; docs/ranking.md):
 
-- ``rank --input data.csv --method M [--smaller-better] [--na VALUE|worst|drop]
-  [--ties min|average] [--adjust none|holm|bonferroni] [--alpha 0.05] --out ranking.csv``
-  → ``task, algorithm, score, rank``.
+- ``rank --input data.csv [more.csv …] (--method M | --config phase.json) [--smaller-better]
+  [--na VALUE|worst|drop] [--ties min|average] [--adjust none|holm|bonferroni] [--alpha 0.05]
+  --out ranking.csv`` → ``task, algorithm, score, rank``. The input files are read as one
+  table. ``--config`` (a phase's exported configuration) sets the method and every option as
+  the phase's leaderboard uses them, its bootstrap's resamples and seed included; an option
+  given as well overrides it.
 - ``bootstrap`` with the same options plus ``[--samples FILE | --n 1000 --seed S]
   [--compat challengeR] --out-dir DIR`` → ``ranks.csv`` (``task, boot, algorithm, score,
   rank``), ``summary.csv`` (``task, algorithm, full_rank, mean_rank, median_rank, q025, q975,
@@ -17,6 +21,7 @@ Input problems end the command with exit status 2 and a one-line message on stde
 """
 
 import argparse
+import json
 import sys
 import warnings
 from collections.abc import Sequence
@@ -36,6 +41,7 @@ from leaderboard.stats.csvio import (
 from leaderboard.stats.errors import StatsInputError
 from leaderboard.stats.methods import ADJUSTMENTS, RankingConfig, rank_table
 from leaderboard.stats.registry import method_names
+from leaderboard.stats.table import ScoreTable
 from leaderboard.stats.ties import rank_order
 
 
@@ -50,27 +56,38 @@ def _na_rule(text: str) -> float | str:
         ) from None
 
 
+# What an option left out means when no --config gives it either.
+_DEFAULTS = {"na": "worst", "ties": "min", "adjust": "none", "alpha": 0.05, "n": 1000, "seed": 0}
+CONFIG_FORMAT = "podium-phase-config"
+
+
 def _ranking_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--input", type=Path, required=True, help="CSV: task, case, algorithm, value"
+        "--input", type=Path, nargs="+", required=True,
+        help="CSV: task, case, algorithm, value (several files are read as one table)",
     )
-    parser.add_argument("--method", choices=method_names(), required=True)
+    parser.add_argument("--config", type=Path,
+                        help="a phase's config.json: its ranking method and options")
+    parser.add_argument("--method", choices=method_names(), help="required without --config")
     parser.add_argument("--smaller-better", action="store_true", help="smaller values are better")
     parser.add_argument(
         "--na",
         type=_na_rule,
-        default="worst",
         help="missing values: a number, 'worst' (default) or 'drop'",
     )
-    parser.add_argument("--ties", choices=("min", "average"), default="min")
-    parser.add_argument("--adjust", choices=ADJUSTMENTS, default="none")
-    parser.add_argument("--alpha", type=float, default=0.05)
+    parser.add_argument("--ties", choices=("min", "average"), help="default min")
+    parser.add_argument("--adjust", choices=ADJUSTMENTS, help="default none")
+    parser.add_argument("--alpha", type=float, help="default 0.05")
+
+
+def _prog() -> str:
+    """The name the command was run by: the installed ``podium-rank``, or the module."""
+    name = Path(sys.argv[0]).name
+    return "python -m leaderboard.stats" if name in ("__main__.py", "") else name
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m leaderboard.stats", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog=_prog(), description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     rank = commands.add_parser("rank", help="rank every task")
     _ranking_options(rank)
@@ -79,8 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     _ranking_options(boot)
     source = boot.add_mutually_exclusive_group()
     source.add_argument("--samples", type=Path, help="CSV: task, boot, draw, case")
-    source.add_argument("--n", type=int, default=1000, help="resamples per task (default 1000)")
-    boot.add_argument("--seed", type=int, default=0, help="seed of the resamples (default 0)")
+    source.add_argument("--n", type=int, help="resamples per task (default 1000)")
+    boot.add_argument("--seed", type=int, help="seed of the resamples (default 0)")
     boot.add_argument("--compat", choices=("challengeR",), help="challengeR's duplicate handling")
     boot.add_argument("--out-dir", type=Path, required=True)
     consensus = commands.add_parser("consensus", help="mean-rank consensus across tasks")
@@ -91,10 +108,61 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _phase_ranking(path: Path) -> dict:
+    """The ``ranking`` block of a phase's exported configuration, with the names of the
+    options here: method, larger_better, na, ties, adjust, alpha, n (resamples), seed."""
+    where = f"--config {path.name}"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        raise StatsInputError(f"{where}: cannot be read") from None
+    except ValueError:
+        raise StatsInputError(f"{where}: not JSON (expected a phase's config.json)") from None
+    if not isinstance(config, dict) or config.get("format") != CONFIG_FORMAT:
+        raise StatsInputError(f"{where}: not a phase configuration (download it from the "
+                              "challenge's Evaluation page)")
+    if config.get("version") != 1:
+        raise StatsInputError(f"{where}: version {config.get('version')!r} is not supported "
+                              "(this podium-rank reads version 1)")
+    try:
+        kind = config["task"]["kind"]
+    except (KeyError, TypeError):
+        raise StatsInputError(f"{where}: incomplete or malformed (download it again)") from None
+    if kind != "segmentation":
+        raise StatsInputError(f"{where}: a {kind} phase ranks one value per submission, not a "
+                              "per-case table; podium-rank ranks segmentation phases")
+    try:
+        ranking = config["ranking"]
+        options = {name: ranking[name] for name in ("method", "ties", "adjust", "alpha", "na")}
+        options.update(larger_better=bool(ranking["larger_better"]),
+                       n=int(ranking["bootstrap_samples"]), seed=int(ranking["seed"]))
+    except (KeyError, TypeError, ValueError):
+        raise StatsInputError(f"{where}: incomplete or malformed (download it again)") from None
+    if options["method"] not in method_names():
+        raise StatsInputError(f"{where}: unknown ranking method {options['method']!r}")
+    return options
+
+
+def _resolve(args: argparse.Namespace) -> None:
+    """Fill each option left out from --config, else from :data:`_DEFAULTS`."""
+    phase = _phase_ranking(args.config) if args.config is not None else {}
+    for name, default in _DEFAULTS.items():
+        if getattr(args, name, default) is None:
+            setattr(args, name, phase.get(name, default))
+    if args.method is None:
+        if "method" not in phase:
+            raise StatsInputError("give --method, or --config with a phase's configuration")
+        args.method = phase["method"]
+    args.larger_better = not args.smaller_better and phase.get("larger_better", True)
+    if getattr(args, "n", None) == 0 and phase.get("n") == 0 and args.samples is None:
+        raise StatsInputError(f"--config {args.config.name}: the phase draws no bootstrap "
+                              "resamples; use 'rank', or give --n")
+
+
 def _config(args: argparse.Namespace) -> RankingConfig:
     return RankingConfig(
         method=args.method,
-        larger_better=not args.smaller_better,
+        larger_better=args.larger_better,
         na=args.na,
         ties=args.ties,
         adjust=args.adjust,
@@ -102,8 +170,19 @@ def _config(args: argparse.Namespace) -> RankingConfig:
     )
 
 
+def _read_inputs(paths: Sequence[Path]) -> ScoreTable:
+    """The score tables of ``paths`` as one table (a pair given twice is refused)."""
+    tables = [read_score_table(path) for path in paths]
+    if len(tables) == 1:
+        return tables[0]
+    return ScoreTable.from_columns(**{
+        name: np.concatenate([getattr(table, name) for table in tables])
+        for name in ("task", "case", "algorithm", "value")
+    })
+
+
 def _rank(args: argparse.Namespace) -> None:
-    rankings = rank_table(read_score_table(args.input), _config(args))
+    rankings = rank_table(_read_inputs(args.input), _config(args))
     rows = [row for ranking in rankings for row in ranking.records()]
     write_rows(args.out, ("task", "algorithm", "score", "rank"), rows)
 
@@ -111,7 +190,7 @@ def _rank(args: argparse.Namespace) -> None:
 def _bootstrap(args: argparse.Namespace) -> None:
     samples = read_resample_table(args.samples) if args.samples else None
     results = bootstrap_table(
-        read_score_table(args.input),
+        _read_inputs(args.input),
         _config(args),
         n_boot=args.n,
         seed=args.seed,
@@ -192,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            if args.command != "consensus":
+                _resolve(args)
             command(args)
         for message in dict.fromkeys(str(warning.message) for warning in caught):
             print(f"warning: {message}", file=sys.stderr)

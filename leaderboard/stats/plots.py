@@ -22,6 +22,7 @@ from leaderboard.stats.ties import rank_order
 
 _LEFT, _TOP, _RIGHT = 70, 50, 30
 _LABELS = 175  # room for rotated algorithm names (24 characters) above the caption
+_SUPERIOR, _NOT_SUPERIOR = "#e6ab02", "#dbe6f3"  # significance map cells
 
 
 def _caption_width(caption: str) -> float:
@@ -30,13 +31,11 @@ def _caption_width(caption: str) -> float:
     return _LEFT + 6.5 * len(caption) + _RIGHT
 
 
-def _blob_column(x: float, ranks: np.ndarray, y_of, radius: float, fill: str) -> list[str]:
+def _blob_column(x: float, ranks: np.ndarray, y_of, radius: float, fill: str) -> str:
     values, counts = np.unique(ranks, return_counts=True)
-    shares = counts / len(ranks)
-    return [
-        svg.circle(x, y_of(value), radius * float(np.sqrt(share)), fill=fill, opacity=0.75)
-        for value, share in zip(values, shares, strict=True)
-    ]
+    radii = radius * np.sqrt(counts / len(ranks))
+    return svg.circle_column(x, [y_of(v) for v in values.tolist()], radii.tolist(), fill=fill,
+                             opacity=0.75)
 
 
 def blob_plot(bootstrap: TaskBootstrap, *, title: str | None = None) -> str:
@@ -74,7 +73,7 @@ def blob_plot(bootstrap: TaskBootstrap, *, title: str | None = None) -> str:
     body.append(svg.text(18, _TOP + row * k / 2, "rank", rotate=-90))
     for position, a in enumerate(order):
         x = x_of(position)
-        body += _blob_column(x, bootstrap.ranks[:, a], y_of, radius, svg.colour(position))
+        body.append(_blob_column(x, bootstrap.ranks[:, a], y_of, radius, svg.colour(position)))
         body.append(svg.line(x, y_of(summary.q025[a]), x, y_of(summary.q975[a]), width=1.5))
         median_y = y_of(summary.median_rank[a])
         body += [
@@ -84,6 +83,18 @@ def blob_plot(bootstrap: TaskBootstrap, *, title: str | None = None) -> str:
         ]
     body.append(svg.text(_LEFT, height - 10, caption, anchor="start", size=11))
     return svg.document(width, height, title or f"Rank distribution: {bootstrap.task}", body)
+
+
+def _superior_runs(superior: np.ndarray) -> str:
+    """Path data, one unit per cell, of every run of superior cells along a row."""
+    k = len(superior)
+    padded = np.zeros((k, k + 2), dtype=np.int8)
+    padded[:, 1:-1] = superior
+    row, column = np.nonzero(np.diff(padded, axis=1))  # a run's first cell, then one past it
+    first, length = column[0::2], column[1::2] - column[0::2]
+    return "".join(
+        f"M{j} {i}h{n}v1h-{n}z" for i, j, n in zip(row[0::2], first, length, strict=True)
+    )
 
 
 def significance_map(
@@ -98,26 +109,52 @@ def significance_map(
     ``superior[i, j]`` True fills cell (row i, column j): algorithm i is significantly superior
     to algorithm j (e.g. :func:`leaderboard.stats.methods.significance` on full data, rows and
     columns reordered). The diagonal is left blank.
+
+    Drawn to stay small and legible with hundreds of algorithms (a rectangle per cell made 23 MB
+    at 500): one background rectangle, one path whose parts are the runs of superior cells of
+    each row (in cell units), white lines between the cells as a pattern, and cells never
+    smaller than a label's height (the plot grows and scrolls instead). The document's
+    description says in words what the grid shows.
     """
     superior = np.asarray(superior, dtype=bool)
     k = len(algorithms)
     if superior.shape != (k, k):
         raise ValueError(f"superior must be {k} × {k}, got {superior.shape}")
-    cell = float(np.clip(520 / max(k, 1), 10, 40))
+    superior = superior & ~np.eye(k, dtype=bool)
+    cell = float(np.clip(520 / max(k, 1), 14, 40))
     left = _LEFT + _LABELS
-    width = max(left + cell * k + _RIGHT, _caption_width(caption))
-    height = _TOP + cell * k + _LABELS
-    body = [svg.text(width / 2, 24, title, size=14)]
-    for i, name in enumerate(algorithms):
-        y = _TOP + cell * i
-        body.append(svg.label(left - 6, y + cell / 2 + 4, name))
-        body.append(svg.label(left + cell * (i + 0.5) + 4, _TOP + cell * k + 12, name, rotate=-60))
-        for j in range(k):
-            if i != j:
-                fill = "#e6ab02" if superior[i, j] else "#dbe6f3"
-                body.append(svg.rect(left + cell * j, y, cell - 1, cell - 1, fill=fill))
-    body.append(svg.text(_LEFT, height - 10, caption, anchor="start", size=11))
-    return svg.document(width, height, title, body)
+    side = cell * k
+    width = max(left + side + _RIGHT, _caption_width(caption))
+    height = _TOP + side + _LABELS
+    size = svg.number(cell)
+    in_cells = f"transform='translate({svg.number(left)} {_TOP}) scale({size})'"
+    diagonal = "".join(f"M{i} {i}h1v1h-1z" for i in range(k))
+    body = [
+        f"<defs><pattern id='significance-cells' patternUnits='userSpaceOnUse' "
+        f"x='{svg.number(left)}' y='{_TOP}' width='{size}' height='{size}'>"
+        f"<path d='M{svg.number(cell - 0.5)} 0V{size}M0 {svg.number(cell - 0.5)}H{size}' "
+        "stroke='#ffffff'/></pattern></defs>",
+        svg.text(width / 2, 24, title, size=14),
+        svg.rect(left, _TOP, side, side, fill=_NOT_SUPERIOR),
+        f"<g {in_cells}><path d='{_superior_runs(superior)}' fill='{_SUPERIOR}'/>"
+        f"<path d='{diagonal}' fill='#ffffff'/></g>",
+        svg.rect(left, _TOP, side, side, fill="url(#significance-cells)"),
+        svg.group("text-anchor='end'", [
+            svg.group_label(left - 6, _TOP + cell * (i + 0.5) + 4, name)
+            for i, name in enumerate(algorithms)
+        ]),
+        svg.group("text-anchor='end'", [
+            svg.group_label(left + cell * (i + 0.5) + 4, _TOP + side + 12, name, rotate=-60)
+            for i, name in enumerate(algorithms)
+        ]),
+        svg.text(_LEFT, height - 10, caption, anchor="start", size=11),
+    ]
+    description = (
+        f"{k} algorithms in the same order along the rows and the columns. A filled cell at row "
+        f"A and column B means that A is significantly superior to B: {int(superior.sum())} of "
+        f"the {k * (k - 1)} ordered pairs. {caption[:1].upper()}{caption[1:]}."
+    )
+    return svg.document(width, height, title, body, description=description)
 
 
 def ranks_across_tasks(

@@ -37,7 +37,11 @@ def check_na_rule(na: NaRule) -> NaRule:
 def check_names(column: Sequence[object], what: str) -> np.ndarray:
     """Validate a column of names (non-empty printable strings) → numpy string array."""
     names = list(column)
-    for name in names:
+    try:  # each distinct name once (a long table repeats them), first occurrences in order
+        distinct = list(dict.fromkeys(names))
+    except TypeError:  # an unhashable entry: reported below as not a string
+        distinct = names
+    for name in distinct:
         if not isinstance(name, str) or not name:
             raise StatsInputError(f"{what} {name!r}: expected a non-empty string")
         if not name.isprintable():

@@ -31,6 +31,8 @@ def test_sign_up_verify_by_mail_then_log_in_by_email_and_by_username(mailbox):
 
     message = mailbox.wait_for("ada@example.org")
     assert message["Subject"].startswith("[Podium] ")
+    body = message.get_body(("plain",)).get_content()
+    assert body.startswith("Hello from Podium (") and "\n-- \r\nPodium, " in body
     assert confirm(client, mailbox, "ada@example.org").status_code == 302
     assert EmailAddress.objects.get(user=user).verified
 

@@ -17,7 +17,9 @@ def test_challenge_list_shows_published_challenges_with_their_phases():
     hidden = factories.phase(slug="hidden")
     hidden.task.challenge.is_published = False
     hidden.task.challenge.save()
-    body = client_for().get("/api/v1/challenges/").json()
+    page = client_for().get("/api/v1/challenges/").json()
+    assert (page["count"], page["next"], page["previous"]) == (1, None, None)
+    body = page["results"]
     assert [c["slug"] for c in body] == ["visible"]
     assert body[0]["id"] == str(phase.task.challenge_id)
     assert body[0]["phases"] == [{
@@ -28,7 +30,7 @@ def test_challenge_list_shows_published_challenges_with_their_phases():
 
 def test_a_closed_phase_says_so_in_open_and_in_its_deprecated_alias_status():
     phase = factories.phase(closes_at=timezone.now() - timedelta(days=1))
-    summary = client_for().get("/api/v1/challenges/").json()[0]["phases"][0]
+    summary = client_for().get("/api/v1/challenges/").json()["results"][0]["phases"][0]
     detail = client_for().get(f"/api/v1/phases/{phase.id}/").json()
     for body in (summary, detail):
         assert (body["open"], body["status"]) == (False, "closed")

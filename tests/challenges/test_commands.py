@@ -1,5 +1,6 @@
 """Management commands: api_token and make_demo."""
 
+import json
 import zipfile
 from io import StringIO
 from pathlib import Path
@@ -12,8 +13,11 @@ from accounts.models import ApiToken, hash_key
 from challenges.models import Challenge, Participation, Task
 from evaluation.models import Submission
 from evaluation.services.demo import PARTICIPANT, RIVALS
+from scorers.boxes import read_box_csv
+from scorers.detection import evaluate_voc
 from scorers.nifti import read_label_map
 from scorers.segmentation import score_case
+from scorers.voc import read_voc_xml
 
 pytestmark = pytest.mark.django_db
 
@@ -64,6 +68,22 @@ def test_make_demo_builds_a_filled_challenge_once(settings):
     rivals = [mean_dice(root / "rivals" / f"{name}-Task01_DemoLiver.zip", labels)
               for name, _ in RIVALS]
     assert min(rivals) < newcomer < max(rivals) and newcomer < 0.9
+    # The demo detectors differ as their descriptions say, rather than all tying at mAP 1.
+    detection = root / "tasks" / "Task03_DemoLungDx"
+    maps = [detection_map(root / "rivals" / f"{name}-boxes.csv", detection)
+            for name, _ in RIVALS]
+    assert maps == sorted(maps, reverse=True) and len(set(maps)) == len(maps) == len(RIVALS)
+    assert maps[0] < 1 and maps[-1] < 0.8
+
+
+def detection_map(predictions: Path, task: Path) -> float:
+    """VOC mAP of a demo team's boxes against the detection task's hidden labels."""
+    classes = list(json.loads((task / "dataset.json").read_text())["labels"].values())
+    images = [path.stem for path in sorted((task / "labelsTs").glob("*.xml"))]
+    truth = {image: read_voc_xml(task / "labelsTs" / f"{image}.xml", name=image,
+                                 classes=classes) for image in images}
+    boxes = read_box_csv(predictions, name=predictions.name, image_ids=images, classes=classes)
+    return evaluate_voc(truth, boxes)["mAP"]
 
 
 def mean_dice(archive: Path, labels: Path) -> float:

@@ -1,6 +1,7 @@
 """Downloading a task's test images and training data: exactly the test images, never a label,
 only for accepted participants and organizers, streamed at constant memory, logged."""
 
+import calendar
 import io
 import os
 import time
@@ -283,10 +284,9 @@ def s3_private(settings):
     host, port = server.get_host_and_port()
     options = {
         "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {"bucket_name": "podium-private", "access_key": "AKIAPODIUMTEST",
-                    "secret_key": "podium-test-secret", "region_name": "eu-west-1",
-                    "endpoint_url": f"http://{host}:{port}", "querystring_auth": True,
-                    "default_acl": "private", "file_overwrite": False},
+        "OPTIONS": {**settings.S3_STORAGE_OPTIONS, "bucket_name": "podium-private",
+                    "access_key": "AKIAPODIUMTEST", "secret_key": "podium-test-secret",
+                    "region_name": "eu-west-1", "endpoint_url": f"http://{host}:{port}"},
     }
     try:
         with override_settings(STORAGES={**settings.STORAGES, "private": options}):
@@ -294,7 +294,12 @@ def s3_private(settings):
             storage.connection.meta.client.create_bucket(
                 Bucket="podium-private",
                 CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-            yield f"http://{host}:{port}"
+            try:
+                yield f"http://{host}:{port}"
+            finally:
+                # moto keeps its buckets per process, not per server: leave none behind.
+                storage.bucket.objects.all().delete()
+                storage.bucket.delete()
     finally:
         server.stop()
 
@@ -313,8 +318,11 @@ def test_on_s3_an_image_is_a_short_lived_signed_url_and_the_archive_streams(tmp_
     query = parse_qs(location.query)
     assert f"{location.scheme}://{location.netloc}" == s3_private
     assert location.path == f"/podium-private/{task.images['cube_001']}"
-    assert query["AWSAccessKeyId"] == ["AKIAPODIUMTEST"] and query["Signature"][0]
-    assert before <= int(query["Expires"][0]) - downloads.SIGNED_URL_SECONDS <= time.time() + 1
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"] and query["X-Amz-Signature"][0]
+    assert query["X-Amz-Credential"][0].startswith("AKIAPODIUMTEST/")
+    assert query["X-Amz-Expires"] == [str(downloads.SIGNED_URL_SECONDS)]
+    signed_at = calendar.timegm(time.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ"))
+    assert before - 1 <= signed_at <= time.time() + 1
     with urllib.request.urlopen(response["Location"]) as fetched:  # noqa: S310  (local server)
         assert fetched.read() == (folder / "imagesTs" / "cube_001.nii.gz").read_bytes()
         assert fetched.headers["Content-Disposition"] == \

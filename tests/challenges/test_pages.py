@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from selenium.webdriver.common.by import By
 
+from accounts.models import Profile
 from challenges.markdown import render
 from challenges.models import Challenge, GroundTruth, Participation, Phase, Task
 from challenges.timeline import CLOSED, OPEN, UPCOMING, challenge_dates
@@ -277,8 +278,10 @@ def test_the_evaluation_page_says_a_detection_phase_in_words():
     assert "A predicted box matches a ground-truth box of its class at IoU ≥ 0.5." \
         in text["Metrics"]
     assert "Classes: mass, nodule." in text["Metrics"]
-    assert text["Ranking"][0] == ("Ranked by mAP (larger is better; ties: min); bootstrap over "
-                                  "the 3 test images.")
+    assert text["Ranking"][0] == (
+        "The leaderboard ranks by mAP: one value over all 3 test images, not a mean of "
+        "per-image values (larger is better; ties: min); the rank uncertainty comes from a "
+        "bootstrap over the test images.")
     assert text["Ranking"][-1] == "Rank uncertainty: 100 bootstrap resamples of the test " \
                                   "images (seed 7)."
     assert text["Missing values"] == [detection.missing_value_rule(phase)]
@@ -289,8 +292,9 @@ def test_the_evaluation_page_says_a_detection_phase_in_words():
 def test_organizers_by_name_never_by_email():
     phase = factories.phase(slug="team")
     named = factories.user("jdoe")
-    named.first_name, named.last_name, named.email = "Jane", "Doe", "jane@hospital.example"
+    named.email = "jane@hospital.example"
     named.save()
+    Profile.objects.create(user=named, full_name="Jane Doe")  # as sign-up stores it
     bare = factories.user("organizer2")
     bare.email = "secret@hospital.example"
     bare.save()

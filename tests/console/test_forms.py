@@ -94,13 +94,13 @@ def test_a_segmentation_phase_offers_its_metrics_as_checkboxes_and_a_tolerance_p
     url = f"/admin/challenges/phase/{world.phase_a.id}/change/"
     page = client.get(url)
     fields = field_names(page)
-    assert {"metrics", "primary_metric", "nsd_tolerance_1", "surface",
-            "algorithm_memory_mb", "show_algorithm_logs"} <= fields
+    assert {"metrics", "primary_metric", "nsd_tolerance_1", "surface"} <= fields
     assert not fields & {"iou_threshold", "voc2007", "plus_one", "nsd_tolerance_mm",
-                         "default_tolerance_mm", "task", "active_ground_truth"}
+                         "default_tolerance_mm", "task", "active_ground_truth",
+                         "algorithm_memory_mb", "show_algorithm_logs"}  # a predictions phase
     html = page.content.decode()
     assert 'type="checkbox" name="metrics" value="hd95"' in html
-    assert "NSD tolerance for organ (label 1), mm" in html
+    assert "NSD tolerance, organ (mm)" in html
     assert not re.search(r"<textarea[^>]*name=\"(metrics|nsd_tolerance_mm)\"", html)
     assert {choice for choice, _ in page.context["adminform"].form.fields[
         "primary_metric"].choices} == {"dice", "nsd", "hd", "hd95", "assd"}
@@ -156,6 +156,18 @@ def test_a_phase_must_close_after_it_opens(world):
     assert phase.opens_at < phase.closes_at
 
 
+def test_a_phase_renamed_to_a_name_its_task_has_is_refused_not_a_500(world):
+    client = console_client(world.organizer_a)
+    Phase.objects.create(task=world.phase_a.task, name="Taken")
+    url = f"/admin/challenges/phase/{world.phase_a.id}/change/"
+    data = served_values(client.get(url).content.decode())
+    data.update({"name": ["Taken"]})
+    refused = client.post(url, data)
+    assert refused.status_code == 200
+    assert "already has a phase named" in refused.content.decode()
+    assert Phase.objects.get(pk=world.phase_a.pk).name != "Taken"
+
+
 def test_a_phase_added_in_the_console_scores_against_its_tasks_ground_truth(world,
                                                                             detection_phase):
     client = console_client(world.organizer_a)
@@ -202,3 +214,14 @@ def test_the_markdown_preview_renders_as_the_pages_do_for_organizers_only(world)
     assert "<h1>Rules</h1>" in html and "<script" not in html and "href" not in html
     assert console_client(world.organizer_a).get(url).status_code == 405
     assert console_client(world.staff).post(url, {"text": text}).status_code == 403
+
+
+def test_a_negative_submission_limit_gets_one_message(world):
+    client = console_client(world.organizer_a)
+    url = f"/admin/challenges/phase/{world.phase_a.id}/change/"
+    data = served_values(client.get(url).content.decode())
+    data.update({"submission_limit": ["-1"]})
+    refused = client.post(url, data)
+    assert refused.status_code == 200
+    errors = refused.context["adminform"].form.errors["submission_limit"]
+    assert errors == ["Ensure this value is greater than or equal to 1."]

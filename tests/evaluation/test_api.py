@@ -40,7 +40,7 @@ def test_results_follow_the_contract(scored):
     assert set(body["results"]["aggregate"]) == {"1", "2"}
     assert set(body["results"]["aggregate"]["1"]) == {"dice", "nsd", "hd", "hd95", "assd"}
     assert body["results"]["cases"][0] == {
-        "case": "cube_000", "label": 1, "missing": False,
+        "case": "cube_000", "label": 1, "label_name": "big", "missing": False,
         **{k: body["results"]["cases"][0][k] for k in ("dice", "nsd", "hd", "hd95", "assd")},
     }
     assert body["results"]["cases"][0]["dice"] == pytest.approx(0.9)
@@ -94,7 +94,7 @@ def test_listing_and_cancelling_own_submissions(tmp_path):
     user = factories.participant(phase)
     client = client_for(user)
     submission_id = post(client, phase, cube_predictions_zip(tmp_path)).json()["id"]
-    listed = client.get(f"/api/v1/phases/{phase.id}/submissions/").json()
+    listed = client.get(f"/api/v1/phases/{phase.id}/submissions/").json()["results"]
     assert [s["id"] for s in listed] == [submission_id] and listed[0]["state"] == "queued"
     assert listed[0]["active"] is True
     cancelled = client.post(f"/api/v1/submissions/{submission_id}/cancel/")

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts.models import Profile
 from challenges.models import Participation, Phase, Team
 from core.errors import Refused
 from core.templatetags.when import text
@@ -177,15 +178,16 @@ def test_team_page_shows_members_code_and_every_submission_with_its_score():
     final = Phase.objects.create(task=phase.task, name="Final",
                                  active_ground_truth=phase.active_ground_truth)
     alice, bob = factories.participant(phase, "alice"), factories.participant(phase, "bob")
-    alice.first_name, alice.last_name, alice.email = "Alice", "Liddell", "alice@example.org"
+    alice.email = "alice@example.org"
     alice.save()
+    Profile.objects.create(user=alice, full_name="Alice Liddell")  # as sign-up stores it
     team = team_of(phase, "Segmenters", alice, bob)
     submitted(phase, alice, team=team, aggregate={"1": {"dice": 0.81234}}, description="first")
     submitted(final, bob, "scoring", team=team, description="second")
     submitted(phase, factories.participant(phase, "outsider"), description="not theirs")
     html = page(bob, f"/teams/{team.id}/").content.decode()
     assert "Team Segmenters" in html
-    assert "alice (Alice Liddell)" in html and "<li>bob</li>" in html
+    assert "<li>Alice Liddell</li>" in html and "<li>bob</li>" in html
     assert "alice@example.org" not in html
     assert f'<code id="team-code">{team.join_code}</code>' in html
     assert "first" in html and "second" in html and "not theirs" not in html

@@ -1,5 +1,6 @@
 """The scoring service against real NIfTI files: exact values, missing cases, failures."""
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import pytest
 
 from core.storage import private_storage
 from evaluation.kinds import segmentation
-from evaluation.models import CaseResult, Evaluation, State
+from evaluation.models import CaseResult, Evaluation, State, Submission
 from evaluation.services import scoring
 from evaluation.services.demo_data import write_nifti
 from evaluation.states import transition
@@ -167,6 +168,9 @@ def test_geometry_mismatch_at_scoring_names_the_case(phase, tmp_path):
         write_nifti(tmp_path / "cube_000.nii.gz", pred, (1.0, 1.0, 2.0))
         archive.write(tmp_path / "cube_000.nii.gz", "cube_000.nii.gz")
         archive.write(tmp_path / "cube_001.nii.gz", "cube_001.nii.gz")
+    # As if the participant had sent this archive (scoring checks the stored file's SHA-256).
+    Submission.objects.filter(pk=evaluation.submission_id).update(
+        file_sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest())
     scoring.score(evaluation.id, worker="test")
     evaluation.refresh_from_db()
     assert evaluation.state == State.FAILED

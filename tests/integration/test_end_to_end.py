@@ -61,8 +61,8 @@ def test_upload_is_scored_by_the_worker_and_ranked(celery_worker, tmp_path):
     cases = body["results"]["cases"]
     assert {(c["case"], c["label"]) for c in cases} == {
         ("cube_000", 1), ("cube_000", 2), ("cube_001", 1), ("cube_001", 2)}
-    assert all(set(c) == {"case", "label", "dice", "nsd", "hd", "hd95", "assd", "missing"}
-               for c in cases)
+    assert all(set(c) == {"case", "label", "label_name", "dice", "nsd", "hd", "hd95", "assd",
+                          "missing"} for c in cases)
     poor_body = wait_for(lambda: finished(poor_client, poor_id), timeout=120, what="scoring")
     assert poor_body["results"]["cases"][1]["hd"] is None  # undefined → null
 

@@ -203,7 +203,7 @@ def test_an_organizer_creates_imports_opens_approves_and_publishes(live_server, 
         journey.step("participants-pending")
         driver.find_element(By.ID, "action-toggle").click()
         journey.run_action("approve_selected", [])
-        assert "1 participants approved" in journey.message()
+        assert "1 participant approved" in journey.message()
         assert Participation.objects.get(user__username="pia").status == Participation.ACCEPTED
         journey.step("participants-approved")
 

@@ -123,3 +123,23 @@ def test_exports_of_an_empty_leaderboard():
     assert read_csv(Client().get(f"/phases/{phase.id}/cases.csv")) == []
     assert read_csv(Client().get(f"/phases/{phase.id}/leaderboard.csv")) == []
     assert Client().get(f"/phases/{phase.id}/cases.json").json()["cases"] == []
+
+
+def test_exports_take_an_api_token_as_their_login():
+    """A script with the token it uses for the API downloads what the viewer may see: an
+    organizer of a hidden board gets it, no login gets 404, a wrong token 401."""
+    phase = labelled_phase(cases=CASES, slug="token-exports", is_public=False)
+    random_board(phase, 3)
+    services.refresh(phase.id)
+    organizer = factories.user("token-exports-organizer")
+    phase.task.challenge.organizers.add(organizer)
+    key = factories.token(organizer)
+    for path in ("leaderboard.csv", "leaderboard.json", "cases.csv"):
+        url = f"/phases/{phase.id}/{path}"
+        assert Client().get(url).status_code == 404
+        answer = Client().get(url, HTTP_AUTHORIZATION=f"Token {key}")
+        assert answer.status_code == 200, path
+        assert "Authorization" in answer["Vary"]
+        assert Client().get(url, HTTP_AUTHORIZATION="Token wrong").status_code == 401
+    assert len(read_csv(Client().get(f"/phases/{phase.id}/leaderboard.csv",
+                                     HTTP_AUTHORIZATION=f"Token {key}"))) == 3

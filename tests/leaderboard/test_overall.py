@@ -122,14 +122,21 @@ def test_an_unpublished_phase_hides_the_overall_ranking_except_from_organizers(d
     phases[1].is_public = False
     phases[1].save()
     url = f"/api/v1/challenges/{challenge.id}/leaderboard/"
-    assert Client().get(url).json()["rankings"] == []
+    public = Client().get(url).json()
+    assert public["rankings"] == []
+    assert public["withheld"] == [phases[1].name]  # said, not silently empty
     page = Client().get(f"/challenges/{challenge.slug}/leaderboard/").content.decode()
-    assert "No overall ranking yet" in page and "<table" not in page
+    assert "<table" not in page and "No overall ranking yet" not in page
+    assert 'id="withheld"' in page and "is not public yet" in page
     organizer = factories.user("boss")
     challenge.organizers.add(organizer)
     client = Client()
     client.force_login(organizer)
-    assert len(client.get(url).json()["rankings"]) == 1
+    seen = client.get(url).json()
+    assert len(seen["rankings"]) == 1 and seen["rankings"][0]["public"] is False
+    assert seen["withheld"] == []
+    page = client.get(f"/challenges/{challenge.slug}/leaderboard/").content.decode()
+    assert "Only organizers see this overall ranking" in page
 
 
 def test_the_overall_ranking_follows_a_changed_phase(decathlon):

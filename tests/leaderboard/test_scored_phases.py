@@ -99,6 +99,11 @@ def test_a_detection_phase_bootstraps_map_over_images(tmp_path):
     client = Client()
     page = client.get(f"/phases/{phase.id}/").content.decode()
     assert 'id="blob-plot"' in page and 'id="case-plot"' not in page
+    heading = re.search(r'<span id="board-ranking-method">(.*?)</span>', page, re.S)[1]
+    assert heading == ("Ranking by mAP: one value over all 8 test images, not a mean of "
+                       "per-image values (larger is better; ties: min); the rank uncertainty "
+                       "comes from a bootstrap over the test images.")
+    assert heading.count("mAP") == 1  # said once, not "Ranking by mAP: ranked by mAP"
     assert client.get(f"/phases/{phase.id}/cases.csv").status_code == 404
     assert client.get(f"/phases/{phase.id}/leaderboard.csv").status_code == 200
 

@@ -42,7 +42,7 @@ def test_run_sh_serves_the_demo_and_its_worker_scores_it(tmp_path):
                         what="the server to answer")
         assert "Podium Decathlon Demo" in home
         challenges = json.loads(fetch(f"http://127.0.0.1:{port}/api/v1/challenges/"))
-        phase = challenges[0]["phases"][0]["id"]
+        phase = challenges["results"][0]["phases"][0]["id"]
 
         def filled():
             board = json.loads(fetch(f"http://127.0.0.1:{port}/api/v1/phases/{phase}/leaderboard/"))

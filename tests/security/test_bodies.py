@@ -6,6 +6,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.models import ApiToken
+from challenges.models import Team
 from evaluation import uploads
 from tests import factories
 
@@ -34,11 +36,19 @@ BODIES = [
 
 
 def api_patterns() -> list[URLPattern]:
-    """The URL patterns under /api/v1/."""
+    """The URL patterns under /api/v1/, nested includes flattened (their converters kept)."""
     for entry in get_resolver().url_patterns:
         if isinstance(entry, URLResolver) and str(entry.pattern) == "api/v1/":
-            return list(entry.url_patterns)
+            return list(_flatten(entry.url_patterns))
     raise AssertionError("no api/v1/ include in the URL map")
+
+
+def _flatten(entries):
+    for entry in entries:
+        if isinstance(entry, URLResolver):
+            yield from _flatten(entry.url_patterns)
+        else:
+            yield entry
 
 
 @pytest.fixture
@@ -51,7 +61,11 @@ def world():
     submission, _ = factories.submission(phase, participant)
     params = {"key": phase.task.challenge.slug, "phase_id": phase.id,
               "submission_id": submission.id,
-              "upload_id": uploads.start(phase=phase, user=participant, file_name="x", size=9).id}
+              "upload_id": uploads.start(phase=phase, user=participant, file_name="x", size=9).id,
+              "token_id": ApiToken.issue(participant, name="bodies")[0].id,
+              "task_key": phase.task.key, "name": "overview",
+              "team_id": Team.objects.create(challenge=phase.task.challenge, name="bodies").id,
+              "evaluation_id": submission.evaluations.get().id}
     return params, {"participant": participant, "organizer": organizer}
 
 

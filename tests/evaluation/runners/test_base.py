@@ -73,7 +73,7 @@ def test_get_runner_builds_a_configured_docker_api_runner():
 
 def test_get_runner_refuses_unknown_backends_and_bad_prefixes():
     with pytest.raises(ValueError, match="unknown runner backend"):
-        get_runner("kubernetes")
+        get_runner("slurm")
     with pytest.raises(ValueError, match="name_prefix"):
         get_runner("docker_api", name_prefix="Podium/")
 

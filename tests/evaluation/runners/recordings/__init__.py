@@ -1,0 +1,1 @@
+"""Recorded (composed) Kubernetes API conversations and the server that replays them."""
