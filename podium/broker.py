@@ -10,7 +10,11 @@ What kombu 5.7 ships does two unsafe things, fixed here:
   to a temporary name that the reader ignores and ``os.replace`` it into place;
 - a consumer claims a message by ``shutil.move`` into the system temp folder, which is a copy
   when that folder is on another filesystem, so two workers could both deliver it. We claim by
-  ``os.rename`` inside the broker folder: exactly one consumer wins.
+  ``os.rename`` inside the broker folder: exactly one consumer wins;
+- a queue's binding table (the control folder's ``<exchange>.exchange``) is created empty and
+  only then locked and written, so a process declaring the same queue at that moment read an
+  empty table and died with a JSONDecodeError (seen under load in CI). We create, read and
+  write it under one exclusive lock, and read an empty file as an empty table.
 The folders must be absolute and exist; settings.py puts them under the data folder.
 A SIGKILLed worker loses the message it was processing (the file was already claimed); the
 evaluation reaper re-queues such work.
@@ -61,6 +65,42 @@ class Channel(filesystem.Channel):
                 os.remove(claimed)
             return loads(bytes_to_str(payload))
         raise Empty()
+
+
+    def _queue_bind(self, exchange, routing_key, pattern, queue):
+        file = self._exchange_file(exchange)
+        Path(self.control_folder).mkdir(parents=True, exist_ok=True)
+        entry = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        descriptor = os.open(file, os.O_RDWR | os.O_CREAT, 0o600)
+        with os.fdopen(descriptor, "rb+", buffering=0) as table:
+            filesystem.lock(table, filesystem.LOCK_EX)
+            try:
+                queues = _entries(table.read())
+                if entry not in queues:
+                    queues.insert(0, entry)
+                    table.seek(0)
+                    table.truncate()
+                    table.write(str_to_bytes(dumps(queues)))
+            finally:
+                filesystem.unlock(table)
+
+    def get_table(self, exchange):
+        try:
+            with self._exchange_file(exchange).open("rb") as table:
+                filesystem.lock(table, filesystem.LOCK_SH)
+                try:
+                    raw = table.read()
+                finally:
+                    filesystem.unlock(table)
+        except FileNotFoundError:
+            return []
+        return _entries(raw)
+
+
+def _entries(raw: bytes) -> list:
+    """A binding table's entries; an empty file (being created) is an empty table."""
+    return [filesystem.exchange_queue_t(*entry) for entry in loads(bytes_to_str(raw))] if raw \
+        else []
 
 
 class Transport(filesystem.Transport):
