@@ -59,21 +59,30 @@ class DetectionPhase:
     plus_one: bool
 
 
-def read_phase_config(path: Path, kind: str) -> SegmentationPhase | DetectionPhase:
-    """Read and check the exported configuration of a phase of task kind ``kind``."""
+def load_phase_config(path: Path, error: type[Exception] = InputError,
+                      program: str = "podium-score") -> dict:
+    """A phase's exported configuration file, read and checked to be one of a version these
+    tools read; anything else raises ``error`` (each CLI's own) with a one-line message."""
     where = f"--config {path.name}"
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
-        raise InputError(f"{where}: cannot be read") from None
+        raise error(f"{where}: cannot be read") from None
     except ValueError:
-        raise InputError(f"{where}: not JSON (expected a phase's config.json)") from None
+        raise error(f"{where}: not JSON (expected a phase's config.json)") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise InputError(f"{where}: not a phase configuration (download it from the "
-                         "challenge's Evaluation page)")
+        raise error(f"{where}: not a phase configuration (download it from the "
+                    "challenge's Evaluation page)")
     if config.get("version") != VERSION:
-        raise InputError(f"{where}: version {config.get('version')!r} is not supported "
-                         f"(this podium-score reads version {VERSION})")
+        raise error(f"{where}: version {config.get('version')!r} is not supported "
+                    f"(this {program} reads version {VERSION})")
+    return config
+
+
+def read_phase_config(path: Path, kind: str) -> SegmentationPhase | DetectionPhase:
+    """Read and check the exported configuration of a phase of task kind ``kind``."""
+    where = f"--config {path.name}"
+    config = load_phase_config(path)
     try:
         actual = config["task"]["kind"]
         if actual != kind:

@@ -21,7 +21,6 @@ Input problems end the command with exit status 2 and a one-line message on stde
 """
 
 import argparse
-import json
 import sys
 import warnings
 from collections.abc import Sequence
@@ -43,6 +42,7 @@ from leaderboard.stats.methods import ADJUSTMENTS, RankingConfig, rank_table
 from leaderboard.stats.registry import method_names
 from leaderboard.stats.table import ScoreTable
 from leaderboard.stats.ties import rank_order
+from scorers.cli_config import load_phase_config
 
 
 def _na_rule(text: str) -> float | str:
@@ -58,7 +58,6 @@ def _na_rule(text: str) -> float | str:
 
 # What an option left out means when no --config gives it either.
 _DEFAULTS = {"na": "worst", "ties": "min", "adjust": "none", "alpha": 0.05, "n": 1000, "seed": 0}
-CONFIG_FORMAT = "podium-phase-config"
 
 
 def _ranking_options(parser: argparse.ArgumentParser) -> None:
@@ -112,18 +111,7 @@ def _phase_ranking(path: Path) -> dict:
     """The ``ranking`` block of a phase's exported configuration, with the names of the
     options here: method, larger_better, na, ties, adjust, alpha, n (resamples), seed."""
     where = f"--config {path.name}"
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        raise StatsInputError(f"{where}: cannot be read") from None
-    except ValueError:
-        raise StatsInputError(f"{where}: not JSON (expected a phase's config.json)") from None
-    if not isinstance(config, dict) or config.get("format") != CONFIG_FORMAT:
-        raise StatsInputError(f"{where}: not a phase configuration (download it from the "
-                              "challenge's Evaluation page)")
-    if config.get("version") != 1:
-        raise StatsInputError(f"{where}: version {config.get('version')!r} is not supported "
-                              "(this podium-rank reads version 1)")
+    config = load_phase_config(path, StatsInputError, "podium-rank")
     try:
         kind = config["task"]["kind"]
     except (KeyError, TypeError):
