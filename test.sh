@@ -16,8 +16,9 @@ echo "== import contracts =="
 .venv/bin/lint-imports
 
 echo "== tests on the embedded default (SQLite + filesystem broker) =="
-# The multi-host test shares PostgreSQL and Redis between its hosts: it runs in the second pass.
-.venv/bin/python -m pytest -m "not multihost" "$@"
+# The multi-host test and the fault-injection suite share PostgreSQL between their processes:
+# they run in the second pass.
+.venv/bin/python -m pytest -m "not multihost and not faults" "$@"
 
 echo "== integration tests on PostgreSQL + Redis =="
 DATABASE_URL=${PODIUM_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/podium} \

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Profile
 
+from . import deid_console  # noqa: F401  (registers the de-identification reviews)
 from .console import ChallengeScopedAdmin, RecordAdmin
 from .markdown import render
 from .models import Challenge, DownloadLog, Participation, Task, Team, TrainingData

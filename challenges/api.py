@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from core.api import PageSerializer, page_of, paginated, responses, validated
 
+from . import provenance
 from .models import Challenge, Participation, Phase, Task
 from .services.participation import join
 from .visibility import challenge_by_key, visible_challenges, visible_phase
@@ -70,6 +71,9 @@ class PhaseSerializer(PhaseSummarySerializer):
         source="active_ground_truth.version", default=None
     )
     metrics = serializers.SerializerMethodField()
+    ground_truth = serializers.SerializerMethodField(help_text=(
+        "The active ground-truth version and where its labels come from (collection, "
+        "version, DOI, licence, URL, hashes); never a label file or path. Null without one."))
 
     class Meta(PhaseSummarySerializer.Meta):
         fields = [
@@ -78,7 +82,13 @@ class PhaseSerializer(PhaseSummarySerializer):
             "nsd_tolerance_mm", "default_tolerance_mm", "surface", "allow_partial",
             "submission_limit", "limit_period", "count_failed", "show_scores",
             "show_case_results", "public_score_decimals", "is_public", "ground_truth_version",
+            "ground_truth",
         ]
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_ground_truth(self, phase: Phase) -> dict | None:
+        ground_truth = phase.active_ground_truth
+        return provenance.public(ground_truth) if ground_truth is not None else None
 
     def get_metrics(self, phase: Phase) -> list[str]:
         return phase.scored_metrics()

@@ -22,7 +22,8 @@ from scorers.metrics import (
     metric_names,
 )
 
-from .models import Phase
+from . import provenance
+from .models import Phase, Task
 from .visibility import visible_phase
 
 FORMAT = "podium-phase-config"
@@ -41,7 +42,12 @@ def phase_config(phase: Phase) -> dict:
         "scoring": phase.metric_config(),
         "ranking": _ranking(phase),
         "public_score_decimals": phase.public_score_decimals,
+        # The version scored and where its labels come from (never the labels or paths).
+        "ground_truth": (provenance.public(phase.active_ground_truth)
+                         if phase.active_ground_truth_id else None),
     }
+    if task.kind in Task.CLINICAL_KINDS:  # target, classes, positive class, time unit
+        config["task"]["clinical"] = task.clinical
     if task.kind == SEGMENTATION:
         config["allow_partial"] = phase.allow_partial
         config["worst_values"] = {name: _worst(phase, name) for name in phase.scored_metrics()}
@@ -76,6 +82,11 @@ def _ranking(phase: Phase) -> dict:
         return {"metric": ranked, "larger_better": True, "ties": phase.ranking_ties,
                 "bootstrap_samples": phase.bootstrap_samples, "seed": phase.ranking_seed,
                 "selection": phase.leaderboard_selection}
+    if phase.task.kind in Task.CLINICAL_KINDS:  # a value of the whole set, as detection
+        return {"metric": phase.primary_metric,
+                "larger_better": metric(phase.primary_metric).larger_better,
+                "ties": phase.ranking_ties, "bootstrap_samples": phase.bootstrap_samples,
+                "seed": phase.ranking_seed, "selection": phase.leaderboard_selection}
     primary = metric(phase.primary_metric)
     if primary.worst == WORST_ZERO:
         na: float | str = 0.0

@@ -20,6 +20,7 @@ from accounts.lockout import client_address
 from core.errors import Refused
 from core.storage import private_storage
 
+from . import deid_gate
 from .models import DownloadLog, Participation, Task, TrainingData
 from .visibility import is_organizer, visible_challenges
 
@@ -44,7 +45,8 @@ class StoredImage:
 
 def downloadable_task(user, task_id) -> Task:
     """The task, if ``user`` may download its data: 404 unless they may see its challenge;
-    :class:`Refused` (403, saying why) unless they organize it or were accepted into it."""
+    :class:`Refused` (403, saying why) unless they organize it or were accepted into it and
+    the de-identification gate released its test images (challenges/deid_gate.py)."""
     task = get_object_or_404(Task.objects.select_related("challenge"), pk=task_id)
     challenge = get_object_or_404(visible_challenges(user), pk=task.challenge_id)
     if is_organizer(user, challenge):
@@ -55,6 +57,9 @@ def downloadable_task(user, task_id) -> Task:
         "status", flat=True).first()
     if status != Participation.ACCEPTED:
         raise Refused(_REFUSALS[status])
+    held = deid_gate.refusal(task)  # organizers above may look at what the check found
+    if held:
+        raise Refused(held)
     return task
 
 

@@ -1,5 +1,7 @@
 """Challenges, their tasks and phases, hidden ground truth, and who takes part."""
 
+import itertools
+import math
 import secrets
 import uuid
 
@@ -69,7 +71,11 @@ class Task(models.Model):
 
     SEGMENTATION = metric_registry.SEGMENTATION
     DETECTION = metric_registry.DETECTION
-    KINDS = [(SEGMENTATION, "Segmentation"), (DETECTION, "Detection")]
+    CLASSIFICATION = metric_registry.CLASSIFICATION
+    SURVIVAL = metric_registry.SURVIVAL
+    CLINICAL_KINDS = (CLASSIFICATION, SURVIVAL)
+    KINDS = [(SEGMENTATION, "Segmentation"), (DETECTION, "Detection"),
+             (CLASSIFICATION, "Classification"), (SURVIVAL, "Survival")]
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="tasks")
@@ -92,6 +98,11 @@ class Task(models.Model):
     )
     images = models.JSONField(
         default=dict, blank=True, help_text="Private storage paths of the test images, by case."
+    )
+    clinical = models.JSONField(
+        default=dict, blank=True,
+        help_text='Classification and survival: the "clinical" block of dataset.json (target, '
+                  "classes, positive class, time unit; docs/clinical.md).",
     )
     created = models.DateTimeField(auto_now_add=True)
 
@@ -136,6 +147,21 @@ class GroundTruth(models.Model):
     files = models.JSONField(help_text="{case: {path, sha256, size}} in private storage.")
     note = models.CharField(max_length=300, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    # Provenance (challenges/provenance.py): where the labels come from. Public metadata, the
+    # manifest excepted (it may name the test subjects); the only fields that may change.
+    source_collection = models.CharField(max_length=200, blank=True)
+    source_version = models.CharField(max_length=100, blank=True)
+    source_doi = models.CharField(max_length=200, blank=True, help_text="e.g. 10.7937/K9/TCIA.")
+    source_licence = models.CharField(max_length=200, blank=True)
+    source_url = models.URLField(max_length=500, blank=True)
+    source_reference = models.CharField(max_length=1000, blank=True)
+    source_manifest = models.JSONField(default=dict, blank=True, help_text=(
+        "The import's manifest (subjects → split, series); organizers only."))
+    source_sha256 = models.CharField(max_length=64, blank=True, help_text=(
+        "The source's own content hash, as the import computed it."))
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    provenance_changed = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["task", "-version"]
@@ -148,9 +174,24 @@ class GroundTruth(models.Model):
         return f"{self.task.key} ground truth v{self.version} ({self.content_sha256[:12]})"
 
     def save(self, *args, **kwargs):
-        if not self._state.adding:
+        from .provenance import EDITABLE_FIELDS
+
+        # The labels never change; their provenance may be corrected (update_fields names it).
+        fields = set(kwargs.get("update_fields") or ())
+        editing = fields and fields <= {*EDITABLE_FIELDS, "provenance_changed"}
+        if not self._state.adding and not editing:
             raise ValidationError("A ground-truth version is immutable; import a new version.")
         super().save(*args, **kwargs)
+
+
+TIMED_METRICS = ("td_auc", "integrated_brier")
+"""Survival metrics evaluated at the phase's ``survival_times``: computed only when it has some
+(the integrated Brier score: at least two)."""
+CURVE_METRICS = ("integrated_brier",)
+"""Survival metrics of predicted survival curves (S(t) at the phase's times), which a
+predictions file carries optionally, and must when the phase ranks by one (docs/clinical.md)."""
+MULTICLASS_METRICS = ("macro_auroc",)
+"""The classification metrics of more than two classes (one-vs-rest); the others are binary."""
 
 
 class Phase(models.Model):
@@ -202,6 +243,33 @@ class Phase(models.Model):
     iou_threshold = models.FloatField(default=0.5)
     voc2007 = models.BooleanField(default=False, help_text="11-point interpolated AP.")
     plus_one = models.BooleanField(default=True, help_text="VOC devkit +1-pixel convention.")
+    # DICOM SEG predictions (docs/dicom.md, "DICOM SEG predictions")
+    accepts_dicom_seg = models.BooleanField(
+        default=False,
+        help_text="Besides a NIfTI label map, a case may be predicted by one DICOM SEG file "
+                  "(<case>.dcm) on its test series. Needs a task imported from DICOM.",
+    )
+    seg_fractional_threshold = models.FloatField(
+        default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="A FRACTIONAL SEG's pixel is in its segment when value / "
+                  "MaximumFractionalValue is at least this (above 0, at most 1).",
+    )
+    # Classification and survival (docs/clinical.md)
+    classification_threshold = models.FloatField(
+        default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="A case whose probability of the positive class is at least this is called "
+                  "positive (balanced accuracy, sensitivity, specificity).",
+    )
+    survival_tau = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0)],
+        help_text="Truncation time τ of Uno's C, in the task's time unit; empty: no truncation "
+                  "(the largest observed time).",
+    )
+    survival_times = models.JSONField(
+        default=list, blank=True,
+        help_text="Times of the time-dependent AUC and integrated Brier score, in the task's "
+                  "time unit, increasing.",
+    )
     # Algorithm containers (docs/runner.md)
     algorithm_memory_mb = models.PositiveIntegerField(
         default=8192, help_text="Memory limit (also the memory+swap limit)."
@@ -293,7 +361,49 @@ class Phase(models.Model):
         names = metric_registry.metric_names(self.task.kind)
         if self.task.kind == Task.DETECTION:
             return names
+        if self.task.kind in Task.CLINICAL_KINDS:
+            if self.task.kind == Task.CLASSIFICATION:  # two classes: binary metrics
+                binary = len(self.task.clinical.get("classes") or []) == 2
+                return [m for m in names if (m in MULTICLASS_METRICS) != binary]
+            times = len(self.survival_times or [])
+            return [m for m in names if m not in TIMED_METRICS
+                    or times >= (2 if m in CURVE_METRICS else 1)]
         return [m for m in names if m in (self.metrics or names)]
+
+    def primary_metric_choices(self) -> list[str]:
+        """The metrics this phase may rank by: its kind's, less (classification, survival)
+        those it cannot compute for its task — a survival phase's td_auc needs times, which
+        :meth:`clean` asks for when it is chosen."""
+        names = metric_registry.metric_names(self.task.kind)
+        if self.task.kind not in Task.CLINICAL_KINDS:
+            return names
+        scored = set(Phase(task=self.task, survival_times=[1.0, 2.0]).scored_metrics())
+        return [name for name in names if name in scored]
+
+    def default_primary_metric(self) -> str:
+        """What a new phase of its task ranks by: the kind's default
+        (``scorers.metrics.default_metric``) where the phase can compute it, else the first
+        metric it can (a classification target of more than two classes: macro_auroc)."""
+        default = metric_registry.default_metric(self.task.kind)
+        choices = self.primary_metric_choices()
+        return default if default in choices or not choices else choices[0]
+
+    def metric_problem(self, name: str) -> str | None:
+        """Why this phase cannot rank by the metric ``name`` of its kind, in words (what its
+        task lacks, and what to choose instead); None where it can (td_auc: once it has
+        times, which :meth:`clean` checks)."""
+        if self.task.kind not in Task.CLINICAL_KINDS or name in self.primary_metric_choices():
+            return None
+        choices = ", ".join(self.primary_metric_choices())
+        clinical = self.task.clinical or {}
+        classes = list(clinical.get("classes") or [])
+        target = clinical.get("target", "the target")
+        if name in MULTICLASS_METRICS:
+            return (f"{name} is for a target of more than two classes; {target} has two "
+                    f"({', '.join(classes)}): choose one of {choices}")
+        return (f"{name} needs a target of two classes; {target} has {len(classes)} "
+                f"({', '.join(classes)}): choose one of {choices} (macro_auroc: the mean of "
+                "the one-vs-rest AUROCs)")
 
     def tolerance_for(self, label: int) -> float:
         return float(self.nsd_tolerance_mm.get(str(label), self.default_tolerance_mm))
@@ -307,6 +417,14 @@ class Phase(models.Model):
                 "voc2007": self.voc2007,
                 "plus_one": self.plus_one,
             }
+        if self.task.kind in Task.CLINICAL_KINDS:
+            return {
+                "kind": self.task.kind,
+                "metrics": self.scored_metrics(),
+                "threshold": self.classification_threshold,
+                "tau": self.survival_tau,
+                "times": [float(t) for t in self.survival_times or []],
+            }
         labels = self.task.foreground_labels
         return {
             "kind": Task.SEGMENTATION,
@@ -315,6 +433,9 @@ class Phase(models.Model):
             "nsd_tolerance_mm": {str(label): self.tolerance_for(label) for label in labels},
             "surface": self.surface,
             "worst_distance_mm": self.worst_distance_mm,
+            # Only where SEG is accepted: other phases' recorded configurations stay as they were.
+            **({"seg_fractional_threshold": self.seg_fractional_threshold}
+               if self.accepts_dicom_seg else {}),
         }
 
     def larger_is_better(self, metric: str | None = None) -> bool:
@@ -328,17 +449,56 @@ class Phase(models.Model):
         allowed = metric_registry.metric_names(self.task.kind)
         if self.primary_metric not in allowed:
             raise ValidationError({"primary_metric": f"choose one of {', '.join(allowed)}"})
-        if self.task.kind == Task.SEGMENTATION and self.primary_metric not in self.scored_metrics():
+        if self.task.kind in Task.CLINICAL_KINDS:
+            self._clean_clinical()
+        if self.task.kind != Task.DETECTION and self.primary_metric not in self.scored_metrics():
             raise ValidationError({"primary_metric": "the primary metric must be computed"})
-        if self.submission_kind == self.ALGORITHM and self.task.kind != Task.SEGMENTATION:
+        if self.submission_kind == self.ALGORITHM and self.task.kind == Task.DETECTION:
             raise ValidationError({"submission_kind": "algorithm containers are supported for "
-                                                      "segmentation tasks only"})
+                                                      "segmentation, classification and "
+                                                      "survival tasks"})
         unknown = set(self.metrics or []) - set(
             metric_registry.metric_names(metric_registry.SEGMENTATION))
         if unknown:
             raise ValidationError({"metrics": f"unknown metrics: {', '.join(sorted(unknown))}"})
+        self._clean_dicom_seg()
         if self.active_ground_truth and self.active_ground_truth.task_id != self.task_id:
             raise ValidationError({"active_ground_truth": "belongs to another task"})
+
+    def _clean_dicom_seg(self) -> None:
+        if not 0 < self.seg_fractional_threshold <= 1:
+            raise ValidationError({"seg_fractional_threshold": "the threshold must lie above 0 "
+                                                               "and at most 1"})
+        if not self.accepts_dicom_seg:
+            return
+        if self.task.kind != Task.SEGMENTATION or self.submission_kind != self.PREDICTIONS:
+            raise ValidationError({"accepts_dicom_seg": "DICOM SEG is accepted in predictions "
+                                                        "archives of segmentation tasks only"})
+        if not any(case.get("dicom") for case in self.task.cases):
+            raise ValidationError({"accepts_dicom_seg": "the task's test cases have no DICOM "
+                                                        "series; import the task from a DICOM "
+                                                        "collection to accept DICOM SEG"})
+
+    def _clean_clinical(self) -> None:
+        if problem := self.metric_problem(self.primary_metric):
+            raise ValidationError({"primary_metric": problem})
+        times = self.survival_times
+        if not isinstance(times, list) or not all(
+                isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t)
+                and t > 0 for t in times):
+            raise ValidationError({"survival_times": "give positive, finite times (numbers)"})
+        if any(b <= a for a, b in itertools.pairwise(times)):
+            raise ValidationError({"survival_times": "the times must increase"})
+        if self.primary_metric in TIMED_METRICS and not times:
+            raise ValidationError({"primary_metric": f"{self.primary_metric} needs survival "
+                                                     "times"})
+        if self.primary_metric in CURVE_METRICS and len(times) < 2:
+            raise ValidationError({"primary_metric": f"{self.primary_metric} needs at least "
+                                                     "two survival times (the submitted curves "
+                                                     "give S(t) at each)"})
+        if self.survival_tau is not None and not (math.isfinite(self.survival_tau)
+                                                  and self.survival_tau > 0):
+            raise ValidationError({"survival_tau": "τ must be a positive time"})
 
 
 def new_join_code() -> str:
@@ -460,3 +620,46 @@ class DownloadLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} downloaded {self.item} of {self.task.key}"
+
+
+class DeidReview(models.Model):
+    """The de-identification check of a task's stored test images (challenges/deid_gate.py):
+    what it found per file, and the organizer's acceptance. While it holds findings nobody
+    accepted, participants cannot download the images and no algorithm runs on them."""
+
+    PENDING = "pending"
+    CLEAN = "clean"
+    FINDINGS = "findings"
+    ACCEPTED = "accepted"
+    STATUSES = [(PENDING, "Not checked yet"), (CLEAN, "Clean"),
+                (FINDINGS, "Findings to fix or accept"), (ACCEPTED, "Findings accepted")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="deid_review")
+    status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
+    images_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="The stored test images the check read (a hash of "
+                                             "their content-addressed names).")
+    files_checked = models.PositiveIntegerField(default=0)
+    finding_count = models.PositiveIntegerField(default=0)
+    findings = models.JSONField(
+        default=list, blank=True, help_text="[{file, attribute, rule, value_preview, severity}] "
+                                            "(the first findings; finding_count has them all).")
+    findings_sha256 = models.CharField(max_length=64, blank=True)
+    declared = models.JSONField(
+        default=dict, blank=True, help_text="DICOM files' own de-identification record, by file.")
+    checked_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_reason = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "de-identification review"
+
+    def __str__(self) -> str:
+        return f"{self.task.key}: {self.get_status_display().lower()}"
+
+    @property
+    def holds_images(self) -> bool:
+        return self.status in (self.PENDING, self.FINDINGS)

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from core.errors import Refused
 from core.templatetags.people import display_name
 
+from . import provenance
 from .models import Challenge, Participation, Phase
 from .services.participation import create_team, join, join_team, leave_team
 from .timeline import challenge_dates, phase_opening
@@ -88,12 +89,15 @@ def challenge_organizers(request, slug: str):
 
 def challenge_citation(request, slug: str):
     """Each task's dataset (name, release, reference, licence) and the ground-truth version
-    each of its phases scores against, then the organizers' citation text."""
+    each of its phases scores against, then the organizers' citation text, then the source of
+    each version scored (its provenance, a plain citation and a BibTeX entry)."""
     challenge = _visible(request, slug)
-    tasks = challenge.tasks.prefetch_related(Prefetch(
-        "phases", queryset=Phase.objects.select_related("active_ground_truth")))
-    return render(request, "challenges/citation.html",
-                  {"challenge": challenge, "tasks": tasks, "tab": "citation"})
+    tasks = list(challenge.tasks.prefetch_related(Prefetch(
+        "phases", queryset=Phase.objects.select_related("active_ground_truth"))))
+    return render(request, "challenges/citation.html", {
+        "challenge": challenge, "tasks": tasks, "tab": "citation",
+        "sources": [source for task in tasks for source in provenance.sources(task)],
+    })
 
 
 @login_required

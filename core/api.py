@@ -99,6 +99,16 @@ def not_found(request, exception):
     return defaults.page_not_found(request, exception)
 
 
+def server_error(request):
+    """The site's 500 (handler500): under /api/ a JSON body a client can read (the error is
+    logged; nothing of it is echoed); elsewhere the site's page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "the server could not answer this request; the error "
+                                       "is logged for the platform's administrators, please "
+                                       "try again in a little while"}, status=500)
+    return defaults.server_error(request)
+
+
 class SubmitRateThrottle(UserRateThrottle):
     """Sending a submission (an upload of up to ``PODIUM_UPLOAD_MAX_BYTES``) has a stricter
     rate per user, ``PODIUM_API_THROTTLE_SUBMIT``; reading the list does not count."""

@@ -10,7 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.storage import Storage, storages
+
+# What a storage raises when it did not answer this time: the filesystem's OSError, and the
+# object store client's connection, timeout and server errors (botocore does not raise
+# OSError: a store cut off mid-read surfaces as ConnectionClosedError).
+UNREACHABLE = (OSError, BotoCoreError, ClientError)
 
 
 class StorageFault(Exception):
@@ -51,13 +57,15 @@ def local_path(storage: Storage, name: str, scratch: Path) -> Iterator[Path]:
         src = storage.open(name, "rb")
     except FileNotFoundError:
         raise StoredFileMissing(f"stored file {name} does not exist") from None
-    except OSError as exc:
+    except UNREACHABLE as exc:
+        if _not_found(exc):
+            raise StoredFileMissing(f"stored file {name} does not exist") from None
         raise StorageUnavailable(f"stored file {name} could not be opened: {exc}") from exc
     with src, open(copy, "wb") as dst:
         while True:
             try:
                 chunk = src.read(1024 * 1024)
-            except OSError as exc:
+            except UNREACHABLE as exc:
                 raise StorageUnavailable(f"stored file {name} could not be read: {exc}") from exc
             if not chunk:
                 break
@@ -66,6 +74,14 @@ def local_path(storage: Storage, name: str, scratch: Path) -> Iterator[Path]:
         yield copy
     finally:
         copy.unlink(missing_ok=True)
+
+
+def _not_found(exc: BaseException) -> bool:
+    """Whether the object store answered that the key does not exist."""
+    if not isinstance(exc, ClientError):
+        return False
+    error = getattr(exc, "response", {}).get("Error", {})
+    return str(error.get("Code")) in {"404", "NoSuchKey", "NotFound"}
 
 
 def file_sha256(path: Path) -> str:

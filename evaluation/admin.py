@@ -220,6 +220,10 @@ class ImportForm(forms.ModelForm):
         if "file" in self.fields:  # the add form; a job's own page shows it read-only
             self.fields["file"].required = True
             self.fields["file"].label = "Task archive"
+            self.fields["file"].help_text += (
+                " Or a DICOM collection as .zip/.tar(.gz): the series and SEG files, "
+                "manifest.csv (subject,split) and optionally metadata.json, without "
+                "dataset.json; it is converted to NIfTI first (docs/dicom.md, \"Import\").")
 
 
 @admin.register(ImportJob)

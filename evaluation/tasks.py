@@ -64,12 +64,14 @@ def import_task(self, *, job_id: str) -> None:
 @worker_ready.connect
 def remove_engine_leftovers(sender=None, **kwargs) -> None:
     """A worker serving the ``gpu`` queue owns its containers' name prefix (its GPU index, or
-    PODIUM_RUNNER_NAME_PREFIX), so at start it removes what a killed predecessor left behind."""
+    PODIUM_RUNNER_NAME_PREFIX), so at start it removes what a killed predecessor left behind;
+    not the runs still in flight, which a predecessor in a warm shutdown (a deploy's SIGTERM)
+    is finishing under the same prefix."""
     consumed = sender.app.amqp.queues.consume_from if sender is not None else None
     if consumed is not None and "gpu" not in consumed:
         return
     try:
-        removed = algorithm.runner().remove_leftovers()
+        removed = algorithm.runner().remove_leftovers(keep=algorithm.runs_in_flight())
     except Exception as exc:  # no engine here: nothing can have been left behind
         log.info("no container engine to clean up (%s)", exc)
         return

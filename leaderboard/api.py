@@ -47,6 +47,24 @@ class LeaderboardStatisticsSerializer(serializers.Serializer):
     kendall_tau = serializers.JSONField(allow_null=True)
 
 
+class GroundTruthSourceSerializer(serializers.Serializer):
+    """The ground-truth version a snapshot scored against and where its labels come from
+    (public: never a label file, a path or the import's manifest)."""
+
+    ground_truth_version = serializers.IntegerField()
+    collection = serializers.CharField(allow_blank=True)
+    version = serializers.CharField(allow_blank=True, help_text="The collection's version.")
+    doi = serializers.CharField(allow_blank=True)
+    doi_url = serializers.CharField(allow_blank=True)
+    licence = serializers.CharField(allow_blank=True)
+    url = serializers.CharField(allow_blank=True)
+    reference = serializers.CharField(allow_blank=True)
+    source_sha256 = serializers.CharField(allow_blank=True, help_text=(
+        "The source's own content hash, as the import computed it."))
+    manifest_sha256 = serializers.CharField(allow_blank=True, help_text=(
+        "The digest of the import's manifest (canonical JSON); the manifest is not public."))
+
+
 class LeaderboardSerializer(serializers.Serializer):
     """A phase's leaderboard snapshot (docs/leaderboard.md, "API")."""
 
@@ -56,6 +74,8 @@ class LeaderboardSerializer(serializers.Serializer):
     metric_label = serializers.CharField()
     larger_is_better = serializers.BooleanField()
     ground_truth_version = serializers.IntegerField(allow_null=True)
+    ground_truth = GroundTruthSourceSerializer(allow_null=True, help_text=(
+        "The version scored and its provenance; null before the first computation."))
     computed_at = serializers.DateTimeField(allow_null=True,
                                             help_text="Null before the first computation.")
     ranking_method = serializers.CharField(allow_null=True)
@@ -97,6 +117,8 @@ class OverallTaskSerializer(serializers.Serializer):
     name = serializers.CharField()
     phase = serializers.UUIDField()
     participants = serializers.IntegerField(help_text="Entrants ranked on the task.")
+    ground_truth = GroundTruthSourceSerializer(allow_null=True, required=False, help_text=(
+        "The version the task's leaderboard scored and its provenance."))
 
 
 class RankingSerializer(serializers.Serializer):

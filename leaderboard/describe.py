@@ -10,9 +10,10 @@ bootstrap, and the submission limits.
 from dataclasses import dataclass
 
 from challenges.models import Challenge, Phase, Task
+from evaluation.kinds import clinical as clinical_kind
 from scorers.metrics import DETECTION, Metric, metric, metrics
 
-from .kinds import detection, segmentation
+from .kinds import clinical, detection, segmentation
 
 LIMIT_WINDOWS = {"day": "in any 24 hours", "week": "in any 7 days", "phase": "in the phase"}
 
@@ -34,6 +35,8 @@ def describe_phase(phase: Phase) -> list[Section]:
     """The phase's submissions, metrics, ranking, missing values and limits, in words."""
     if phase.task.kind == DETECTION:
         scoring = [_detection_metrics(phase)]
+    elif phase.task.kind in Task.CLINICAL_KINDS:
+        scoring = [_clinical_metrics(phase)]
     else:
         scoring = [_segmentation_metrics(phase), _tolerances(phase)]
     return [_submissions(phase), *scoring, _ranking(phase), _missing_values(phase),
@@ -49,6 +52,8 @@ def _submissions(phase: Phase) -> Section:
             "xmin, ymin, xmax, ymax, or COCO results JSON — bare or alone in a zip or tar.",
             "An image without predicted boxes counts its true boxes as missed.",
         ])
+    if phase.task.kind in Task.CLINICAL_KINDS:
+        return Section("Submissions", _clinical_submissions(phase))
     sentences = [f"Submissions: {phase.get_submission_kind_display().lower()}; the test set has "
                  f"{cases} case{'s' if cases != 1 else ''}."]
     if phase.submission_kind == Phase.ALGORITHM:
@@ -98,8 +103,52 @@ def _detection_metrics(phase: Phase) -> Section:
     return Section("Metrics", sentences)
 
 
+def _clinical_submissions(phase: Phase) -> list[str]:
+    task = phase.task
+    cases = len(task.cases)
+    where = ("Each algorithm container writes it to /output" if phase.submission_kind ==
+             Phase.ALGORITHM else "Upload it bare or alone in a zip or tar archive")
+    return [
+        f"Submissions: one predictions file for the whole test set of {cases} "
+        f"case{'s' if cases != 1 else ''}, every case exactly once — a CSV with the columns "
+        f"{clinical_kind.accepted_header(task)}, or the same as JSON. {where}.",
+        "Probabilities must lie in [0, 1]." if task.kind == Task.CLASSIFICATION
+        else "A larger risk predicts an earlier event.",
+    ]
+
+
+def _clinical_metrics(phase: Phase) -> Section:
+    task = phase.task
+    sentences = [f"{metric_heading(entry)}. {entry.description}"
+                 for entry in map(metric, phase.scored_metrics())]
+    sentences.append("Each metric is one value over the whole test set.")
+    if task.kind == Task.CLASSIFICATION:
+        names = task.clinical.get("classes") or []
+        sentences.append(f"Target: {task.clinical.get('target')}; classes: {', '.join(names)}"
+                         + (f"; positive class: {task.clinical['positive_class']}."
+                            if "positive_class" in task.clinical else "."))
+        sentences.append(f"A case is called positive at a probability of at least "
+                         f"{phase.classification_threshold:g}.")
+    else:
+        unit = task.clinical.get("time_unit", "")
+        sentences.append(f"Target: {task.clinical.get('target')}; times in {unit}.")
+        sentences.append(f"Uno's C is truncated at τ = {phase.survival_tau:g} {unit}."
+                         if phase.survival_tau is not None else
+                         "Uno's C is not truncated (τ: the largest observed time).")
+        if phase.survival_times:
+            sentences.append("Time-dependent AUC at "
+                             f"{', '.join(f'{t:g}' for t in phase.survival_times)} {unit}.")
+    return Section("Metrics", sentences)
+
+
 def _ranking(phase: Phase) -> Section:
-    if phase.task.kind == DETECTION:
+    if phase.task.kind in Task.CLINICAL_KINDS:
+        entry = metric(clinical.ranked_metric(phase))
+        bootstrapped = phase.bootstrap_samples > 0
+        how = clinical.ranking_description(phase, bootstrapped=bootstrapped)
+        sentences = [f"The leaderboard ranks by {entry.label}: {how}"]
+        resampled = "test cases"
+    elif phase.task.kind == DETECTION:
         entry = metric(detection.ranked_metric(phase))
         bootstrapped = entry.name == "mAP" and phase.bootstrap_samples > 0
         how = detection.ranking_description(phase, bootstrapped=bootstrapped)
@@ -138,6 +187,8 @@ def _counted(phase: Phase, entry: Metric) -> str:
 def _missing_values(phase: Phase) -> Section:
     if phase.task.kind == Task.DETECTION:
         return Section("Missing values", [detection.missing_value_rule(phase)])
+    if phase.task.kind in Task.CLINICAL_KINDS:
+        return Section("Missing values", [clinical.missing_value_rule(phase)])
     return Section("Missing values", [segmentation.missing_value_rule(phase)])
 
 

@@ -66,7 +66,7 @@ def _rank(value) -> str:
 def column_headings(phase: Phase) -> list[str]:
     """The page's headings of the aggregate columns: label names and metric headings ("liver
     HD95 (mm)"), where the CSV keeps the keys ("liver hd95")."""
-    if phase.task.kind == "detection":
+    if phase.task.kind != "segmentation":  # detection, classification, survival: by metric
         return [metric_label(name) for (name, _), _ in aggregate_columns(phase)]
     return [f"{phase.task.labels[label]} {metric_label(name)}"
             for (label, name), _ in aggregate_columns(phase)]

@@ -15,7 +15,8 @@ import uuid
 
 from django.http import HttpResponse
 
-from challenges.models import Challenge, Phase
+from challenges import provenance
+from challenges.models import Challenge, Phase, Task
 from evaluation.models import CaseResult
 from evaluation.results import public_scores
 
@@ -92,22 +93,47 @@ def _ascii_stem(stem: str) -> str:
 
 def leaderboard_table(phase: Phase, board: dict) -> tuple[list[str], list[list]]:
     """Header and rows of the leaderboard CSV: the entry fields, then per label and metric
-    (segmentation) or per metric (detection) the evaluation's aggregate."""
+    (segmentation) or per metric (detection) the evaluation's aggregate, then the ground-truth
+    version scored and its provenance (:func:`with_source`)."""
     columns = aggregate_columns(phase)
-    header = [*LEADERBOARD_FIELDS, *(heading for _, heading in columns), ENTRANT_ALIAS]
+    header = [*LEADERBOARD_FIELDS, *(heading for _, heading in columns),
+              *provenance.csv_header(), ENTRANT_ALIAS]
+    source = provenance.csv_cells(board.get("ground_truth"))
     rows = [
         [entry.get(field) for field in LEADERBOARD_FIELDS]
         + [aggregate_cell(entry.get("aggregate") or {}, key) for key, _ in columns]
-        + [entry["entrant"]]
+        + source + [entry["entrant"]]
         for entry in board["entries"]
     ]
     return header, rows
 
 
+def with_source(header: list[str], rows: list[dict],
+                snapshot: LeaderboardSnapshot | None) -> tuple[list[str], list[dict]]:
+    """A CSV's header and rows (dicts) with the columns of the ground-truth version the
+    snapshot scored against (:data:`challenges.provenance.CSV_COLUMNS`: its number, content
+    hash and source) before the deprecated alias: the same cells on every row, so that any
+    CSV reader keeps one header line; empty cells without a ground truth."""
+    ground_truth = snapshot.ground_truth if snapshot is not None else None
+    names = provenance.csv_header()
+    cells = dict(zip(names, provenance.csv_cells(
+        provenance.public(ground_truth) if ground_truth is not None else None), strict=True))
+    at = header.index(ENTRANT_ALIAS) if ENTRANT_ALIAS in header else len(header)
+    return [*header[:at], *names, *header[at:]], [{**row, **cells} for row in rows]
+
+
+def source_stamp(snapshot: LeaderboardSnapshot | None) -> str:
+    """What changes when the provenance of the snapshot's ground truth is corrected: part of
+    the keys of kept pages and exports."""
+    ground_truth = snapshot.ground_truth if snapshot is not None else None
+    changed = ground_truth.provenance_changed if ground_truth is not None else None
+    return str(changed.timestamp()) if changed else "-"
+
+
 def aggregate_columns(phase: Phase) -> list[tuple[tuple[str, str | None], str]]:
     """(key, heading) per aggregate column: (label, metric) for segmentation, metric for
-    detection."""
-    if phase.task.kind == "detection":
+    detection, classification and survival (values of the whole test set)."""
+    if phase.task.kind != "segmentation":
         return [((metric, None), metric) for metric in phase.scored_metrics()]
     return [
         ((str(label), metric), f"{phase.task.labels[str(label)]} {metric}")
@@ -137,6 +163,8 @@ def case_rows(
     prediction. No snapshot: the header only. A detection phase: :func:`detection_case_rows`."""
     if phase.task.kind == "detection":
         return detection_case_rows(phase, snapshot)
+    if phase.task.kind in Task.CLINICAL_KINDS:
+        return clinical_case_rows(phase, snapshot, decimals=decimals)
     metrics = phase.scored_metrics()
     header = [*CASE_FIELDS, *metrics, "missing", ENTRANT_ALIAS]
     if snapshot is None:
@@ -195,6 +223,53 @@ def detection_case_rows(
     rows = [row for key in by_evaluation
             for row in sorted(grouped[key], key=lambda r: (r["case"], r["label"]))]
     return header, rows
+
+
+CLINICAL_CASE_FIELDS = ("entrant", "submission", "case")
+
+
+def clinical_case_rows(
+    phase: Phase, snapshot: LeaderboardSnapshot | None, *, decimals: int | None
+) -> tuple[list[str], list[dict]]:
+    """The predictions behind a classification or survival snapshot, entry by entry: one row
+    per case with the entrant's submitted value(s) (a probability per class, or the risk),
+    as the bootstrap re-scores them. Never a label: the metrics are values of the whole set,
+    so no per-case score exists to show. No snapshot: the header only."""
+    columns = clinical_prediction_columns(phase.task)
+    curves = ([f"S@{t:g}" for t in phase.survival_times or []]
+              if phase.task.kind == Task.SURVIVAL else [])  # a survival curve, where sent
+    header = [*CLINICAL_CASE_FIELDS, *columns, *curves, ENTRANT_ALIAS]
+    if snapshot is None:
+        return header, []
+    by_evaluation = {uuid.UUID(e["evaluation"]): e for e in snapshot.entries}
+    results = (CaseResult.objects.filter(evaluation_id__in=list(by_evaluation),
+                                         matches__isnull=False)
+               .values_list("evaluation_id", "case", "matches"))
+    grouped: dict = {key: [] for key in by_evaluation}
+    for evaluation_id, case, stored in results:
+        entry = by_evaluation[evaluation_id]
+        value = stored.get("risk", next(iter(stored.values()), None))
+        values = value if isinstance(value, list) else [value]
+        curve = stored.get("survival") or [None] * len(curves)
+        grouped[evaluation_id].append({
+            "entrant": entry["entrant"], "submission": entry["submission"], "case": case,
+            **{column: public_scores(finite(v), decimals)
+               for column, v in zip(columns, values, strict=False)},
+            **{column: None if v is None else public_scores(finite(v), decimals)
+               for column, v in zip(curves, curve, strict=False)},
+            ENTRANT_ALIAS: entry["entrant"],
+        })
+    rows = [row for key in by_evaluation for row in sorted(grouped[key], key=lambda r: r["case"])]
+    return header, rows
+
+
+def clinical_prediction_columns(task: Task) -> list[str]:
+    """The prediction columns of a clinical task's case rows (as a predictions file names
+    them: ``probability``, ``<class>_probability`` per class, or ``risk``)."""
+    if task.kind == Task.SURVIVAL:
+        return ["risk"]
+    classes = task.clinical.get("classes") or []
+    return ["probability"] if len(classes) == 2 else [f"{c}_probability" for c in classes]
 
 
 OVERALL_FIELDS = ("phase_name", "table", "rank", "entrant", "score", "tasks_ranked")

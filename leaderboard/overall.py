@@ -104,7 +104,7 @@ def _msd_rankings(
     phase: Phase, snapshot: LeaderboardSnapshot, everyone: tuple[str, ...], ranks: dict
 ) -> list[TaskRanking]:
     task = phase.task
-    if task.kind == Task.DETECTION:
+    if task.kind != Task.SEGMENTATION:  # one set-level value per entrant: its rank
         return [with_absent_last(task.key, everyone, ranks)]
     present = from_entries(snapshot.entries, snapshot.statistics["entrant_keys"])
     if not present:

@@ -7,6 +7,7 @@ A phase that rounds public scores (``public_score_decimals``) shows everyone but
 those keys rounded; the ranks were computed on the exact values.
 """
 
+from challenges import provenance
 from challenges.models import Challenge, Phase
 from evaluation.results import public_scores
 from scorers.metrics import metric_label
@@ -73,6 +74,8 @@ def leaderboard_payload(
         "ground_truth_version": (
             snapshot.ground_truth.version if snapshot and snapshot.ground_truth else None
         ),
+        "ground_truth": (provenance.public(snapshot.ground_truth)
+                         if snapshot and snapshot.ground_truth else None),
         "computed_at": snapshot.computed_at.isoformat() if snapshot else None,
         "ranking_method": snapshot.ranking_method if snapshot else None,
         "ranking_method_description": statistics.get("ranking_method_description"),
@@ -117,12 +120,24 @@ def visible_rankings(challenge: Challenge, snapshot: LeaderboardSnapshot | None,
     if snapshot is None:
         return []
     public = _public_phases(challenge)
+    sources = _scored_sources(challenge)
     return [
         ranking | {key: [with_entrant_alias(row) for row in ranking[key]]
                    for key in ("entries", "msd_entries")}
-        | {"public": set(ranking["phases"]) <= public}
+        | {"public": set(ranking["phases"]) <= public,
+           "tasks": [task | {"ground_truth": sources.get(str(task["phase"]))}
+                     for task in ranking["tasks"]]}
         for ranking in snapshot.rankings if organizer or set(ranking["phases"]) <= public
     ]
+
+
+def _scored_sources(challenge: Challenge) -> dict[str, dict]:
+    """Phase id → the public provenance of the ground-truth version its leaderboard scored
+    (:func:`challenges.provenance.public`), for the phases that have one."""
+    snapshots = (LeaderboardSnapshot.objects
+                 .filter(phase__task__challenge=challenge, ground_truth__isnull=False)
+                 .select_related("ground_truth").only("phase_id", "ground_truth"))
+    return {str(row.phase_id): provenance.public(row.ground_truth) for row in snapshots}
 
 
 def withheld_rankings(challenge: Challenge, snapshot: LeaderboardSnapshot | None) -> list[str]:

@@ -81,6 +81,10 @@ def phase_options(phase: Phase) -> dict:
     if phase.task.kind == Task.DETECTION:
         options.update(iou_threshold=phase.iou_threshold, voc2007=phase.voc2007,
                        plus_one=phase.plus_one)
+    elif phase.task.kind in Task.CLINICAL_KINDS:
+        config = phase.metric_config()
+        options.update(metrics=config["metrics"], threshold=config["threshold"],
+                       tau=config["tau"], times=config["times"])
     else:
         options.update(metrics=phase.scored_metrics(), worst_distance_mm=phase.worst_distance_mm)
     return options

@@ -18,6 +18,7 @@ from django.utils.timezone import get_current_timezone_name
 from django.utils.translation import get_language
 
 from accounts.authentication import token_or_session
+from challenges import provenance
 from challenges.models import Task
 from challenges.visibility import is_organizer, leaderboard_phase, visible_challenges
 from scorers.metrics import metric_label
@@ -91,7 +92,7 @@ def _page_key(request, phase, *, organizer: bool, metric: str) -> str:
     release of the code that draws it (:func:`display.release`: a deploy makes a new key)."""
     # The one-to-one row as a plain list: Django compiles it in half the time .first() takes.
     snapshot = list(LeaderboardSnapshot.objects.filter(phase=phase)
-                    .values_list("pk", "computed_at"))
+                    .values_list("pk", "computed_at", "ground_truth__provenance_changed"))
     rows = (phase, phase.task, phase.challenge)
     inputs = repr((
         [[(field.attname, getattr(row, field.attname)) for field in row._meta.concrete_fields]
@@ -100,7 +101,9 @@ def _page_key(request, phase, *, organizer: bool, metric: str) -> str:
     ))
     digest = hashlib.blake2b(inputs.encode(), digest_size=16).hexdigest()
     computed = snapshot[0] if snapshot and snapshot[0][1] is not None else None
-    version = f"{computed[0]}:{computed[1].timestamp()}" if computed else "none"
+    # The third part changes when the scored ground truth's provenance is corrected.
+    version = (f"{computed[0]}:{computed[1].timestamp()}:"
+               f"{computed[2].timestamp() if computed[2] else '-'}") if computed else "none"
     return f"leaderboard-page:{release()}:{phase.pk}:{version}:{digest}"
 
 
@@ -279,7 +282,7 @@ def _cached_export(request, snapshot, filename: str, decimals: int | None, build
     if snapshot is None:
         return build()
     key = (f"leaderboard-export:{snapshot.pk}:{snapshot.computed_at.timestamp()}:{filename}"
-           f":{decimals}")
+           f":{decimals}:{exports.source_stamp(snapshot)}")
     kept = cache.get(key)
     if kept is None:
         built = build()
@@ -300,7 +303,8 @@ def phase_cases_csv(request, phase_id):
     filename = f"{exports.file_stem(phase)}-cases.csv"
 
     def build():
-        header, rows = exports.case_rows(phase, snapshot, decimals=decimals)
+        header, rows = exports.with_source(
+            *exports.case_rows(phase, snapshot, decimals=decimals), snapshot)
         return exports.csv_response(filename, header,
                                     [[row[field] for field in header] for row in rows])
     return _cached_export(request, snapshot, filename, decimals, build)
@@ -320,6 +324,8 @@ def phase_cases_json(request, phase_id):
                         else []),
             "ground_truth_version": (snapshot.ground_truth.version
                                      if snapshot and snapshot.ground_truth else None),
+            "ground_truth": (provenance.public(snapshot.ground_truth)
+                             if snapshot and snapshot.ground_truth else None),
             "computed_at": snapshot.computed_at.isoformat() if snapshot else None,
             "cases": rows,
         })

@@ -19,11 +19,14 @@ from accounts.admin import PlatformAdminOnly
 from challenges.admin import ParticipationAdmin, participant_profile
 from challenges.console import ChallengeScopedAdmin, RecordAdmin
 from challenges.models import GroundTruth, Participation, Phase, Task
+from challenges.provenance import EDITABLE_FIELDS as PROVENANCE_FIELDS
+from challenges.provenance_console import ProvenanceForm, manifest_html, save_provenance
 from challenges.visibility import is_platform_admin
+from evaluation.kinds import clinical
 from evaluation.services.reevaluation import activate_ground_truth
 from leaderboard.exports import csv_response
 from leaderboard.services import request_refresh
-from scorers.metrics import default_metric, metric_label, metric_names
+from scorers.metrics import metric_label, metric_names
 
 admin.site.site_header = "Podium console"
 admin.site.site_title = "Podium console"
@@ -40,22 +43,39 @@ CASE_RESULTS_WARNING = (
 
 @admin.register(GroundTruth)
 class GroundTruthAdmin(ChallengeScopedAdmin):
-    """Versions are immutable: created by import_msd_task, only activated here."""
+    """Versions' labels are immutable: created by import_msd_task, activated here; only their
+    provenance (collection, version, DOI, licence, URL, reference) may be corrected, each
+    change in the audit log."""
 
     challenge_paths = ("task__challenge",)
 
-    list_display = ["task", "version", "short_hash", "note", "active_in", "created"]
+    list_display = ["task", "version", "short_hash", "source_collection", "source_version",
+                    "note", "active_in", "created"]
     list_filter = ["task__challenge", "task"]
-    search_fields = ["task__key", "content_sha256", "note"]
-    readonly_fields = ["task", "version", "content_sha256", "note", "created"]
-    exclude = ["files"]
+    search_fields = ["task__key", "content_sha256", "note", "source_collection", "source_doi"]
+    form = ProvenanceForm
+    readonly_fields = ["task", "version", "content_sha256", "note", "created", "imported_by",
+                       "source_sha256", "manifest", "provenance_changed"]
+    fieldsets = [
+        (None, {"fields": ["task", "version", "content_sha256", "note", "created",
+                           "imported_by"]}),
+        ("Provenance", {"fields": [*PROVENANCE_FIELDS, "source_sha256", "manifest",
+                                   "provenance_changed"],
+                        "description": "Where the labels come from: shown on the citation "
+                                       "page, the leaderboard and every export (the manifest "
+                                       "to organizers only)."}),
+    ]
     actions = ["activate"]
 
     def has_add_permission(self, request):
         return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    def save_model(self, request, obj, form, change):
+        save_provenance(obj, form.changed_data)
+
+    @admin.display(description="import manifest")
+    def manifest(self, gt: GroundTruth) -> str:
+        return manifest_html(gt)
 
     @admin.display(description="hash")
     def short_hash(self, gt: GroundTruth) -> str:
@@ -121,8 +141,9 @@ class PhaseForm(forms.ModelForm):
                 help_text="The metrics computed for every case and label.")
             self.initial["metrics"] = self.instance.scored_metrics()  # none stored: all
         if "primary_metric" in self.fields:
-            self.fields["primary_metric"] = forms.ChoiceField(
-                choices=[_metric_choice(n) for n in metric_names(task.kind)],
+            self.fields["primary_metric"] = PrimaryMetricField(
+                phase=self.instance,
+                choices=[_metric_choice(n) for n in self.instance.primary_metric_choices()],
                 help_text="Ranks the leaderboard; a segmentation phase must compute it.")
         for name, bounds in _BOUNDS.items():
             if name in self.fields:
@@ -134,6 +155,13 @@ class PhaseForm(forms.ModelForm):
         for name, label in _LABELS.items():
             if name in self.fields:
                 self.fields[name].label = label
+        if "survival_times" in self.fields:
+            self.fields["survival_times"] = TimesField(
+                required=False, label="Survival times",
+                help_text="Times of the time-dependent AUC and of the survival curves a file "
+                          "may carry (S@365, …; two or more for the integrated Brier score), "
+                          "in the task's time unit, increasing, within the test labels' "
+                          "follow-up, separated by commas (e.g. 365, 730, 1095); empty: none.")
         if "limit_period" in self.fields:
             self.fields["limit_period"].choices = LIMIT_PERIODS
         for value in task.foreground_labels:
@@ -144,8 +172,14 @@ class PhaseForm(forms.ModelForm):
         cleaned = super().clean()
         task = cleaned.get("task") or (self.instance.task if self.instance.task_id else None)
         if self.instance._state.adding and task is not None:
-            self.instance.primary_metric = default_metric(task.kind)
+            self.instance.primary_metric = Phase(task=task).default_primary_metric()
             self.instance.active_ground_truth = task.ground_truths.order_by("-version").first()
+        times = cleaned.get("survival_times")
+        if task is not None and times and "survival_times" not in self.errors and (
+                problem := clinical.times_problem(
+                    task, self.instance.active_ground_truth
+                    if self.instance.active_ground_truth_id else None, times)):
+            self.add_error("survival_times", problem)
         tolerances = {str(value): cleaned[tolerance_field(value)]
                       for value in (task.foreground_labels if task else [])
                       if cleaned.get(tolerance_field(value)) is not None}
@@ -160,8 +194,54 @@ class PhaseForm(forms.ModelForm):
         return cleaned
 
 
+class PrimaryMetricField(forms.ChoiceField):
+    """The phase's primary metric among those it can compute; another of its kind's metrics
+    is refused saying why (``Phase.metric_problem``: auroc of a multi-class target)."""
+
+    def __init__(self, *, phase: Phase, **kwargs):
+        super().__init__(**kwargs)
+        self.phase = phase
+
+    def validate(self, value):
+        try:
+            super().validate(value)
+        except ValidationError:
+            problem = self.phase.metric_problem(value) if value in metric_names(
+                self.phase.task.kind) else None
+            if problem is None:
+                raise
+            raise ValidationError(problem, code="invalid_choice") from None
+
+
+class TimesField(forms.CharField):
+    """A list of times typed as "365, 730" (or given as a list of numbers, as the organizer
+    API does); cleaned to a list of floats, which the model's clean() checks."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return ", ".join(f"{t:g}" if isinstance(t, int | float) else str(t) for t in value)
+        return value
+
+    def to_python(self, value):
+        if isinstance(value, list):
+            parts = value
+        else:
+            text = super().to_python(value)
+            parts = [part for part in text.replace(";", ",").split(",") if part.strip()]
+        times = []
+        for part in parts:
+            try:
+                times.append(float(part))
+            except (TypeError, ValueError):
+                raise ValidationError(f"{part!r} is not a number") from None
+        return times
+
+
 _BOUNDS = {
     "iou_threshold": [MinValueValidator(0.01), MaxValueValidator(1.0)],
+    "classification_threshold": [MinValueValidator(0.0), MaxValueValidator(1.0)],
+    "seg_fractional_threshold": [MinValueValidator(0.0), MaxValueValidator(1.0)],
+    "survival_tau": [MinValueValidator(0.0)],
     "worst_distance_mm": [MinValueValidator(0.0)],
     "algorithm_cpus": [MinValueValidator(0.1)],
     "algorithm_memory_mb": [MinValueValidator(64)],
@@ -173,6 +253,10 @@ _BOUNDS = {
 _LABELS = {
     "worst_distance_mm": "Worst distance (mm)",
     "iou_threshold": "IoU threshold",
+    "classification_threshold": "Decision threshold",
+    "accepts_dicom_seg": "Accept DICOM SEG predictions",
+    "seg_fractional_threshold": "Fractional SEG threshold",
+    "survival_tau": "τ of Uno's C",
     "voc2007": "VOC2007 11-point AP",
     "algorithm_memory_mb": "Memory (MB)",
     "algorithm_cpus": "CPUs",
@@ -241,10 +325,23 @@ class PhaseAdmin(ChallengeScopedAdmin):
             "fields": ["algorithm_memory_mb", "algorithm_cpus", "algorithm_time_limit_s",
                        "show_algorithm_logs"],
             "description": "Limits of each run of a submitted container (docs/runner.md)."})]
+        if obj.task.kind in Task.CLINICAL_KINDS:  # docs/clinical.md
+            settings = (["classification_threshold"] if obj.task.kind == Task.CLASSIFICATION
+                        else ["survival_tau", "survival_times"])
+            return [head, ("Scoring", {"fields": ["primary_metric", *settings]}),
+                    *(containers if obj.submission_kind == Phase.ALGORITHM else []),
+                    *self._COMMON]
+        # Offered where it can be on: a predictions phase of a task imported from DICOM.
+        dicom = ([("DICOM SEG predictions", {
+            "fields": ["accepts_dicom_seg", "seg_fractional_threshold"],
+            "description": "docs/dicom.md, \"DICOM SEG predictions\"."})]
+            if obj.submission_kind == Phase.PREDICTIONS
+            and any(case.get("dicom") for case in obj.task.cases) else [])
         return [
             head,
             ("Scoring", {"fields": ["metrics", "primary_metric", *tolerances, "surface",
                                     "worst_distance_mm", "allow_partial"]}),
+            *dicom,
             *(containers if obj.submission_kind == Phase.ALGORITHM else []),
             *self._COMMON,
         ]

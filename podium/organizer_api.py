@@ -9,14 +9,16 @@ Who may act, and the audit log every write goes to, are challenges.organizer_api
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from django.forms import modelform_factory
+from django.http import QueryDict
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from challenges import provenance
 from challenges.models import Phase
 from challenges.organizer_api import (
     IdsSerializer,
@@ -24,6 +26,7 @@ from challenges.organizer_api import (
     organized_phase,
     rows_by_id,
 )
+from challenges.provenance_console import save_provenance
 from core.api import PageSerializer, page_of, paginated, query, responses, validated
 from core.errors import InvalidInput
 from evaluation.admin import cancel
@@ -56,9 +59,24 @@ class PhaseConfigurationSerializer(serializers.Serializer):
     surface = serializers.CharField(required=False, help_text=_CHOICES)
     worst_distance_mm = serializers.FloatField(required=False, allow_null=True)
     allow_partial = serializers.BooleanField(required=False)
+    accepts_dicom_seg = serializers.BooleanField(
+        required=False, help_text="Segmentation tasks imported from DICOM: a case may be "
+                                  "predicted by a DICOM SEG (<case>.dcm).")
+    seg_fractional_threshold = serializers.FloatField(
+        required=False, help_text="A FRACTIONAL SEG's pixel is inside at value / maximum of at "
+                                  "least this (above 0, at most 1).")
     iou_threshold = serializers.FloatField(required=False)
     voc2007 = serializers.BooleanField(required=False)
     plus_one = serializers.BooleanField(required=False)
+    classification_threshold = serializers.FloatField(
+        required=False, help_text="Classification: a case is positive at a probability of at "
+                                  "least this (0 to 1).")
+    survival_tau = serializers.FloatField(
+        required=False, allow_null=True,
+        help_text="Survival: truncation time τ of Uno's C (null: none).")
+    survival_times = serializers.ListField(
+        child=serializers.FloatField(), required=False,
+        help_text="Survival: times of the time-dependent AUC, increasing.")
     algorithm_memory_mb = serializers.IntegerField(required=False)
     algorithm_cpus = serializers.FloatField(required=False)
     algorithm_time_limit_s = serializers.IntegerField(required=False)
@@ -320,6 +338,25 @@ class GroundTruthSerializer(serializers.Serializer):
     active = serializers.BooleanField(help_text="Whether this phase scores against it.")
     active_in = serializers.ListField(child=serializers.UUIDField(), help_text=(
         "The phases of the task that score against it."))
+    provenance = serializers.DictField(help_text=(
+        "Where the labels come from (docs/dicom.md, Provenance): collection, version, doi, licence, "
+        "url, reference (editable); as imported: source_sha256, manifest, imported_by, "
+        "imported_at; and ground_truth_version, ground_truth_sha256, doi_url, "
+        "manifest_sha256, provenance_changed."))
+
+
+class ProvenanceChangeSerializer(serializers.Serializer):
+    """The provenance fields a PATCH may change; empty text clears one."""
+
+    collection = serializers.CharField(required=False, allow_blank=True, help_text=(
+        "The source collection's name, e.g. NSCLC Radiogenomics."))
+    version = serializers.CharField(required=False, allow_blank=True, help_text=(
+        "The collection's version, as its publisher names it."))
+    doi = serializers.CharField(required=False, allow_blank=True, help_text=(
+        "10.NNNN/suffix (a https://doi.org/ link is accepted and stored as the DOI)."))
+    licence = serializers.CharField(required=False, allow_blank=True)
+    url = serializers.CharField(required=False, allow_blank=True, help_text="http(s) only.")
+    reference = serializers.CharField(required=False, allow_blank=True)
 
 
 def _ground_truth_payload(ground_truth, phase: Phase, active_in: dict) -> dict:
@@ -328,7 +365,15 @@ def _ground_truth_payload(ground_truth, phase: Phase, active_in: dict) -> dict:
             "case_count": len(ground_truth.files),
             "content_sha256": ground_truth.content_sha256,
             "active": phase.active_ground_truth_id == ground_truth.id,
-            "active_in": [str(pk) for pk in active_in.get(ground_truth.id, [])]}
+            "active_in": [str(pk) for pk in active_in.get(ground_truth.id, [])],
+            "provenance": provenance.organizer_view(ground_truth)}
+
+
+def _active_in(phase: Phase) -> dict:
+    active_in: dict = {}
+    for pk, version in phase.task.phases.values_list("pk", "active_ground_truth"):
+        active_in.setdefault(version, []).append(pk)
+    return active_in
 
 
 @extend_schema(
@@ -342,12 +387,47 @@ def _ground_truth_payload(ground_truth, phase: Phase, active_in: dict) -> dict:
 @permission_classes([IsAuthenticated])
 def ground_truths(request, phase_id):
     phase = organized_phase(request.user, phase_id)
-    active_in: dict = {}
-    for pk, version in phase.task.phases.values_list("pk", "active_ground_truth"):
-        active_in.setdefault(version, []).append(pk)
-    versions = phase.task.ground_truths.order_by("-version")
+    active_in = _active_in(phase)
+    versions = phase.task.ground_truths.order_by("-version").select_related("imported_by")
     return paginated(request, versions, lambda page: [
         _ground_truth_payload(ground_truth, phase, active_in) for ground_truth in page])
+
+
+@extend_schema(methods=["GET"], summary="One ground-truth version's metadata and provenance "
+                                         "(organizers)",
+               responses=responses({200: GroundTruthSerializer}, 403, 404))
+@extend_schema(
+    methods=["PATCH"],
+    summary="Correct a ground-truth version's provenance (organizers); its labels, manifest "
+            "and source hash stay as imported",
+    request=ProvenanceChangeSerializer,
+    responses=responses({200: GroundTruthSerializer}, 400, 403, 404, 415),
+)
+@api_view(["GET", "PATCH"])
+@permission_classes([IsAuthenticated])
+def ground_truth_detail(request, phase_id, version: int):
+    phase = organized_phase(request.user, phase_id)
+    ground_truth = phase.task.ground_truths.select_related("imported_by").filter(
+        version=version).first()
+    if ground_truth is None:
+        raise NotFound(f"task {phase.task.key} has no ground-truth version {version}")
+    if request.method == "PATCH":
+        given = request.data.dict() if isinstance(request.data, QueryDict) else request.data
+        if not isinstance(given, dict):
+            raise InvalidInput("send a JSON object of provenance fields (collection, version, "
+                               "doi, licence, url, reference)")
+        stored, errors = provenance.clean(given)
+        if errors:
+            raise ValidationError({name: [message] for name, message in errors.items()})
+        changed = [field for field, value in stored.items()
+                   if getattr(ground_truth, field) != value]
+        for field in changed:
+            setattr(ground_truth, field, stored[field])
+        save_provenance(ground_truth, changed)
+        if changed:
+            names = [name for name, (field, _) in provenance.FIELDS.items() if field in changed]
+            audit(request, [ground_truth], f"Provenance changed: {', '.join(names)}.")
+    return Response(_ground_truth_payload(ground_truth, phase, _active_in(phase)))
 
 
 class ActivateSerializer(serializers.Serializer):
@@ -410,4 +490,6 @@ urlpatterns = [
          name="api-organizer-ground-truths"),
     path("phases/<uuid:phase_id>/ground-truths/activate/", ground_truth_activate,
          name="api-organizer-ground-truth-activate"),
+    path("phases/<uuid:phase_id>/ground-truths/<int:version>/", ground_truth_detail,
+         name="api-organizer-ground-truth"),
 ]

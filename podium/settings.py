@@ -177,7 +177,10 @@ TEMPLATES = [
 
 # --- database -------------------------------------------------------------------------------
 if env("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=60)}
+    # A kept connection is checked before each request reuses it: one the server dropped (a
+    # failover, pg_terminate_backend) is replaced instead of failing the request.
+    DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=60,
+                                              conn_health_checks=True)}
 else:
     DATABASES = {
         "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "podium.sqlite3"}

@@ -40,6 +40,7 @@ api_v1 = [
     path("tokens/", include("accounts.token_api")),  # the caller's API tokens
     # A challenge's organizers: the console's actions (docs/api.md, "Organizer endpoints").
     path("organizer/", include("challenges.organizer_api")),
+    path("organizer/", include("challenges.deid_api")),
     path("organizer/", include("podium.organizer_api")),
     path("organizer/", include("leaderboard.organizer_api")),
     path("submissions/<uuid:submission_id>/select/", evaluation_selection.submission_select,
@@ -73,8 +74,10 @@ api_v1 = [
          name="api-evaluation"),
 ]
 
-# Under /api/ a path no endpoint serves answers the API's JSON error; elsewhere the site's page.
+# Under /api/ a path no endpoint serves, and a server error, answer the API's JSON error;
+# elsewhere the site's page.
 handler404 = "core.api.not_found"
+handler500 = "core.api.server_error"
 
 urlpatterns = [
     # The admin's own login page, answering 429 while the lockout refuses the login.

@@ -1,9 +1,10 @@
 """``podium-score`` (or ``python -m scorers``): score predictions offline, exactly as the
 platform does.
 
-Subcommands: ``segmentation`` (:mod:`scorers.cli_segmentation`) and ``detection``
-(:mod:`scorers.cli_detection`); ``--config`` takes a phase's exported configuration
-(:mod:`scorers.cli_config`). Bad input ends with exit status 1 and one line on stderr.
+Subcommands: ``segmentation`` (:mod:`scorers.cli_segmentation`), ``detection``
+(:mod:`scorers.cli_detection`) and ``clinical`` (:mod:`scorers.cli_clinical`); ``--config``
+takes a phase's exported configuration (:mod:`scorers.cli_config`). Bad input ends with exit
+status 1 and one line on stderr.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from scorers import cli_detection, cli_segmentation
+from scorers import cli_clinical, cli_detection, cli_segmentation
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     cli_segmentation.add_parser(subparsers)
     cli_detection.add_parser(subparsers)
+    cli_clinical.add_parser(subparsers)
     return parser
 
 
@@ -37,5 +39,6 @@ def _prog() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: the command line), run the subcommand, return its exit status."""
     args = build_parser().parse_args(argv)
-    runner = cli_segmentation.run if args.command == "segmentation" else cli_detection.run
-    return runner(args)
+    runners = {"segmentation": cli_segmentation.run, "detection": cli_detection.run,
+               "clinical": cli_clinical.run}
+    return runners[args.command](args)

@@ -28,7 +28,9 @@ from scorers.surfaces import SurfaceDistances, surface_distances
 
 SEGMENTATION = "segmentation"
 DETECTION = "detection"
-TASK_KINDS = (SEGMENTATION, DETECTION)
+CLASSIFICATION = "classification"
+SURVIVAL = "survival"
+TASK_KINDS = (SEGMENTATION, DETECTION, CLASSIFICATION, SURVIVAL)
 
 # Worst-value rules: what an undefined value (one mask empty) or a missing case counts as.
 WORST_ZERO = "zero"  # 0: no overlap
@@ -73,7 +75,9 @@ class Metric:
     Segmentation only: ``compute`` (a :class:`LabelPair` → float), ``both_empty`` (prediction
     and reference both empty) and ``one_empty`` (exactly one empty; None = undefined, which
     counts as the worst value). A detection metric is a value of the whole test set, computed by
-    :mod:`scorers.detection`; it has no per-case function.
+    :mod:`scorers.detection`; it has no per-case function. So are classification and survival
+    metrics (:mod:`scorers.clinical`, :mod:`scorers.survival`; one entry point,
+    ``scorers.clinical.set_metric``).
     """
 
     name: str
@@ -226,3 +230,36 @@ for _name, _label, _text in (
     ("AP75", "AP75", "COCO AP at IoU 0.75."),
 ):
     register(Metric(_name, _label, larger_better=True, kinds=(DETECTION,), description=_text))
+
+# Classification and survival: values of the whole test set (scorers.clinical.set_metric).
+for _name, _label, _larger, _decimals, _text in (
+    ("auroc", "AUROC", True, 4,
+     "Area under the ROC curve: P(a positive case scores above a negative one), ties ½."),
+    ("average_precision", "AP", True, 4,
+     "Average precision: Σ (R_k − R_{k−1}) P_k over the distinct scores, as scikit-learn."),
+    ("balanced_accuracy", "Balanced accuracy", True, 4,
+     "(Sensitivity + specificity) / 2, positive when the probability ≥ the phase's threshold."),
+    ("sensitivity", "Sensitivity", True, 4,
+     "TP / (TP + FN), positive when the probability ≥ the phase's threshold."),
+    ("specificity", "Specificity", True, 4,
+     "TN / (TN + FP), positive when the probability ≥ the phase's threshold."),
+    ("log_loss", "Log loss", False, 4,
+     "Mean −log of the probability given to the true class (clipped to [1e-15, 1 − 1e-15])."),
+    ("brier", "Brier score", False, 4, "Mean squared difference of probability and label."),
+    ("macro_auroc", "Macro AUROC", True, 4,
+     "Mean over the classes of the one-vs-rest AUROC."),
+):
+    register(Metric(_name, _label, larger_better=_larger, kinds=(CLASSIFICATION,),
+                    decimals=_decimals, description=_text))
+for _name, _label, _larger, _text in (
+    ("c_index", "C-index", True,
+     "Harrell's concordance: share of comparable pairs whose higher risk fails first, ties ½."),
+    ("uno_c", "Uno's C", True,
+     "Concordance up to τ with inverse-probability-of-censoring weights (Uno et al. 2011)."),
+    ("td_auc", "Mean time-dependent AUC", True,
+     "Cumulative/dynamic AUC at the phase's times, averaged over the Kaplan–Meier drops."),
+    ("integrated_brier", "Integrated Brier score", False,
+     "Brier score of the predicted survival curves (IPCW), integrated over the phase's times."),
+):
+    register(Metric(_name, _label, larger_better=_larger, kinds=(SURVIVAL,), decimals=4,
+                    description=_text))

@@ -65,6 +65,8 @@ if [ "$profile" != runtime ]; then
     command -v curl >/dev/null || need+=(curl)
     # The HTTP load generator benchmarks/pages.py --load drives the leaderboard page with.
     if [ "$profile" = bench ] && ! command -v wrk >/dev/null; then need+=(wrk); fi
+    # The DICOM → NIfTI converter benchmarks/dicom.py compares the series conversion with.
+    if [ "$profile" = bench ] && ! command -v dcm2niix >/dev/null; then need+=(dcm2niix); fi
     sudo_cmd=(); [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
     apt_install() {
         "${sudo_cmd[@]}" apt-get update -qq

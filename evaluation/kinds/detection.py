@@ -1,7 +1,9 @@
 """Detection submissions: predicted boxes as a CSV file or COCO results JSON.
 
 The upload is the file itself, or a zip/tar archive holding exactly one such file. Image ids are
-the test images' names (the VOC XML file stems), class names those of the task.
+the test images' names (the VOC XML file stems), class names those of the task. On a task
+imported from DICOM series (docs/dicom.md, "Detection on DICOM") the stems, and so the image
+ids, are the annotated slices' SOP Instance UIDs, exactly as on a plain task from the same files.
 
 The file's size follows from the task (``scorers.boxes.caps_for_images``: at most 1000 boxes
 per test image, 1 KiB per box on average): a larger bare upload is refused by its size, a

@@ -6,6 +6,10 @@ anywhere in the archive. The quick check at upload reads names and NIfTI headers
 larger than any label map of its case can be (:func:`max_file_bytes`), or a file that is no
 test case and larger than any prediction can be, is refused by its declared size as soon as
 the archive's listing reaches it, before anything is inflated.
+
+A phase that accepts DICOM SEG (``Phase.accepts_dicom_seg``) also takes ``<case>.dcm`` for a
+case whose test image came from a DICOM series; :mod:`.dicom_seg` checks and decodes it, and
+the decoded label map is scored like a NIfTI one.
 """
 
 import logging
@@ -30,6 +34,7 @@ from .. import references
 from ..models import CaseResult
 from ..prefetch import ahead
 from ..results import aggregate, missing_case_values
+from . import dicom_seg
 from .base import Row, ScoringJob, TaskKind
 
 log = logging.getLogger(__name__)
@@ -58,26 +63,33 @@ def archive_limits() -> ArchiveLimits:
     )
 
 
-def case_name(file_name: str) -> str | None:
-    for suffix in NIFTI_SUFFIXES:
+def case_name(file_name: str, *, dicom: bool = False) -> str | None:
+    """The case a file name predicts (``dicom``: ``<case>.dcm`` names one too)."""
+    for suffix in NIFTI_SUFFIXES + ((dicom_seg.SUFFIX,) if dicom else ()):
         if file_name.endswith(suffix) and len(file_name) > len(suffix):
             return file_name[: -len(suffix)]
     return None
 
 
-def match_cases(archive: Path, task: Task, *, allow_partial: bool) -> PredictionFiles:
+def match_cases(archive: Path, task: Task, *, allow_partial: bool,
+                dicom: bool = False) -> PredictionFiles:
     """Map archive members to test cases; extra files, and missing cases unless allowed, fail.
+    With ``dicom``, a case may be predicted by ``<case>.dcm`` (a DICOM SEG).
 
     Sizes are checked at each member's header (:func:`max_file_bytes` for a case, the largest
     of those for a file that is no case), so an oversized member is never inflated."""
     expected = task.case_names
     known = set(expected)
     example = f"{expected[0]}.nii.gz" if expected else "<case>.nii.gz"
-    largest = max((max_file_bytes(task, case) for case in expected), default=0)
+    largest = max((max(max_file_bytes(task, case),
+                       dicom_seg.max_file_bytes(task, case) if dicom else 0)
+                   for case in expected), default=0)
 
     def check_size(member: Member) -> None:
-        case = case_name(member.name)
-        if case in known and member.size > (cap := max_file_bytes(task, case)):
+        case = case_name(member.name, dicom=dicom)
+        if case in known and is_seg(member):
+            dicom_seg.check_member(task, case, member)
+        elif case in known and member.size > (cap := max_file_bytes(task, case)):
             raise InvalidInput(
                 f"case {case}: '{member.name}' is {human_size(member.size)}, more than a label map "
                 f"of this case's size can be ({human_size(cap)})"
@@ -92,7 +104,7 @@ def match_cases(archive: Path, task: Task, *, allow_partial: bool) -> Prediction
     members: dict[str, Member] = {}
     extra: list[str] = []
     for member in list_members(archive, archive_limits(), check_member=check_size):
-        case = case_name(member.name)
+        case = case_name(member.name, dicom=dicom)
         if case not in known:
             extra.append(member.name)
         elif case in members:
@@ -106,7 +118,9 @@ def match_cases(archive: Path, task: Task, *, allow_partial: bool) -> Prediction
         raise InvalidInput(
             f"the archive holds {_count(extra, 'file')} that {'is' if len(extra) == 1 else 'are'} "
             f"not a test case: {listing(extra)} (expected one NIfTI file per case, named like "
-            f"the test image, e.g. {example})"
+            f"the test image, e.g. {example}"
+            + ("" if dicom or not any(name.endswith(dicom_seg.SUFFIX) for name in extra)
+               else "; this phase does not accept DICOM SEG") + ")"
         )
     missing = [case for case in expected if case not in members]
     if missing and not allow_partial:
@@ -125,7 +139,8 @@ def check_headers(archive: Path, task: Task, files: PredictionFiles) -> None:
     Only the start of each file is read (in memory): a NIfTI header is its first 348 (NIfTI-2:
     540) bytes, which the first compressed bytes of a .nii.gz hold."""
     cases = {member.path: case for case, member in files.members.items()}
-    for member, head in iter_read(archive, list(files.members.values()), archive_limits(),
+    niftis = [member for member in files.members.values() if not is_seg(member)]
+    for member, head in iter_read(archive, niftis, archive_limits(),
                                   head_bytes=HEADER_PREFIX_BYTES):
         case = cases[member.path]
         with from_scorers():
@@ -142,11 +157,25 @@ def max_file_bytes(task: Task, case: str) -> int:
     return int((voxels * 8 + _HEADER_ROOM_BYTES) * _GZIP_GROWTH)
 
 
-def validate_upload(archive: Path, task: Task, *, allow_partial: bool) -> PredictionFiles:
-    """The quick checks run at upload: names, missing and extra cases, headers."""
-    files = match_cases(archive, task, allow_partial=allow_partial)
+def is_seg(member: Member) -> bool:
+    return member.name.endswith(dicom_seg.SUFFIX)
+
+
+def validate_upload(archive: Path, task: Task, *, allow_partial: bool,
+                    dicom: bool = False) -> PredictionFiles:
+    """The quick checks run at upload: names, missing and extra cases, NIfTI headers (a DICOM
+    SEG's checks are :func:`check_segs`')."""
+    files = match_cases(archive, task, allow_partial=allow_partial, dicom=dicom)
     check_headers(archive, task, files)
     return files
+
+
+def check_segs(archive: Path, phase: Phase, files: PredictionFiles) -> None:
+    """Validate and decode every DICOM SEG of the archive, as scoring will."""
+    segs = {case: member for case, member in files.members.items() if is_seg(member)}
+    if segs:
+        dicom_seg.validate(archive, phase.task, segs, threshold=phase.seg_fractional_threshold,
+                           limits=archive_limits())
 
 
 def _count(items: list[str], noun: str) -> str:
@@ -166,17 +195,22 @@ class SegmentationKind(TaskKind):
     def check_in_request(self, upload: Path, phase: Phase) -> bool:
         if detect_format(upload) != "zip":
             return False  # a tar is read as a stream: listing it costs as much as reading it
-        self.check(upload, phase)
-        return True
+        files = validate_upload(upload, phase.task, allow_partial=phase.allow_partial,
+                                dicom=phase.accepts_dicom_seg)
+        # Decoding a SEG costs up to a second a case: a worker does it.
+        return not any(is_seg(member) for member in files.members.values())
 
     def check(self, upload: Path, phase: Phase) -> None:
-        validate_upload(upload, phase.task, allow_partial=phase.allow_partial)
+        files = validate_upload(upload, phase.task, allow_partial=phase.allow_partial,
+                                dicom=phase.accepts_dicom_seg)
+        check_segs(upload, phase, files)
 
     def shards(self, task: Task, shard_cases: int) -> int:
         return max(1, math.ceil(len(task.cases) / shard_cases))
 
     def prepare(self, archive: Path, task: Task) -> PredictionFiles:
-        return match_cases(archive, task, allow_partial=True)
+        # A .dcm member passed the upload's checks only where the phase accepted DICOM SEG.
+        return match_cases(archive, task, allow_partial=True, dicom=True)
 
     def score(self, job: ScoringJob) -> Iterator[tuple[str, list[Row]]]:
         with from_scorers():  # the participant's files, read by the metric library
@@ -193,6 +227,7 @@ class SegmentationKind(TaskKind):
         tolerances = {int(k): float(v) for k, v in config["nsd_tolerance_mm"].items()}
         allowed_values = sorted(int(value) for value in task.labels)
         ground_truth = evaluation.ground_truth  # loaded here: the reader thread uses no database
+        threshold = config.get("seg_fractional_threshold", dicom_seg.DEFAULT_THRESHOLD)
         present = {files.members[case].name: case for case in job.cases if case in files.members}
 
         def loaded():
@@ -205,12 +240,17 @@ class SegmentationKind(TaskKind):
                 case = present[member.name]
                 reference, geometry = _read_reference(ground_truth, task, case, job.scratch)
                 spilled = isinstance(data, Path)  # a large file, read from disk
-                prediction, _ = read_label_map(data if spilled else member.name,
-                                               name=f"case {case}", labels=allowed_values,
-                                               expected=geometry,
-                                               content=None if spilled else data)
+                if is_seg(member):
+                    with dicom_seg.on_disk(data, member, job.scratch / "predictions") as path:
+                        prediction = dicom_seg.decode(path, task, case, threshold=threshold,
+                                                      expected=geometry)
+                else:
+                    prediction, _ = read_label_map(data if spilled else member.name,
+                                                   name=f"case {case}", labels=allowed_values,
+                                                   expected=geometry,
+                                                   content=None if spilled else data)
                 if spilled:
-                    data.unlink()
+                    data.unlink(missing_ok=True)
                 del data  # not kept while the next one is read
                 yield case, prediction, reference, geometry
 

@@ -12,7 +12,7 @@ import importlib
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,8 +175,11 @@ class Runner(ABC):
         """Remove an image from the engine (no error if it is already gone)."""
 
     @abstractmethod
-    def remove_leftovers(self, prefix: str | None = None) -> list[str]:
-        """Remove containers and volumes named with ``prefix`` (default: this runner's).
+    def remove_leftovers(self, prefix: str | None = None, *,
+                         keep: Collection[str] = ()) -> list[str]:
+        """Remove containers and volumes named with ``prefix`` (default: this runner's),
+        except those of the runs in ``keep`` (run ids still in flight: another worker of the
+        same prefix finishing its run in a warm shutdown).
 
         For a reaper or a worker's start-up: whatever an interrupted run left behind. Returns
         the names removed.

@@ -25,7 +25,7 @@ import re
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -270,19 +270,25 @@ class DockerApiRunner(Runner):
         except docker.errors.APIError as error:
             logger.warning("run %s: could not be stopped: %s", run_id, error)
 
-    def remove_leftovers(self, prefix: str | None = None) -> list[str]:
+    def remove_leftovers(self, prefix: str | None = None, *,
+                         keep: Collection[str] = ()) -> list[str]:
         """Remove every container and volume whose name starts with ``prefix`` (default: this
-        runner's ``name_prefix``); return their names. Call it where no run of that prefix can
-        be in flight: at a worker's start, or from a reaper for a worker known to be dead."""
+        runner's ``name_prefix``) and names none of the runs in ``keep``; return their names.
+        Call it at a worker's start (``keep``: the runs in flight, which another worker of the
+        prefix may be finishing in a warm shutdown), or from a reaper for a dead worker."""
         prefix = prefix or self.config.name_prefix
+
+        def leftover(name: str) -> bool:
+            return name.startswith(prefix) and not any(run in name for run in keep)
+
         removed = []
         for summary in self.client.api.containers(all=True, filters={"name": prefix}):
             for name in (n.lstrip("/") for n in summary.get("Names") or []):
-                if name.startswith(prefix) and self._remove_container(name):
+                if leftover(name) and self._remove_container(name):
                     removed.append(name)
         volumes = self.client.api.volumes(filters={"name": prefix}).get("Volumes") or []
         for volume in volumes:
-            if volume["Name"].startswith(prefix) and self._remove_volume(volume["Name"]):
+            if leftover(volume["Name"]) and self._remove_volume(volume["Name"]):
                 removed.append(volume["Name"])
         return removed
 

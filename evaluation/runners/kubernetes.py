@@ -36,6 +36,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -560,24 +561,27 @@ class KubernetesRunner(Runner):
                     logger.exception("could not delete s3://%s/%s", self.config.bucket, key)
         return removed
 
-    def remove_leftovers(self, prefix: str | None = None) -> list[str]:
-        """Delete every Job and NetworkPolicy of the namespace that carries the run label and
-        whose name starts with ``prefix`` (default: this runner's); return their names."""
+    def remove_leftovers(self, prefix: str | None = None, *,
+                         keep: Collection[str] = ()) -> list[str]:
+        """Delete every Job and NetworkPolicy of the namespace that carries the run label,
+        whose name starts with ``prefix`` (default: this runner's) and that belongs to none of
+        the runs in ``keep``; return their names."""
         prefix = prefix or self.config.name_prefix
         batch = k8s.BatchV1Api(self.api)
         networking = k8s.NetworkingV1Api(self.api)
         removed = []
         for job in batch.list_namespaced_job(self.config.namespace,
                                              label_selector=RUN_LABEL).items:
-            if job.metadata.name.startswith(prefix):
-                run_id = job.metadata.labels[RUN_LABEL]
+            run_id = job.metadata.labels[RUN_LABEL]
+            if job.metadata.name.startswith(prefix) and run_id not in keep:
                 removed += self._remove(RunNames.of(prefix, run_id))
         for policy in networking.list_namespaced_network_policy(
                 self.config.namespace, label_selector=RUN_LABEL).items:
-            if policy.metadata.name.startswith(prefix) and policy.metadata.name not in removed:
-                networking.delete_namespaced_network_policy(policy.metadata.name,
-                                                            self.config.namespace)
-                removed.append(policy.metadata.name)
+            name = policy.metadata.name
+            if (name.startswith(prefix) and name not in removed
+                    and not any(run in name for run in keep)):
+                networking.delete_namespaced_network_policy(name, self.config.namespace)
+                removed.append(name)
         return removed
 
 

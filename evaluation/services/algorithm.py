@@ -1,7 +1,8 @@
 """Running an algorithm submission over the hidden test images (the ``gpu`` queue).
 
 The run's outputs are validated exactly as an uploaded predictions archive is (names, missing
-and extra cases, NIfTI headers), stored as an archive, and handed to the ``scoring`` queue,
+and extra cases, NIfTI headers; for a classification or survival task, the one predictions
+file in ``/output``), stored as an archive, and handed to the ``scoring`` queue,
 which scores them like any prediction submission. Labels never reach the run: only the test
 images are staged, into a folder of their own.
 """
@@ -11,6 +12,7 @@ import re
 import shutil
 import threading
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -19,11 +21,12 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from challenges import deid_gate
 from challenges.models import Task
 from core.errors import InvalidInput
 from core.storage import local_path, private_storage
 
-from ..kinds import segmentation
+from ..kinds import clinical, segmentation
 from ..models import Evaluation, Phase, State
 from ..notifications import RUN_STOPPED, internal_error_message
 from ..runners import Outcome, ResourceLimits, RunRequest, get_runner, gpu_index_from_env
@@ -34,12 +37,27 @@ from .scoring import Stopped
 
 log = logging.getLogger(__name__)
 
+# At most this long between heartbeats, and four within PODIUM_HEARTBEAT_TIMEOUT_S.
 HEARTBEAT_EVERY_S = 30
 
 
 def neutral_message(evaluation: Evaluation) -> str:
     """What the participant is told when an internal error stopped the algorithm's run."""
     return internal_error_message(evaluation.submission.phase.task.challenge, RUN_STOPPED)
+
+
+def run_id_of(evaluation_id, lease: int) -> str:
+    """The run's id, in its containers' names: the evaluation and the claim (lease) it ran
+    under, so a re-queued run never takes its predecessor's names."""
+    return f"e{evaluation_id.hex[:24]}-{lease}"
+
+
+def runs_in_flight() -> list[str]:
+    """The run ids of algorithm runs whose worker is alive (a heartbeat within
+    PODIUM_HEARTBEAT_TIMEOUT_S): a starting worker leaves their containers alone."""
+    fresh = timezone.now() - timedelta(seconds=settings.PODIUM_HEARTBEAT_TIMEOUT_S)
+    return [run_id_of(pk, lease) for pk, lease in Evaluation.objects.filter(
+        state=State.RUNNING_ALGORITHM, heartbeat_at__gte=fresh).values_list("id", "lease")]
 
 
 def runner():
@@ -94,33 +112,42 @@ def _run(evaluation: Evaluation, scratch: Path) -> None:
     submission = evaluation.submission
     phase = submission.phase
     task = phase.task
-    if task.kind != Task.SEGMENTATION:
-        raise InvalidInput("algorithm submissions are supported for segmentation tasks only")
+    if task.kind == Task.DETECTION:
+        raise InvalidInput("algorithm submissions are not supported for detection tasks")
+    held = deid_gate.refusal(task, for_run=True)  # no image is loaded, no input staged
+    if held:
+        raise InvalidInput(held)
     engine = runner()
-    if not engine.has_image(submission.image_id):
-        with local_path(default_storage, submission.file.name, scratch) as archive:
-            loaded = engine.load_image(archive)
-        if loaded != submission.image_id:
-            raise RuntimeError(f"the engine loaded {loaded}, expected {submission.image_id}")
-    output_dir = scratch / "output"
-    output_dir.mkdir()
-    request = RunRequest(
-        run_id=f"e{evaluation.id.hex[:24]}-{evaluation.lease}",
-        image_id=submission.image_id,
-        input_dir=stage_inputs(task),
-        output_dir=output_dir,
-        limits=ResourceLimits(
-            memory_bytes=phase.algorithm_memory_mb * MIB,
-            cpus=phase.algorithm_cpus,
-            wall_time_s=float(phase.algorithm_time_limit_s),
-        ),
-        gpu_device=gpu_index_from_env(),
-    )
-    try:
-        with _heartbeats(evaluation, on_lost=lambda: engine.stop(request.run_id)):
+    run_id = run_id_of(evaluation.id, evaluation.lease)
+    # Heartbeats from the start: fetching and loading a large image and staging the inputs
+    # can take longer than the reaper's timeout, and a live worker must not look dead.
+    with _heartbeats(evaluation, on_lost=lambda: engine.stop(run_id)) as beats:
+        if not engine.has_image(submission.image_id):
+            with local_path(default_storage, submission.file.name, scratch) as archive:
+                loaded = engine.load_image(archive)
+            if loaded != submission.image_id:
+                raise RuntimeError(f"the engine loaded {loaded}, expected {submission.image_id}")
+        output_dir = scratch / "output"
+        output_dir.mkdir()
+        request = RunRequest(
+            run_id=run_id,
+            image_id=submission.image_id,
+            input_dir=stage_inputs(task),
+            output_dir=output_dir,
+            limits=ResourceLimits(
+                memory_bytes=phase.algorithm_memory_mb * MIB,
+                cpus=phase.algorithm_cpus,
+                wall_time_s=float(phase.algorithm_time_limit_s),
+            ),
+            gpu_device=gpu_index_from_env(),
+        )
+        if beats.lost.is_set():  # cancelled or taken over while loading: run nothing
+            engine.remove_image(submission.image_id)
+            return
+        try:
             result = engine.run(request)
-    finally:
-        engine.remove_image(submission.image_id)  # GPU nodes keep no participant images
+        finally:
+            engine.remove_image(submission.image_id)  # GPU nodes keep no participant images
     logs = (f"--- stdout (tail) ---\n{result.stdout_tail}\n"
             f"--- stderr (tail) ---\n{result.stderr_tail}")
     note = (f"run {request.run_id}: {result.outcome} exit={result.exit_code} "
@@ -158,13 +185,25 @@ def _check_outputs(evaluation: Evaluation, outputs: Path, output_dir: Path) -> N
     names only test cases and counts: file names and header values come from the algorithm,
     which saw the hidden test images, so echoing them would be a channel out."""
     phase = evaluation.submission.phase
+    clinical_task = phase.task.kind in Task.CLINICAL_KINDS
     try:
-        segmentation.validate_upload(outputs, phase.task, allow_partial=phase.allow_partial)
+        if clinical_task:  # one CSV or JSON file of predictions for the whole test set
+            clinical.validate_upload(outputs, phase.task, clinical.upload_rule(phase))
+        else:
+            segmentation.validate_upload(outputs, phase.task, allow_partial=phase.allow_partial)
     except InvalidInput as exc:
         _update_held(evaluation, organizer_log=f"{evaluation.organizer_log}outputs: {exc}\n")
-        raise InvalidInput(
-            "The algorithm's outputs are not valid: " + _safe_reason(str(exc), phase, output_dir)
-        ) from None
+        reason = (clinical_reason(phase.task) if clinical_task
+                  else _safe_reason(str(exc), phase, output_dir))
+        raise InvalidInput("The algorithm's outputs are not valid: " + reason) from None
+
+
+def clinical_reason(task: Task) -> str:
+    """Why a classification or survival run's outputs failed, in words that echo nothing the
+    algorithm wrote (it saw the test images)."""
+    return ("/output must hold one predictions file (.csv or .json) with a row for every test "
+            f"case and the columns {clinical.accepted_header(task)}, finite numbers"
+            + ("" if task.kind == Task.SURVIVAL else ", probabilities in [0, 1]"))
 
 
 def _safe_reason(reason: str, phase: Phase, output_dir: Path) -> str:
@@ -240,12 +279,16 @@ def _fail(evaluation: Evaluation, message: str, organizer_log: str = "") -> None
 
 
 class _heartbeats:
-    """Writes the evaluation's heartbeat every HEARTBEAT_EVERY_S while the container runs; if
-    the evaluation was cancelled or taken over meanwhile, calls ``on_lost`` (stops the run)."""
+    """Writes the evaluation's heartbeat every HEARTBEAT_EVERY_S (or a quarter of the reaper's
+    timeout, if shorter) while the run is prepared and while the container runs; if the
+    evaluation was cancelled or taken over meanwhile, sets ``lost`` and calls ``on_lost``
+    (stops the run)."""
 
     def __init__(self, evaluation: Evaluation, *, on_lost):
         self.evaluation = evaluation
         self.on_lost = on_lost
+        self.every = min(HEARTBEAT_EVERY_S, settings.PODIUM_HEARTBEAT_TIMEOUT_S / 4)
+        self.lost = threading.Event()
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._beat, daemon=True)
 
@@ -253,9 +296,10 @@ class _heartbeats:
         from django.db import connection
 
         try:
-            while not self.done.wait(HEARTBEAT_EVERY_S):
+            while not self.done.wait(self.every):
                 if not heartbeat(self.evaluation.id, state=State.RUNNING_ALGORITHM,
                                  lease=self.evaluation.lease):
+                    self.lost.set()
                     self.on_lost()
                     return
         finally:

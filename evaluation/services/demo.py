@@ -1,5 +1,6 @@
-"""The demo challenge: two segmentation tasks and one detection task, demo users, and scored
-submissions of varied quality, so a first run shows a filled leaderboard."""
+"""The demo challenge: two segmentation tasks, one detection task and a synthetic radiogenomics
+pair (EGFR classification, overall survival), demo users, and scored submissions of varied
+quality, so a first run shows a filled leaderboard."""
 
 import logging
 from dataclasses import dataclass
@@ -26,15 +27,19 @@ RIVALS = [("team-alpha", 0.95), ("team-beta", 0.85), ("team-gamma", 0.7), ("team
 SEGMENTERS = ("nnU-Net, 3D full resolution", "3D U-Net", "2D U-Net, slice by slice",
               "Threshold and connected components")
 DETECTORS = ("Faster R-CNN", "RetinaNet", "YOLO", "Template matching")
+CLINICAL_MODELS = ("Radiomics and gradient boosting", "3D CNN", "Tumour volume alone",
+                   "Random guess")
 TERMS = ("Use the test images only to produce your submissions. Do not try to obtain the hidden "
          "labels. Results may be published with your team name.")
 
 
-OVERVIEW = """Three tasks in the style of the [Medical Segmentation Decathlon](http://medicaldecathlon.com/):
+OVERVIEW = """Five tasks in the style of the [Medical Segmentation Decathlon](http://medicaldecathlon.com/):
 
 - **DemoLiver**: liver and tumour segmentation in CT;
 - **DemoProstate**: central gland and peripheral zone in two-channel MRI;
-- **DemoLungDx**: lung tumour detection with boxes, as in Lung-PET-CT-Dx.
+- **DemoLungDx**: lung tumour detection with boxes, as in Lung-PET-CT-Dx;
+- **DemoRadiogenomicsEGFR** and **DemoRadiogenomicsSurvival**: EGFR mutation status
+  (AUROC) and overall survival (C-index) from CT, as in NSCLC Radiogenomics.
 
 Download a task's test images from the *Test data* link, predict, upload a zip of label maps
 (or a CSV of boxes), and watch your entry on the leaderboard."""
@@ -46,10 +51,17 @@ patient data. Each task's description below says what its images hold and what t
 
 - **DemoLiver** and **DemoProstate**: one NIfTI label map per test image, named like the image,
   on its voxel grid, uploaded together as a zip;
-- **DemoLungDx**: boxes for all test images in one CSV file."""
+- **DemoLungDx**: boxes for all test images in one CSV file;
+- **DemoRadiogenomicsEGFR** and **DemoRadiogenomicsSurvival**: one CSV file with a row per
+  test image, `case,probability` or `case,risk` (optionally followed by a survival curve,
+  `S@365,S@730`: the probability of surviving beyond one and two years)."""
 CITATION = """If you use the demo, cite Podium and the Medical Segmentation Decathlon:
 Antonelli M. et al., *The Medical Segmentation Decathlon*, Nature Communications 13, 4128
 (2022), [doi:10.1038/s41467-022-30695-9](https://doi.org/10.1038/s41467-022-30695-9)."""
+
+
+SURVIVAL_TIMES = (365.0, 730.0)
+"""The demo survival phase's times (days): td_auc, and the demo teams' survival curves."""
 
 
 @dataclass
@@ -75,14 +87,16 @@ def make_demo(root: Path) -> Demo:
         shape=(80, 80, 20), spacing=(0.6, 0.6, 3.6), modality={"0": "T2", "1": "ADC"}, seed=2)
     detection, boxes = demo_data.write_detection_task(
         root / "tasks", key="Task03_DemoLungDx", n_images=12, seed=3)
+    egfr, survival, latent = demo_data.write_radiogenomics_tasks(root / "tasks", seed=4)
     phases = {}
-    for folder in (liver, prostate, detection):
+    for folder in (liver, prostate, detection, egfr, survival):
         result = import_task(folder, challenge_slug=SLUG, note="demo data v1")
         phases[folder.name] = result.phase
     challenge = Challenge.objects.get(slug=SLUG)
     challenge.title = "Podium Decathlon Demo"
     challenge.description = ("A small Decathlon-style challenge with synthetic data: liver and "
-                             "tumour CT, prostate MRI (two channels), and lung tumour detection.")
+                             "tumour CT, prostate MRI (two channels), lung tumour detection, "
+                             "and EGFR status and survival from CT.")
     challenge.terms = TERMS
     challenge.overview = OVERVIEW
     challenge.rules = RULES
@@ -96,6 +110,11 @@ def make_demo(root: Path) -> Demo:
     Phase.objects.filter(pk__in=[p.pk for p in phases.values()]).update(
         submission_limit=10, show_case_results=True, opens_at=now - timedelta(days=1),
         closes_at=now + timedelta(days=90))
+    # The survival phase also reports the time-dependent AUC at one and two years, and the
+    # integrated Brier score of the survival curves the demo teams send with their risks.
+    Phase.objects.filter(pk=phases[survival.name].pk).update(survival_times=list(SURVIVAL_TIMES))
+    for phase in phases.values():
+        phase.refresh_from_db()
     users = get_user_model()
     # The organizer holds the role for this challenge only: console access (staff), no platform
     # administration (not a superuser), so the console shows this challenge alone.
@@ -116,6 +135,12 @@ def make_demo(root: Path) -> Demo:
         csv = demo_data.write_box_predictions(boxes, root / "rivals" / f"{name}-boxes.csv",
                                               quality=quality, seed=200 + index)
         _submit(phases[detection.name], rival, csv, DETECTORS[index])
+        for folder, column in ((egfr, "probability"), (survival, "risk")):
+            predictions = demo_data.write_clinical_predictions(
+                latent, root / "rivals" / f"{name}-{folder.name}.csv", column=column,
+                quality=quality, seed=300 + index,
+                times=SURVIVAL_TIMES if folder == survival else ())
+            _submit(phases[folder.name], rival, predictions, CLINICAL_MODELS[index])
     # A plausible first submission: mid-table among the demo teams (mean Dice ≈ 0.82), not the
     # near-copy of the labels (Dice 0.9999) it once was.
     demo_data.write_predictions_archive(liver, archive, quality=0.65, seed=7)

@@ -237,3 +237,82 @@ def write_box_predictions(boxes: dict, dest: Path, *, quality: float, seed: int,
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text("\n".join(rows) + "\n")
     return dest
+
+
+RADIOGENOMICS = {"egfr": "Task04_DemoRadiogenomicsEGFR",
+                 "overall_survival": "Task05_DemoRadiogenomicsSurvival"}
+
+
+def write_radiogenomics_tasks(root: Path, *, n_cases: int = 24, seed: int = 4, size: int = 32,
+                              ) -> tuple[Path, Path, dict[str, float]]:
+    """Two clinical task folders on the same synthetic CT volumes, as NSCLC Radiogenomics pairs
+    images with clinical data: EGFR mutation status (classification) and overall survival in
+    days (survival, censored at the end of follow-up). One latent "aggressiveness" per case
+    drives the tumour's size, the odds of a mutation and the hazard, so an image holds signal
+    for both. Returns both folders and the latent value per case (what demo predictions of
+    varied quality are built from)."""
+    rng = np.random.default_rng(seed)
+    cases = [f"rg_{i:03d}" for i in range(n_cases)]
+    latent = rng.normal(size=n_cases)
+    mutant = rng.random(n_cases) < 1 / (1 + np.exp(-1.5 * latent))
+    survival = rng.exponential(3 * 365 / np.exp(0.9 * latent))
+    follow_up = rng.uniform(300, 5 * 365, size=n_cases)  # heavy censoring, as in the collection
+    time = np.maximum(1.0, np.round(np.minimum(survival, follow_up)))
+    event = (survival <= follow_up).astype(int)
+    rows = ["case,egfr,time,event"] + [
+        f"{case},{'mutant' if m else 'wildtype'},{t:g},{e}"
+        for case, m, t, e in zip(cases, mutant, time, event, strict=True)]
+    shape, centre = (size, size, size // 2), (size / 2, size / 2, size / 4)
+    volumes = {}
+    for case, z in zip(cases, np.clip(latent, -2, 2) + 2, strict=True):  # 0 … 4
+        tumour = ellipsoid(shape, centre, (2 + 1.5 * z, 2 + 1.5 * z, 1.5 + 0.5 * z))
+        volumes[case] = image_for(tumour.astype(np.uint8), rng, None)
+    blocks = {
+        "egfr": {"kind": "classification", "target": "egfr", "classes": ["wildtype", "mutant"],
+                 "positive_class": "mutant", "labels": "labelsTs/labels.csv"},
+        "overall_survival": {"kind": "survival", "target": "overall_survival",
+                             "time_unit": "days", "time_column": "time",
+                             "event_column": "event", "labels": "labelsTs/labels.csv"},
+    }
+    folders = []
+    for target, key in RADIOGENOMICS.items():
+        folder = root / key
+        (folder / "imagesTs").mkdir(parents=True, exist_ok=True)
+        (folder / "labelsTs").mkdir(parents=True, exist_ok=True)
+        for case, volume in volumes.items():
+            write_nifti(folder / "imagesTs" / f"{case}.nii.gz", volume, (1.0, 1.0, 2.0))
+        (folder / "labelsTs" / "labels.csv").write_text("\n".join(rows) + "\n")
+        what = ("the probability that the tumour is EGFR-mutant: case,probability"
+                if target == "egfr" else
+                "a risk score, larger for an earlier death: case,risk")
+        dataset = {
+            "name": key.split("_", 1)[1], "reference": "Podium demo data",
+            "description": f"{n_cases} synthetic CT volumes made by Podium's demo (no patient "
+                           "data), each with one lung tumour, in the style of NSCLC "
+                           f"Radiogenomics. Predict, in one CSV file, {what}.",
+            "licence": "CC-BY-SA 4.0", "release": "1.0", "tensorImageSize": "3D",
+            "modality": CT, "numTest": n_cases, "clinical": blocks[target],
+            "test": [f"./imagesTs/{case}.nii.gz" for case in cases],
+        }
+        (folder / "dataset.json").write_text(json.dumps(dataset, indent=2))
+        folders.append(folder)
+    return folders[0], folders[1], dict(zip(cases, latent.tolist(), strict=True))
+
+
+def write_clinical_predictions(latent: dict[str, float], dest: Path, *, column: str,
+                               quality: float, seed: int, times: tuple = ()) -> Path:
+    """A predictions CSV of roughly the given quality (1 = the latent value itself): the latent
+    value plus noise of standard deviation 2 × (1 − quality); ``column`` "probability" maps it
+    through a logistic function, "risk" keeps it. With ``times`` (a risk), a survival curve
+    too: ``S@<t>`` = exp(−t · e^{0.9·risk} / 1095), the hazard the demo's times are drawn
+    with."""
+    rng = np.random.default_rng(seed)
+    rows = [f"case,{column}" + "".join(f",S@{t:g}" for t in times)]
+    for case, value in latent.items():
+        score = quality * value + rng.normal(0, 2 * (1 - quality))
+        shown = 1 / (1 + np.exp(-1.5 * score)) if column == "probability" else score
+        curve = "".join(f",{np.exp(-t * np.exp(0.9 * score) / 1095):.6f}" for t in times)
+        rows.append(f"{case},{shown:.6f}{curve}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text("\n".join(rows) + "\n")
+    return dest

@@ -1,6 +1,8 @@
 """Task imports started in the console: an organizer's uploaded archive, imported by a worker
 with :func:`evaluation.services.importing.import_task` — the code ``import_msd_task`` runs —
-while the job row records its progress for the page that watches it.
+while the job row records its progress for the page that watches it. An archive holding a DICOM
+collection (manifest.csv, DICOM files, no dataset.json) is converted first
+(:func:`.dicom_import.import_upload`, the code of ``import_dicom_collection``).
 
 A job lives as evaluations do (:mod:`.reaper`): a worker claims it (one attempt, a new lease)
 and a thread beats for it while it imports; a job whose message was lost is sent again, one
@@ -28,7 +30,8 @@ from core.storage import local_path, private_storage
 
 from .. import task_names
 from ..models import ImportJob
-from .importing import ImportResult, import_task
+from .dicom_import import import_upload
+from .importing import ImportResult
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +74,9 @@ def run(job_id: str, *, worker: str) -> None:
                 tempfile.TemporaryDirectory(dir=settings.WORK_DIR) as scratch, \
                 local_path(private_storage(), job.file.name, Path(scratch)) as archive:
             report.beat = beat
-            result = import_task(archive, challenge_slug=job.challenge.slug, note=job.note,
-                                 activate=job.activate, progress=report)
+            result = import_upload(archive, challenge_slug=job.challenge.slug,
+                                   note=job.note, activate=job.activate, progress=report,
+                                   imported_by=job.user, name=job.file_name)
     except LeaseLost:
         log.warning("import job %s: lease %s lost to the reaper; this worker stops",
                     job.id, job.lease)

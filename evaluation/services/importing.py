@@ -3,7 +3,11 @@
 Segmentation: ``dataset.json``, ``imagesTs/`` and ``labelsTs/`` (one label map per test image,
 same name, same geometry). Detection: ``dataset.json`` (optional), ``labelsTs/`` holding one
 PASCAL VOC XML file per test image (Lung-PET-CT-Dx style), and optionally ``imagesTs/`` with one
-image per annotation file, named by its image id (what participants download). Labels go to
+image per annotation file, named by its image id (what participants download), or one folder
+per subject holding its DICOM series, the VOC files then named by SOP Instance UID (docs/dicom.md,
+"Detection on DICOM"). Classification
+and survival (a ``"clinical"`` block in ``dataset.json``, docs/clinical.md): test images as for
+segmentation and one CSV of hidden clinical labels (:mod:`.clinical_import`). Labels go to
 private storage, files named by content; the task, a ground-truth version and (first time) an
 open phase are created.
 Importing the same content twice changes nothing; changed labels make a new version.
@@ -20,15 +24,20 @@ from pathlib import Path
 from django.core.files import File
 from django.db import transaction
 
+from challenges import deid_gate
+from challenges import provenance as ground_truth_provenance
 from challenges.models import Challenge, GroundTruth, Phase, Task
 from core.archives import ArchiveLimits, extract, list_members
 from core.errors import InvalidInput, from_scorers
 from core.storage import file_sha256, private_storage
-from scorers.metrics import default_metric
+from imaging import voc_dicom
+from imaging.errors import DicomError
 from scorers.nifti import ReadLimits, check_geometry, read_geometry, read_label_map
 from scorers.voc import read_voc_xml
 
 from ..kinds.segmentation import case_name, listing
+from .clinical_import import clinical_definition, clinical_kind, default_primary_metric
+from .dicom_cases import dicom_case
 from .reevaluation import activate_ground_truth
 
 log = logging.getLogger(__name__)
@@ -60,27 +69,37 @@ def import_task(
     note: str = "",
     activate: bool = False,
     progress: Callable[[str], None] = lambda message: None,
+    imported_by=None,
 ) -> ImportResult:
-    """Import the task at ``path`` (folder or .tar/.tar.gz) into challenge ``challenge_slug``."""
+    """Import the task at ``path`` (folder or .tar/.tar.gz) into challenge ``challenge_slug``;
+    ``imported_by``: the user recorded with a new ground-truth version."""
     path = Path(path)
     if path.is_file():
         with tempfile.TemporaryDirectory() as tmp:
             folder = _unpack(path, Path(tmp))
             return import_task(folder, challenge_slug=challenge_slug, kind=kind, note=note,
-                               activate=activate, progress=progress)
+                               activate=activate, progress=progress, imported_by=imported_by)
     if not path.is_dir():
         raise InvalidInput(f"{path}: no such folder or archive")
     dataset = _read_dataset_json(path)
-    kind = kind or dataset.get("task_type") or (
+    source = {**ground_truth_provenance.from_dataset(dataset), "imported_by": imported_by}
+    kind = kind or dataset.get("task_type") or clinical_kind(dataset) or (
         Task.DETECTION if _has_xml_labels(path) else Task.SEGMENTATION
     )
+    if kind in Task.CLINICAL_KINDS:  # the hidden labels are normalised into a scratch folder
+        with from_scorers(), tempfile.TemporaryDirectory() as scratch:
+            definition, label_files, images = clinical_definition(
+                path, dataset, kind, Path(scratch), progress)
+            return _save(path.name, definition, label_files, images,
+                         challenge_slug=challenge_slug, note=note, activate=activate,
+                         provenance=source)
     with from_scorers():  # the files are read by the metric library
         if kind == Task.DETECTION:
             definition, label_files, images = _detection_definition(path, dataset, progress)
         else:
             definition, label_files, images = _segmentation_definition(path, dataset, progress)
     return _save(path.name, definition, label_files, images, challenge_slug=challenge_slug,
-                 note=note, activate=activate)
+                 note=note, activate=activate, provenance=source)
 
 
 def _unpack(archive: Path, dest: Path) -> Path:
@@ -184,7 +203,8 @@ def _segmentation_definition(folder: Path, dataset: dict, progress):
                                            limits=limits)
         check_geometry(label_geometry, image_geometry, name=f"label {case}")
         cases.append({"name": case, "image": f"imagesTs/{file_name}",
-                      "geometry": image_geometry.to_dict()})
+                      "geometry": image_geometry.to_dict(),
+                      **dicom_case(image_path, case, image_geometry)})  # a DICOM series
         label_files[case] = label_path
         images[case] = image_path
         progress(f"checked case {case} ({index}/{len(test)})")
@@ -207,9 +227,10 @@ def _detection_definition(folder: Path, dataset: dict, progress):
     xml_files = sorted(label_folder.glob("*.xml"))
     if not xml_files:
         raise InvalidInput(f"{folder.name}: no PASCAL VOC XML files in labelsTs/")
-    cases, label_files, seen_classes = [], {}, set()
+    cases, label_files, seen_classes, annotations = [], {}, set(), {}
     for index, xml_path in enumerate(xml_files, start=1):
         image = read_voc_xml(xml_path, name=xml_path.name, classes=classes)
+        annotations[image.image_id] = image
         seen_classes.update(box.label for box in image.boxes)
         cases.append({"name": image.image_id, "image": None,
                       "geometry": {"width": image.width, "height": image.height}})
@@ -217,7 +238,10 @@ def _detection_definition(folder: Path, dataset: dict, progress):
         if index % 100 == 0:
             progress(f"read {index}/{len(xml_files)} annotation files")
     classes = classes or sorted(seen_classes)
-    images = _detection_images(folder, cases)
+    if _detection_dicom_layout(folder):
+        images = _detection_dicom_images(folder, cases, annotations, progress)
+    else:
+        images = _detection_images(folder, cases)
     definition = {**_common_fields(folder, dataset), "kind": Task.DETECTION,
                   "labels": {str(i): name for i, name in enumerate(classes)}, "cases": cases}
     return definition, label_files, images
@@ -253,8 +277,42 @@ def _detection_images(folder: Path, cases: list[dict]) -> dict[str, Path]:
     return by_id
 
 
+def _detection_dicom_layout(folder: Path) -> bool:
+    """Whether imagesTs/ holds DICOM series (a folder per subject) rather than one image per
+    annotation (docs/dicom.md, "Detection on DICOM")."""
+    images_folder = folder / "imagesTs"
+    return images_folder.is_dir() and any(
+        path.is_dir() and not path.name.startswith(".") for path in images_folder.iterdir())
+
+
+def _detection_dicom_images(folder: Path, cases: list[dict], annotations: dict,
+                            progress) -> dict[str, Path]:
+    """The annotated slices of the DICOM series in imagesTs/<subject>/: each VOC file's stem
+    (a SOP Instance UID) is located in its series; its boxes must lie within the slice and its
+    <size> be the slice's Columns×Rows. The case keeps the UID as its name, serves the slice
+    itself as ``imagesTs/<UID>.dcm`` and records where it lies (``dicom_slice``: subject, series,
+    slice index along the RAS volume's slice axis)."""
+    progress(f"locating {len(cases)} annotated slices in the DICOM series of imagesTs/")
+    try:
+        index = voc_dicom.index_slices(folder / "imagesTs", wanted=set(annotations))
+        images = {}
+        for case in cases:
+            uid, image = case["name"], annotations[case["name"]]
+            name = f"labelsTs/{uid}.xml"
+            ref = index.locate(uid, name=name)
+            voc_dicom.check_boxes(ref, [(b.xmin, b.ymin, b.xmax, b.ymax) for b in image.boxes],
+                                  name=name)
+            voc_dicom.check_size(ref, image.width, image.height, name=name)
+            case["image"] = f"imagesTs/{uid}.dcm"
+            case["dicom_slice"] = ref.to_dict()
+            images[uid] = ref.file
+    except DicomError as exc:
+        raise InvalidInput(str(exc)) from exc
+    return images
+
+
 def _save(key: str, definition: dict, label_files: dict, images: dict, *, challenge_slug: str,
-          note: str, activate: bool) -> ImportResult:
+          note: str, activate: bool, provenance: dict | None = None) -> ImportResult:
     storage = private_storage()
     hashes = {case: file_sha256(path) for case, path in label_files.items()}
     content = hashlib.sha256(
@@ -279,16 +337,23 @@ def _save(key: str, definition: dict, label_files: dict, images: dict, *, challe
         existing = GroundTruth.objects.filter(task=task, content_sha256=content).first()
         result = ImportResult(task=task, ground_truth=existing, task_created=task_created,
                               ground_truth_created=existing is None, phase=task.phases.first())
+        if task_created:  # the de-identification gate checks the stored test images
+            result.notes.extend(deid_gate.import_notes(deid_gate.check_task(task)))
         if existing is None:
             latest = task.ground_truths.order_by("-version").first()
             result.ground_truth = GroundTruth.objects.create(
                 task=task, version=(latest.version + 1) if latest else 1,
-                content_sha256=content, files=files, note=note[:300],
+                content_sha256=content, files=files, note=note[:300], **(provenance or {}),
+            )
+        elif ground_truth_provenance.differs(existing, provenance or {}):
+            result.notes.append(
+                f"ground truth v{existing.version} holds these labels already and keeps its "
+                "provenance; correct it in the console or the organizer API"
             )
         if result.phase is None:
             result.phase = Phase.objects.create(
                 task=task, name="Test", active_ground_truth=result.ground_truth,
-                primary_metric=default_metric(task.kind),
+                primary_metric=default_primary_metric(task),
             )
         elif activate and result.phase.active_ground_truth_id != result.ground_truth.id:
             result.queued = activate_ground_truth(result.phase, result.ground_truth)
@@ -301,8 +366,8 @@ def _save(key: str, definition: dict, label_files: dict, images: dict, *, challe
 
 
 def _check_same_definition(task: Task, definition: dict) -> None:
-    for field_name in ("kind", "labels"):
-        if getattr(task, field_name) != definition[field_name]:
+    for field_name in ("kind", "labels", "clinical"):
+        if getattr(task, field_name) != definition.get(field_name, {}):
             raise InvalidInput(f"task {task.key} already exists with different {field_name}")
     if task.case_names != [case["name"] for case in definition["cases"]]:
         raise InvalidInput(f"task {task.key} already exists with a different list of test cases")

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Count, Min, OuterRef, Subquery
 from django.utils import timezone
 
+from challenges import deid_gate
 from challenges.models import Participation, Phase
 from challenges.visibility import may_cancel
 from core.errors import InvalidInput, Refused
@@ -246,6 +247,9 @@ def own_submissions(phase: Phase, participation: Participation):
 def _check_phase_accepts(phase: Phase) -> None:
     if not phase.is_open():
         raise Refused("the phase is not open for submissions", http_status=409)
+    if deid_gate.refusal(phase.task):
+        raise Refused("the phase is not open for submissions yet: its test images await the "
+                      "organizers' de-identification review", http_status=409)
     if phase.active_ground_truth_id is None:
         raise Refused(
             "the phase has no active ground truth yet; try again later", http_status=409

@@ -10,7 +10,7 @@ from scorers.metrics import DETECTION, SEGMENTATION
 
 from ..entrants import Entrant
 from ..ranked import PhaseBoard
-from . import detection, segmentation
+from . import clinical, detection, segmentation
 
 
 class BoardKind(ABC):
@@ -49,7 +49,25 @@ class DetectionBoard(BoardKind):
         return f"detection-{detection.ranked_metric(phase)}"
 
 
-KINDS: dict[str, BoardKind] = {kind.name: kind for kind in (SegmentationBoard(), DetectionBoard())}
+class ClinicalBoard(BoardKind):
+    """Classification and survival: a set-level metric, bootstrapped over cases."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def rank(self, phase, entrants):
+        return clinical.rank_clinical(phase, entrants)
+
+    def ranked_metric(self, phase):
+        return clinical.ranked_metric(phase)
+
+    def ranking_method(self, phase):
+        return f"{self.name}-{clinical.ranked_metric(phase)}"
+
+
+KINDS: dict[str, BoardKind] = {kind.name: kind for kind in (
+    SegmentationBoard(), DetectionBoard(), ClinicalBoard(Task.CLASSIFICATION),
+    ClinicalBoard(Task.SURVIVAL))}
 
 
 def board_kind(task: Task) -> BoardKind:

@@ -2,7 +2,8 @@
 
 challengeR's pipeline, one step per module: a long table (:mod:`.table`) → a ranking method per
 task (:mod:`.methods`; every method is an entry of :mod:`.registry`) → a bootstrap over cases
-(:mod:`.bootstrap`, :mod:`.resamples`; :mod:`.detection` for mAP over images) → summaries →
+(:mod:`.bootstrap`, :mod:`.resamples`; :mod:`.detection` for mAP over images, :mod:`.clinical`
+for AUROC, the C-index and the other set-level clinical metrics) → summaries →
 consensus across tasks (:mod:`.consensus`) → SVG plots (:mod:`.plots`, :mod:`.case_plots`).
 docs/ranking.md explains every method; docs/extending.md shows how to add one.
 """
@@ -15,6 +16,12 @@ from leaderboard.stats.bootstrap import (
     kendall_tau_b,
 )
 from leaderboard.stats.case_plots import case_plot, podium_plot
+from leaderboard.stats.clinical import (
+    clinical_bootstrap,
+    delong_test,
+    paired_bootstrap_test,
+    significance_matrix,
+)
 from leaderboard.stats.consensus import (
     Consensus,
     Criterion,
@@ -60,12 +67,15 @@ __all__ = [
     "bootstrap_table",
     "bootstrap_task",
     "case_plot",
+    "clinical_bootstrap",
+    "delong_test",
     "detection_bootstrap",
     "kendall_tau_b",
     "mean_rank_consensus",
     "method_names",
     "msd_consensus",
     "msd_ranking",
+    "paired_bootstrap_test",
     "podium_plot",
     "rank_table",
     "rank_task",
@@ -74,6 +84,7 @@ __all__ = [
     "register",
     "significance",
     "significance_map",
+    "significance_matrix",
     "task_matrices",
     "unregister",
 ]

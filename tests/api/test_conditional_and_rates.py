@@ -108,3 +108,20 @@ def test_an_unknown_api_path_answers_json_404():
     assert response.json() == {
         "detail": "no API endpoint at this path (the endpoints: /api/schema/)"}
     assert "<h1>Not found</h1>" in api_client().get("/no-such-page/").content.decode()
+
+
+def test_a_server_error_under_the_api_answers_json_and_echoes_nothing(client, monkeypatch):
+    from challenges import api as challenges_api
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret detail /srv/podium/private/labels")
+
+    monkeypatch.setattr(challenges_api.Challenge.objects, "filter", broken)
+    client.raise_request_exception = False
+    response = client.get("/api/v1/challenges/")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert "try again" in response.json()["detail"]
+    assert "secret" not in response.content.decode()
+    page = client.get("/")
+    assert page.status_code == 500 and "Something went wrong" in page.content.decode()

@@ -47,19 +47,22 @@ def test_make_demo_builds_a_filled_challenge_once(settings):
     archive = output.split("predictions archive to upload: ")[1].strip()
     challenge = Challenge.objects.get(slug="decathlon-demo")
     tasks = {t.key: t for t in Task.objects.filter(challenge=challenge)}
-    assert set(tasks) == {"Task01_DemoLiver", "Task02_DemoProstate", "Task03_DemoLungDx"}
+    assert set(tasks) == {"Task01_DemoLiver", "Task02_DemoProstate", "Task03_DemoLungDx",
+                          "Task04_DemoRadiogenomicsEGFR", "Task05_DemoRadiogenomicsSurvival"}
     assert tasks["Task02_DemoProstate"].tensor_image_size == "4D"
     assert tasks["Task02_DemoProstate"].cases[0]["geometry"]["shape"][3] == 2
     assert tasks["Task01_DemoLiver"].cases[0]["geometry"]["spacing_mm"] == pytest.approx(
         [0.8, 0.8, 2.5])
     assert tasks["Task03_DemoLungDx"].kind == Task.DETECTION
-    assert Submission.objects.count() == 3 * len(RIVALS)
+    assert tasks["Task04_DemoRadiogenomicsEGFR"].kind == Task.CLASSIFICATION
+    assert tasks["Task05_DemoRadiogenomicsSurvival"].kind == Task.SURVIVAL
+    assert Submission.objects.count() == 5 * len(RIVALS)
     assert Participation.objects.filter(user__username=PARTICIPANT[0],
                                         status="accepted").exists()
     assert archive.endswith(".zip") and str(settings.DATA_DIR) in archive
     again = run("make_demo")
     assert "already present" in again
-    assert Submission.objects.count() == 3 * len(RIVALS)
+    assert Submission.objects.count() == 5 * len(RIVALS)
     # The newcomer's archive is a plausible submission: between the demo teams, not a copy of
     # the hidden labels.
     root = Path(archive).parent.parent

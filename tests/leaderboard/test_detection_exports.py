@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from django.test import Client
 
+from challenges import provenance
 from evaluation.models import Evaluation, State
 from evaluation.services import scoring
 from evaluation.services.demo_data import write_box_predictions, write_detection_task
@@ -71,7 +72,7 @@ def test_the_per_image_csv_counts_what_match_voc_counts(detection):
     assert response.status_code == 200
     header, *rows = csv.reader(io.StringIO(response.content.decode()))
     assert header == ["entrant", "submission", "case", "label", "label_name", *COUNTS,
-                      "participant"]
+                      *provenance.csv_header(), "participant"]
     got = {(row[0].removeprefix("'"), row[2], row[4], *map(int, row[5:9])) for row in rows}
     assert len(got) == len(rows)
     expected = recount(phase, folder, predictions)

@@ -74,7 +74,11 @@ def test_cases_csv_and_json_hold_every_case_result(phase):
     rows = read_csv(Client().get(f"/phases/{phase.id}/cases.csv"))
     assert len(rows) == 5 * len(CASES) * 2
     assert set(rows[0]) == {"entrant", "submission", "case", "label", "label_name", "dice",
-                            "nsd", "hd", "hd95", "assd", "missing", "participant"}
+                            "nsd", "hd", "hd95", "assd", "missing", "participant",
+                            # the ground truth scored (tests/leaderboard/test_provenance_exports)
+                            "ground_truth_version",
+                            "source_collection", "source_version", "source_doi",
+                            "source_licence", "source_url", "source_sha256"}
     assert all(row["participant"] == row["entrant"] for row in rows)  # deprecated alias
     undefined = [r for r in rows if r["entrant"] == "'@undefined"]
     assert len(undefined) == 20 and all(r["hd95"] == "" and r["dice"] == "0.5"

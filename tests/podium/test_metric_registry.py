@@ -17,19 +17,19 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def sensitivity():
+def recall():
     """|P ∩ R| / |R|: the toy metric, registered for the test only."""
-    register(Metric("sensitivity", "Sensitivity", larger_better=True, kinds=(SEGMENTATION,),
+    register(Metric("recall", "Recall", larger_better=True, kinds=(SEGMENTATION,),
                     compute=lambda pair: pair.overlap / pair.counts[1],
                     both_empty=1.0, one_empty=0.0))
     yield
-    unregister("sensitivity")
+    unregister("recall")
 
 
-def test_a_registered_metric_flows_from_phase_settings_to_pages(sensitivity, tmp_path):
-    phase = cube_phase(tmp_path, metrics=["dice", "sensitivity"], primary_metric="sensitivity")
+def test_a_registered_metric_flows_from_phase_settings_to_pages(recall, tmp_path):
+    phase = cube_phase(tmp_path, metrics=["dice", "recall"], primary_metric="recall")
     phase.full_clean()
-    assert phase.scored_metrics() == ["dice", "sensitivity"]
+    assert phase.scored_metrics() == ["dice", "recall"]
     assert phase.larger_is_better()
 
     shifted = factories.participant(phase, "shifted")
@@ -43,33 +43,33 @@ def test_a_registered_metric_flows_from_phase_settings_to_pages(sensitivity, tmp
     row = CaseResult.objects.get(evaluation__submission__creator=shifted, case="cube_000",
                                  label=2)
     # Label 2: the prediction is the upper half of the 4×4×2 block: 16 of 32 voxels found.
-    assert row.values == {"dice": pytest.approx(2 / 3), "sensitivity": pytest.approx(0.5)}
+    assert row.values == {"dice": pytest.approx(2 / 3), "recall": pytest.approx(0.5)}
     evaluation = shifted.submissions.get().evaluations.get()
-    assert evaluation.aggregate["1"]["sensitivity"] == pytest.approx(0.9)
+    assert evaluation.aggregate["1"]["recall"] == pytest.approx(0.9)
 
     board = refresh(phase.id)
     assert [e["entrant"] for e in board.entries] == ["exact", "shifted"]
     assert [e["score"] for e in board.entries] == pytest.approx([1.0, 0.7])
     leaderboard = Client().get(f"/phases/{phase.id}/").content.decode()
-    assert "Ranking by Sensitivity:" in leaderboard and "0 for Dice and Sensitivity" in leaderboard
-    assert ">big Sensitivity</th>" in leaderboard and ">small Dice</th>" in leaderboard
+    assert "Ranking by Recall:" in leaderboard and "0 for Dice and Recall" in leaderboard
+    assert ">big Recall</th>" in leaderboard and ">small Dice</th>" in leaderboard
 
     client = Client()
     client.force_login(shifted)
     body = client.get(f"/api/v1/submissions/{evaluation.submission_id}/").json()
-    assert {"name": "sensitivity", "label": "Sensitivity", "unit": "", "larger_better": True,
+    assert {"name": "recall", "label": "Recall", "unit": "", "larger_better": True,
             "decimals": 4} in body["results"]["metrics"]
     page = client.get(f"/submissions/{evaluation.submission_id}/").content.decode()
-    assert '<th scope="col">Sensitivity</th>' in page and "0.9000" in page
+    assert '<th scope="col">Recall</th>' in page and "0.9000" in page
 
 
 def test_a_phase_refuses_a_metric_nobody_registered(tmp_path):
-    phase = cube_phase(tmp_path, metrics=["dice", "sensitivity"])
-    with pytest.raises(ValidationError, match="unknown metrics: sensitivity"):
+    phase = cube_phase(tmp_path, metrics=["dice", "recall"])
+    with pytest.raises(ValidationError, match="unknown metrics: recall"):
         phase.full_clean()
 
 
-def test_names_must_be_new_and_entries_complete(sensitivity):
+def test_names_must_be_new_and_entries_complete(recall):
     with pytest.raises(ValueError, match="already registered"):
         register(Metric("dice", "Dice again", larger_better=True, kinds=(SEGMENTATION,),
                         compute=lambda pair: 0.0, both_empty=1.0))

@@ -56,6 +56,6 @@ def test_entries_are_checked_when_made():
     with pytest.raises(ValueError, match="identifier"):
         registry.Metric("two words", "Two words", larger_better=True, kinds=(DETECTION,))
     with pytest.raises(ValueError, match="kinds"):
-        registry.Metric("x", "X", larger_better=True, kinds=("survival",))
+        registry.Metric("x", "X", larger_better=True, kinds=("regression",))
     with pytest.raises(ValueError, match="worst"):
         registry.Metric("x", "X", larger_better=True, kinds=(DETECTION,), worst="infinity")

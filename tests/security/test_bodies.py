@@ -65,7 +65,8 @@ def world():
               "token_id": ApiToken.issue(participant, name="bodies")[0].id,
               "task_key": phase.task.key, "name": "overview",
               "team_id": Team.objects.create(challenge=phase.task.challenge, name="bodies").id,
-              "evaluation_id": submission.evaluations.get().id}
+              "evaluation_id": submission.evaluations.get().id,
+              "version": phase.active_ground_truth.version}
     return params, {"participant": participant, "organizer": organizer}
 
 

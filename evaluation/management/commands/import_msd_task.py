@@ -17,8 +17,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path, help="task folder or .tar/.tar.gz")
         parser.add_argument("--challenge", required=True, help="challenge slug")
-        parser.add_argument("--kind", choices=[Task.SEGMENTATION, Task.DETECTION],
-                            help="default: detection if labelsTs/ holds VOC XML files")
+        parser.add_argument("--kind", choices=[value for value, _ in Task.KINDS],
+                            help="default: the \"clinical\" block's kind if dataset.json has "
+                                 "one, else detection if labelsTs/ holds VOC XML files")
         parser.add_argument("--note", default="", help="ground-truth version note")
         parser.add_argument("--activate", action="store_true",
                             help="activate a new ground-truth version and re-queue submissions")

@@ -253,6 +253,9 @@ def test_remove_leftovers_cleans_up_after_a_killed_worker(
             "podium-dead-killed-output"]
     assert _names_with(runner, "podium-dead-") == left
 
+    # A run still in flight (a worker finishing it in a warm shutdown) is left alone.
+    assert runner.remove_leftovers("podium-dead-", keep=["killed"]) == []
+    assert _names_with(runner, "podium-dead-") == left
     removed = runner.remove_leftovers("podium-dead-")
 
     assert sorted(removed) == left

@@ -33,7 +33,7 @@ def test_compose_config_validates_without_a_daemon():
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
-    env = {**os.environ, "PODIUM_SECRET_KEY": "test-only"}
+    env = {**os.environ, "PODIUM_SECRET_KEY": "test-only", "PODIUM_S3_SECRET_KEY": "test-only"}
     command = ["docker-compose", "-f", str(DOCKER / "compose.yaml"), "config"]
 
     valid = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
@@ -51,9 +51,26 @@ def test_compose_config_validates_without_a_daemon():
 def test_compose_has_the_production_services():
     services = _compose()["services"]
 
-    assert {"postgres", "redis", "web", "worker", "gpu-worker-0"} <= set(services)
+    assert {"postgres", "redis", "objectstore", "buckets", "web", "worker", "beat",
+            "gpu-worker-0"} <= set(services)
     assert services["worker"]["build"]["target"] == "worker"
     assert services["web"]["build"]["target"] == "web"
+
+
+def test_compose_services_share_nothing_but_the_database_broker_and_object_store():
+    compose = _compose()
+    podium = [name for name, service in compose["services"].items()
+              if str(service.get("image", "")).startswith("podium-")]
+    env = compose["x-podium-env"]
+    assert env["PODIUM_STORAGE"] == "s3" and "objectstore:8333" in env["PODIUM_S3_ENDPOINT_URL"]
+    data_volumes = {}
+    for name in podium:
+        for volume in compose["services"][name].get("volumes", []):
+            source, target = volume.split(":")[:2]
+            if target == "/var/lib/podium/data":
+                data_volumes.setdefault(source, []).append(name)
+    assert all(len(users) == 1 for users in data_volumes.values()), data_volumes
+    assert {n for users in data_volumes.values() for n in users} == set(podium) - {"buckets"}
 
 
 def test_each_gpu_worker_reserves_the_gpu_its_index_names():
