@@ -339,8 +339,8 @@ class GroundTruthSerializer(serializers.Serializer):
     active_in = serializers.ListField(child=serializers.UUIDField(), help_text=(
         "The phases of the task that score against it."))
     provenance = serializers.DictField(help_text=(
-        "Where the labels come from (docs/dicom.md, Provenance): collection, version, doi, licence, "
-        "url, reference (editable); as imported: source_sha256, manifest, imported_by, "
+        "Where the labels come from (docs/dicom.md, Provenance): collection, version, doi, "
+        "licence, url, reference (editable); as imported: source_sha256, manifest, imported_by, "
         "imported_at; and ground_truth_version, ground_truth_sha256, doi_url, "
         "manifest_sha256, provenance_changed."))
 
