@@ -82,8 +82,17 @@ class PhaseSerializer(PhaseSummarySerializer):
             "nsd_tolerance_mm", "default_tolerance_mm", "surface", "allow_partial",
             "submission_limit", "limit_period", "count_failed", "show_scores",
             "show_case_results", "public_score_decimals", "is_public", "ground_truth_version",
-            "ground_truth",
+            "ground_truth", "accepts_dicom_seg", "seg_fractional_threshold",
         ]
+        extra_kwargs = {
+            "accepts_dicom_seg": {"help_text": (
+                "Segmentation: besides a NIfTI label map, a case may be predicted by one DICOM "
+                "SEG file <case>.dcm on its test series, its segments labelled with the task's "
+                "label names (docs/dicom.md, \"DICOM SEG predictions\").")},
+            "seg_fractional_threshold": {"help_text": (
+                "Where DICOM SEG is accepted: a FRACTIONAL SEG's pixel is inside its segment "
+                "when value / MaximumFractionalValue is at least this.")},
+        }
 
     @extend_schema_field(serializers.DictField(allow_null=True))
     def get_ground_truth(self, phase: Phase) -> dict | None:

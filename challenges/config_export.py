@@ -50,6 +50,11 @@ def phase_config(phase: Phase) -> dict:
         config["task"]["clinical"] = task.clinical
     if task.kind == SEGMENTATION:
         config["allow_partial"] = phase.allow_partial
+        # Whether a case may be predicted by a DICOM SEG <case>.dcm, and its fractional
+        # threshold (null where SEG is not accepted; docs/dicom.md, "DICOM SEG predictions").
+        config["accepts_dicom_seg"] = phase.accepts_dicom_seg
+        config["seg_fractional_threshold"] = (phase.seg_fractional_threshold
+                                              if phase.accepts_dicom_seg else None)
         config["worst_values"] = {name: _worst(phase, name) for name in phase.scored_metrics()}
         config["cases"] = [
             {"name": case["name"], "shape": case["geometry"]["shape"],

@@ -117,6 +117,14 @@ def current_review(task: Task) -> DeidReview | None:
     return review
 
 
+def held_tasks(task_ids) -> set:
+    """Which of the tasks have their test images held back by findings no organizer accepted
+    yet, from the stored reviews alone (cheap enough for every page; nothing is checked)."""
+    return set(DeidReview.objects.filter(task_id__in=list(task_ids),
+                                         status=DeidReview.FINDINGS)
+               .values_list("task_id", flat=True))
+
+
 def refusal(task: Task, *, for_run: bool = False) -> str | None:
     """Why participants may not have ``task``'s test images yet, or None when they may. Says
     nothing of the findings themselves (they may quote a patient's name)."""

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from core.errors import Refused
 from core.templatetags.people import display_name
 
-from . import provenance
+from . import deid_gate, provenance
 from .models import Challenge, Participation, Phase
 from .services.participation import create_team, join, join_team, leave_team
 from .timeline import challenge_dates, phase_opening
@@ -50,9 +50,10 @@ def challenge_page(request, slug: str):
     if request.user.is_authenticated:
         participation = Participation.objects.filter(challenge=challenge,
                                                      user=request.user).first()
+    phases = _phases(challenge)
     return render(request, "challenges/challenge.html", {
-        "challenge": challenge, "phases": _phases(challenge), "participation": participation,
-        "tab": "overview",
+        "challenge": challenge, "phases": phases, "participation": participation,
+        "tab": "overview", "held": deid_gate.held_tasks({p.task_id for p in phases}),
     })
 
 

@@ -7,13 +7,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from challenges.models import Participation, Phase, Team
+from challenges import deid_gate
+from challenges.models import Participation, Phase, Task, Team
 from challenges.organizer_api import audit_if_organizer
 from challenges.visibility import challenge_by_key, is_organizer, visible_phase
 from core.errors import InvalidInput, PodiumError
 from scorers.metrics import metric
 
 from .api import visible_submissions
+from .kinds.clinical_curves import columns_text as curve_text
+from .kinds.clinical_curves import upload_rule
 from .models import State, Submission
 from .presentation import results_tables, submission_payload, with_payload_data
 from .results import primary_score
@@ -62,11 +65,26 @@ def phase_submit(request, phase_id):
     own = visible_submissions(request.user).filter(pk__in=own.values("pk"))
     return render(request, "evaluation/phase_submit.html", {
         "phase": phase,
+        "held": phase.task_id in deid_gate.held_tasks([phase.task_id]),
         "participation": participation,
         "quota": quota(phase, participation) if entrant else None,
         "selection": _selection(phase, participation),
         "submissions": _rows(own, request.user, participation),
+        **_accepted_formats(phase),
     })
+
+
+def _accepted_formats(phase: Phase) -> dict:
+    """What the upload form says beyond the kind's file: the segment labels a DICOM SEG
+    prediction must use (docs/dicom.md), or a survival phase's curve columns and whether its
+    ranking needs them (docs/clinical.md, "Survival curves")."""
+    task = phase.task
+    if phase.accepts_dicom_seg:
+        return {"seg_labels": [task.labels[str(value)] for value in task.foreground_labels]}
+    if task.kind == Task.SURVIVAL and phase.survival_times:
+        rule = upload_rule(phase)
+        return {"curve_columns": curve_text(rule.times), "curve_required": rule.required}
+    return {}
 
 
 @login_required

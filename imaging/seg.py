@@ -44,17 +44,17 @@ from imaging.geometry import SeriesGeometry
 from imaging.series import (
     ORIENTATION_TOLERANCE,
     POSITION_TOLERANCE_MM,
+    UNCOMPRESSED,
     Volume,
+    decoded_pixels,
     orientation,
     read_dicom,
-    syntax_name,
     transfer_syntax,
 )
 
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 DEFAULT_MAX_FRAMES = 100_000
 OVERLAP_RULES = ("refuse", "highest_label")
-_UNCOMPRESSED = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
 
 
 @dataclass(frozen=True)
@@ -286,7 +286,7 @@ def _decode(ds: Dataset, frames: int, reference: SeriesGeometry, threshold: floa
         raise DicomError(f"{name}: no pixel data (a truncated file?)")
     count = frames * reference.rows * reference.columns
     syntax = transfer_syntax(ds)
-    if syntax in _UNCOMPRESSED:
+    if syntax in UNCOMPRESSED:
         data = ds.PixelData
         expected = math.ceil(count / 8) if kind == "BINARY" else count
         if len(data) < expected:
@@ -295,21 +295,14 @@ def _decode(ds: Dataset, frames: int, reference: SeriesGeometry, threshold: floa
         raw = np.frombuffer(data, dtype=np.uint8, count=expected)
         values = np.unpackbits(raw, count=count, bitorder="little") if kind == "BINARY" else raw
     else:
-        try:
-            values = ds.pixel_array
-        except (NotImplementedError, RuntimeError) as error:
-            raise DicomError(f"{name}: transfer syntax {syntax_name(syntax)} cannot be decoded "
-                             f"here ({str(error).splitlines()[0][:200]})") from None
-        except (ValueError, OSError, EOFError, TypeError, KeyError) as error:
-            raise DicomError(f"{name}: pixel data in {syntax_name(syntax)} cannot be decoded "
-                             f"(damaged or truncated: {type(error).__name__})") from None
+        values = decoded_pixels(ds, name)
         if values.size != count:
             raise DicomError(f"{name}: decoded {values.size} pixels, expected {count}")
         values = values.astype(np.uint8, copy=False).reshape(-1)
     values = values.reshape(frames, reference.rows, reference.columns)
     if kind == "BINARY":
         # np.unpackbits gives 0/1 bytes, which are bools as they are; decoders may give 0/255.
-        return values.view(bool) if syntax in _UNCOMPRESSED else values != 0
+        return values.view(bool) if syntax in UNCOMPRESSED else values != 0
     maximum = int(ds.get("MaximumFractionalValue", 0) or 0)
     if not 1 <= maximum <= 255:
         raise DicomError(f"{name}: MaximumFractionalValue {maximum} must be 1–255")

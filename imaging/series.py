@@ -54,7 +54,8 @@ POSITION_TOLERANCE_MM = 0.01
 SPACING_TOLERANCE = 0.01  # relative to the slice spacing
 ORIENTATION_TOLERANCE = 1e-4  # on direction cosines
 DEFAULT_MAX_VOXELS = 1 << 29  # 512 × 512 × 2048
-_UNCOMPRESSED = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
+UNCOMPRESSED = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
+"""Implicit and explicit VR little endian: pixel data read as it is stored."""
 _DEFER = "64 KB"  # pixel data stays on disk until the checks pass
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 
@@ -340,7 +341,7 @@ def _pixels(ds: Dataset, name: str, rows: int, columns: int) -> np.ndarray:
         raise DicomError(f"{name}: BitsAllocated {bits} is not supported (8, 16 or 32)")
     signed = int(ds.get("PixelRepresentation", 0)) == 1
     stored = int(ds.get("BitsStored", bits))
-    if syntax in _UNCOMPRESSED and (stored == bits or not signed):
+    if syntax in UNCOMPRESSED and (stored == bits or not signed):
         dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
         try:
             data = ds.PixelData
@@ -352,18 +353,26 @@ def _pixels(ds: Dataset, name: str, rows: int, columns: int) -> np.ndarray:
                              f"{expected} for {rows}×{columns}×{bits} bits)")
         values = np.frombuffer(data, dtype=dtype, count=rows * columns).reshape(rows, columns)
         return values & np.array((1 << stored) - 1, dtype) if stored < bits else values
+    values = decoded_pixels(ds, name)
+    if values.shape != (rows, columns):
+        raise DicomError(f"{name}: decoded pixel data has shape {values.shape}, expected "
+                         f"{(rows, columns)}")
+    return values
+
+
+def decoded_pixels(ds: Dataset, name: str) -> np.ndarray:
+    """``ds.pixel_array``, decoded by pydicom's handlers for a compressed transfer syntax; a
+    syntax no installed decoder reads, or damaged data, a DicomError naming ``name`` and the
+    syntax (series slices and SEG frames alike)."""
+    syntax = transfer_syntax(ds)
     try:
-        values = ds.pixel_array
+        return ds.pixel_array
     except (NotImplementedError, RuntimeError) as error:
         raise DicomError(f"{name}: transfer syntax {syntax_name(syntax)} cannot be decoded "
                          f"here ({str(error).splitlines()[0][:200]})") from None
     except (ValueError, OSError, EOFError, TypeError, KeyError) as error:
         raise DicomError(f"{name}: pixel data in {syntax_name(syntax)} cannot be decoded "
                          f"(damaged or truncated: {type(error).__name__})") from None
-    if values.shape != (rows, columns):
-        raise DicomError(f"{name}: decoded pixel data has shape {values.shape}, expected "
-                         f"{(rows, columns)}")
-    return values
 
 
 def write_nifti(volume: Volume, path: Path, *, array: np.ndarray | None = None) -> Path:

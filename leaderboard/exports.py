@@ -154,6 +154,14 @@ def aggregate_cell(aggregate: dict, key: tuple[str, str | None]):
 CASE_FIELDS = ("entrant", "submission", "case", "label", "label_name")
 
 
+def case_metrics(phase: Phase) -> list[str]:
+    """The metrics ``cases.json`` lists: the phase's scored metrics (segmentation: the columns
+    of each row; classification and survival: values of the whole test set, computed from the
+    rows' predictions), none for detection (its rows hold VOC counts, and AP has no value per
+    image)."""
+    return [] if phase.task.kind == Task.DETECTION else phase.scored_metrics()
+
+
 def case_rows(
     phase: Phase, snapshot: LeaderboardSnapshot | None, *, decimals: int | None
 ) -> tuple[list[str], list[dict]]:

@@ -1,8 +1,9 @@
 """From a task's ranking (with or without its bootstrap) to snapshot entries and statistics.
 
-Shared by segmentation (:mod:`leaderboard.kinds.segmentation`) and detection
-(:mod:`leaderboard.kinds.detection`) phases. Arrays are in the order of the ranked
-algorithms (sorted by name, as ``leaderboard.stats`` sorts them); entries are best first.
+Shared by segmentation (:mod:`leaderboard.kinds.segmentation`), detection
+(:mod:`leaderboard.kinds.detection`) and clinical (:mod:`leaderboard.kinds.clinical`) phases.
+Arrays are in the order of the ranked algorithms (sorted by name, as ``leaderboard.stats``
+sorts them); entries are best first.
 """
 
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evaluation.results import primary_score
 from leaderboard.stats import (
     RankingConfig,
     TaskBootstrap,
@@ -19,6 +21,8 @@ from leaderboard.stats import (
     rank_task,
 )
 from leaderboard.stats.methods import method_aggregates
+from leaderboard.stats.ties import rank_scores
+from scorers.metrics import metric
 
 from .entrants import Entrant
 from .numbers import finite, rank_value, tau_summary
@@ -73,6 +77,22 @@ def from_bootstrap(bootstrap: TaskBootstrap, *, title: str) -> Ranked:
         p_rank=summary.p_rank,
         tau=tau_summary(bootstrap.tau),
         blob=blob_plot(bootstrap, title=title),
+    )
+
+
+def by_aggregate(entrants: Sequence[Entrant], name: str, *, ties: str) -> Ranked:
+    """The entrants ranked by their stored aggregate of metric ``name`` (a value of the whole
+    set: mAP, COCO AP, AUROC, C-index, …) in its direction, ``ties`` as the phase breaks them,
+    without a bootstrap; an undefined value ranks last."""
+    scores = np.array([
+        np.nan if (value := primary_score(c.evaluation.aggregate, name)) is None else value
+        for c in entrants
+    ], dtype=np.float64)
+    return Ranked(
+        rank=rank_scores(scores, larger_better=metric(name).larger_better, ties=ties),
+        ranking_score=scores,
+        score=scores,
+        aggregate=name,
     )
 
 

@@ -320,8 +320,7 @@ def phase_cases_json(request, phase_id):
         return exports.json_response(filename, {
             "phase": str(phase.id),
             "task": phase.task.key,
-            "metrics": (phase.scored_metrics() if phase.task.kind == Task.SEGMENTATION
-                        else []),
+            "metrics": exports.case_metrics(phase),
             "ground_truth_version": (snapshot.ground_truth.version
                                      if snapshot and snapshot.ground_truth else None),
             "ground_truth": (provenance.public(snapshot.ground_truth)

@@ -1,5 +1,5 @@
-"""Strict, bounded reading and text-to-number parsing shared by the VOC XML, box CSV and COCO
-JSON readers.
+"""Strict, bounded reading and text-to-number parsing shared by the VOC XML, box CSV, COCO
+JSON and clinical CSV readers.
 
 Every reader here costs memory in proportion to what it returns, never to the bytes of the
 file: lines are read up to a length cap and counted as they come, and a JSON list is read one
@@ -8,6 +8,7 @@ it, so junk in an entry (a million empty lists, a 10 MB number) is refused after
 few KiB.
 """
 
+import csv
 import itertools
 import json
 import math
@@ -15,6 +16,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -83,6 +85,28 @@ def bounded_lines(stream: IO[str], *, name: str, max_lines: int, max_chars: int
         if number > max_lines:
             raise InputError(f"{name}: more than {max_lines - 1} rows")
         yield line
+
+
+@contextmanager
+def capped_csv(path: Path, *, name: str, max_bytes: int, max_lines: int, max_chars: int,
+               what: str) -> Iterator[tuple[list[str], Iterator[list[str]]]]:
+    """``path`` opened as UTF-8 CSV (a BOM allowed) within :func:`open_capped`'s and
+    :func:`bounded_lines`' caps (``max_lines`` counts the header): yields the header's cells,
+    stripped (empty for an empty file), and a strict ``csv.reader`` over the rows after it
+    (its ``line_num`` numbers them as the messages do). A read error, text that is not UTF-8
+    or malformed CSV, in the block too, becomes an InputError naming ``name``."""
+    try:
+        with open_capped(path, name=name, max_bytes=max_bytes, what=what,
+                         encoding="utf-8-sig", newline="") as stream:
+            reader = csv.reader(bounded_lines(stream, name=name, max_lines=max_lines,
+                                              max_chars=max_chars), strict=True)
+            yield [cell.strip() for cell in next(reader, None) or []], reader
+    except OSError as error:
+        raise InputError(f"{name}: cannot be read ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{name}: is not UTF-8 text") from None
+    except csv.Error as error:
+        raise InputError(f"{name}: not a valid CSV file ({error})") from None
 
 
 def iter_json_objects(

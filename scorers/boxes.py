@@ -21,7 +21,6 @@ plain decimals (no NaN, no inf). Every problem raises :class:`InputError` naming
 the row or entry.
 """
 
-import csv
 import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from scorers._parse import (
-    bounded_lines,
+    capped_csv,
     check_name,
     iter_json_objects,
     open_capped,
@@ -119,28 +118,18 @@ def read_box_csv(
     """
     check = _RowCheck(name=name, image_ids=image_ids, classes=classes)
     rows = []
-    try:
-        with open_capped(Path(path), name=name, max_bytes=max_bytes, what="box CSV",
-                         encoding="utf-8-sig", newline="") as stream:
-            lines = bounded_lines(stream, name=name, max_lines=max_rows + 1,
-                                  max_chars=MAX_CSV_LINE_CHARS)
-            reader = csv.reader(lines, strict=True)
-            columns = _csv_header(next(reader, None), name=name)
-            for row in reader:
-                if not any(field.strip() for field in row):
-                    continue
-                where = f"{name} row {reader.line_num}"
-                if len(row) != len(CSV_COLUMNS):
-                    raise InputError(f"{where}: expected {len(CSV_COLUMNS)} fields, "
-                                     f"got {len(row)}")
-                rows.append(check(_csv_row(dict(zip(columns, row, strict=True)), where=where),
-                                  where=where))
-    except OSError as error:
-        raise InputError(f"{name}: cannot be read ({error.strerror})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{name}: is not UTF-8 text") from None
-    except csv.Error as error:
-        raise InputError(f"{name}: not a valid CSV file ({error})") from None
+    with capped_csv(Path(path), name=name, max_bytes=max_bytes, max_lines=max_rows + 1,
+                    max_chars=MAX_CSV_LINE_CHARS, what="box CSV") as (header, reader):
+        columns = _csv_header(header, name=name)
+        for row in reader:
+            if not any(field.strip() for field in row):
+                continue
+            where = f"{name} row {reader.line_num}"
+            if len(row) != len(CSV_COLUMNS):
+                raise InputError(f"{where}: expected {len(CSV_COLUMNS)} fields, "
+                                 f"got {len(row)}")
+            rows.append(check(_csv_row(dict(zip(columns, row, strict=True)), where=where),
+                              where=where))
     return _build(rows)
 
 

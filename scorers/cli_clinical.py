@@ -27,14 +27,12 @@ JSON:
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from scorers._parse import bounded_lines, open_capped
+from scorers._cli_common import add_subcommand, run_to_json
+from scorers._parse import capped_csv
 from scorers.clinical import set_metric
 from scorers.clinical_csv import CURVE_PREFIX, read_predictions, read_reference
 from scorers.clinical_task import read_task
@@ -48,16 +46,15 @@ _MAX_REFERENCE_ROWS = 1_000_000
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``clinical`` subcommand and its options on ``subparsers``."""
-    parser = subparsers.add_parser(
-        "clinical",
+    parser = add_subcommand(
+        subparsers, "clinical",
         help="classification (AUROC …) or survival (C-index …) metrics of a predictions CSV",
         description="Score a predictions CSV (case,probability or case,risk) against a labels "
                     "CSV (case,label or case,time,event).",
+        pred="predictions FILE.csv",
+        ref="hidden labels FILE.csv (case,label or case,time,event), or the task's FOLDER or "
+            "its dataset.json",
     )
-    parser.add_argument("--pred", required=True, type=Path, help="predictions FILE.csv")
-    parser.add_argument("--ref", required=True, type=Path,
-                        help="hidden labels FILE.csv (case,label or case,time,event), or the "
-                             "task's FOLDER or its dataset.json")
     parser.add_argument("--target", help="the target to score where the task folder's "
                                          "dataset.json lists several")
     parser.add_argument("--out", required=True, type=Path, help="result FILE.json")
@@ -73,36 +70,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score, write ``args.out`` and return 0; on bad input print one line and return 1."""
-    try:
-        result = _score(args)
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    try:
-        args.out.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
-    except OSError as error:
-        print(f"error: cannot write {args.out.name} ({error.strerror})", file=sys.stderr)
-        return 1
-    return 0
+    return run_to_json(args, _score)
 
 
 def _header_and_cases(path: Path, *, name: str) -> tuple[list[str], list[str]]:
     """The header cells and the ``case`` column of a CSV (duplicates are found by the reader)."""
-    try:
-        with open_capped(path, name=name, max_bytes=_MAX_REFERENCE_BYTES, what="CSV file",
-                         encoding="utf-8-sig", newline="") as stream:
-            reader = csv.reader(bounded_lines(stream, name=name, max_lines=_MAX_REFERENCE_ROWS,
-                                              max_chars=4096), strict=True)
-            header = [cell.strip() for cell in next(reader, None) or []]
-            if "case" not in header:
-                raise InputError(f"{name} row 1: expected a header with a case column")
-            column = header.index("case")
-            cases = [row[column].strip() for row in reader
-                     if any(cell.strip() for cell in row) and len(row) > column]
-    except UnicodeDecodeError:
-        raise InputError(f"{name}: is not UTF-8 text") from None
-    except csv.Error as error:
-        raise InputError(f"{name}: not a valid CSV file ({error})") from None
+    with capped_csv(path, name=name, max_bytes=_MAX_REFERENCE_BYTES,
+                    max_lines=_MAX_REFERENCE_ROWS, max_chars=4096,
+                    what="CSV file") as (header, reader):
+        if "case" not in header:
+            raise InputError(f"{name} row 1: expected a header with a case column")
+        column = header.index("case")
+        cases = [row[column].strip() for row in reader
+                 if any(cell.strip() for cell in row) and len(row) > column]
     return header, list(dict.fromkeys(cases))
 
 

@@ -31,7 +31,9 @@ class SegmentationPhase:
     """What scoring a segmentation phase needs: ``labels`` the scored label values and their
     names, ``cases`` every test case with its image geometry (``shape``, ``spacing_mm``),
     ``allowed`` every label value a prediction may hold, ``ranked_metric`` the metric the
-    leaderboard ranks."""
+    leaderboard ranks, ``accepts_dicom_seg`` whether the phase takes a DICOM SEG ``<case>.dcm``
+    for a case (decoded on the platform against the case's test series, which the
+    configuration does not carry; its ``seg_fractional_threshold`` is not used offline)."""
 
     task: str
     labels: dict[int, str]
@@ -43,6 +45,7 @@ class SegmentationPhase:
     allow_partial: bool
     cases: dict[str, dict]
     ranked_metric: str
+    accepts_dicom_seg: bool = False
 
     def worst_value(self, name: str, case: str) -> float:
         """What an undefined or missing value of metric ``name`` counts as on ``case``."""
@@ -119,6 +122,7 @@ def _segmentation(config: dict, scoring: dict) -> SegmentationPhase:
                               "spacing_mm": [float(s) for s in case["spacing_mm"]]}
                for case in config["cases"]},
         ranked_metric=str(config["ranking"]["metric"]),
+        accepts_dicom_seg=bool(config.get("accepts_dicom_seg", False)),  # older files lack it
     )
 
 

@@ -7,10 +7,10 @@ exported configuration) sets the IoU threshold, the 11-point setting and the +1 
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from scorers._cli_common import add_subcommand, run_to_json
 from scorers.boxes import Detections, caps_for_images, read_box_csv, read_coco_results
 from scorers.cli_config import read_phase_config
 from scorers.detection import evaluate_coco, evaluate_voc
@@ -21,16 +21,14 @@ from scorers.voc import AnnotatedImage, read_voc_folder
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``detection`` subcommand and its options on ``subparsers``."""
-    parser = subparsers.add_parser(
-        "detection",
+    parser = add_subcommand(
+        subparsers, "detection",
         help="PASCAL VOC mAP (and COCO AP) of predicted boxes against VOC XML ground truth",
         description="Score predicted boxes (a box CSV image_id,label,score,xmin,ymin,xmax,ymax "
                     "or a COCO results JSON) against a folder of PASCAL VOC XML files.",
+        pred="predicted boxes: FILE.csv or COCO results FILE.json",
+        ref="folder of VOC XML files, one per image, named after the image",
     )
-    parser.add_argument("--pred", required=True, type=Path,
-                        help="predicted boxes: FILE.csv or COCO results FILE.json")
-    parser.add_argument("--ref", required=True, type=Path,
-                        help="folder of VOC XML files, one per image, named after the image")
     parser.add_argument("--iou", type=float,
                         help="IoU threshold for a true positive (default 0.5)")
     parser.add_argument("--voc2007", action="store_true",
@@ -47,17 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score, write ``args.out`` and return 0; on bad input print one line and return 1."""
-    try:
-        result = _score(args)
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    try:
-        args.out.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
-    except OSError as error:
-        print(f"error: cannot write {args.out.name} ({error.strerror})", file=sys.stderr)
-        return 1
-    return 0
+    return run_to_json(args, _score)
 
 
 def _score(args: argparse.Namespace) -> dict:

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from scorers._cli_common import add_subcommand
 from scorers.cli_config import (
     missing_row,
     phase_aggregate,
@@ -46,14 +47,13 @@ _DEFAULT_TOLERANCE_MM = 1.0
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``segmentation`` subcommand and its options on ``subparsers``."""
-    parser = subparsers.add_parser(
-        "segmentation",
+    parser = add_subcommand(
+        subparsers, "segmentation",
         help="Dice, NSD, HD, HD95 and ASSD of NIfTI label maps against references",
         description="Score every prediction in --pred against the reference of the same name "
                     "in --ref (.nii or .nii.gz label maps).",
+        pred="folder of predicted label maps", ref="folder of reference label maps",
     )
-    parser.add_argument("--pred", required=True, type=Path, help="folder of predicted label maps")
-    parser.add_argument("--ref", required=True, type=Path, help="folder of reference label maps")
     parser.add_argument("--dataset-json", type=Path,
                         help="MSD dataset.json whose 'labels' give the labels and their names")
     parser.add_argument("--labels", type=int, nargs="+",
@@ -156,6 +156,13 @@ def _score_phase(args: argparse.Namespace) -> dict:
         raise InputError(f"--pred {args.pred.name}: {len(extra)} files are not a test case of "
                          f"the phase: {_listed(extra)} (the platform refuses such a submission)")
     missing = [case for case in phase.cases if case not in predictions]
+    segs = [case for case in missing if (args.pred / f"{case}.dcm").is_file()]
+    if segs and phase.accepts_dicom_seg:
+        raise InputError(f"--pred {args.pred.name}: {len(segs)} test cases are predicted by a "
+                         f"DICOM SEG: {_listed([f'{case}.dcm' for case in segs])}; podium-score "
+                         "reads NIfTI label maps only (a SEG is decoded on the case's DICOM "
+                         "series, which the platform holds): give <case>.nii.gz, or submit the "
+                         "SEG to the phase")
     if missing and not phase.allow_partial:
         raise InputError(f"--pred {args.pred.name}: {len(missing)} test cases have no "
                          f"prediction: {_listed(missing)} (the phase refuses partial "

@@ -24,14 +24,13 @@ row too many, so a hostile upload costs what n honest rows would.
 
 from __future__ import annotations
 
-import csv
 import itertools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from scorers._parse import bounded_lines, check_name, open_capped, parse_decimal
+from scorers._parse import capped_csv, check_name, parse_decimal
 from scorers.errors import InputError
 
 MAX_LINE_CHARS = 4096
@@ -62,39 +61,29 @@ def _rows(path: Path, *, cases: Sequence[str], columns: Sequence[str], name: str
     known = set(cases)
     seen: dict[str, int] = {}
     expected = ",".join(["case", *columns])
-    try:
-        with open_capped(Path(path), name=name, max_bytes=max_bytes, what=what,
-                         encoding="utf-8-sig", newline="") as stream:
-            lines = bounded_lines(stream, name=name, max_lines=2 * len(cases) + 101,
-                                  max_chars=MAX_LINE_CHARS)
-            reader = csv.reader(lines, strict=True)
-            header = [cell.strip() for cell in next(reader, None) or []]
-            if sorted(header) != sorted(["case", *columns]):
-                shown = ",".join(header)[:200]
-                raise InputError(f"{name} row 1: expected the header {expected}, got {shown!r}")
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    continue
-                number = reader.line_num
-                where = f"{name} row {number}"
-                if len(row) != len(header):
-                    raise InputError(f"{where}: expected {len(header)} fields ({expected}), "
-                                     f"got {len(row)}")
-                fields = dict(zip(header, row, strict=True))
-                case = check_name(fields.pop("case"), where=f"{where}, column case")
-                if case not in known:
-                    raise InputError(f"{where}, column case: {case!r} is not a test case")
-                if case in seen:
-                    raise InputError(f"{where}, column case: case {case!r} appears twice "
-                                     f"(first in row {seen[case]})")
-                seen[case] = number
-                yield where, case, fields
-    except OSError as error:
-        raise InputError(f"{name}: cannot be read ({error.strerror})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{name}: is not UTF-8 text") from None
-    except csv.Error as error:
-        raise InputError(f"{name}: not a valid CSV file ({error})") from None
+    with capped_csv(Path(path), name=name, max_bytes=max_bytes,
+                    max_lines=2 * len(cases) + 101, max_chars=MAX_LINE_CHARS,
+                    what=what) as (header, reader):
+        if sorted(header) != sorted(["case", *columns]):
+            shown = ",".join(header)[:200]
+            raise InputError(f"{name} row 1: expected the header {expected}, got {shown!r}")
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            number = reader.line_num
+            where = f"{name} row {number}"
+            if len(row) != len(header):
+                raise InputError(f"{where}: expected {len(header)} fields ({expected}), "
+                                 f"got {len(row)}")
+            fields = dict(zip(header, row, strict=True))
+            case = check_name(fields.pop("case"), where=f"{where}, column case")
+            if case not in known:
+                raise InputError(f"{where}, column case: {case!r} is not a test case")
+            if case in seen:
+                raise InputError(f"{where}, column case: case {case!r} appears twice "
+                                 f"(first in row {seen[case]})")
+            seen[case] = number
+            yield where, case, fields
     missing = [case for case in cases if case not in seen]
     if missing:
         more = f" (and {len(missing) - 1} other cases)" if len(missing) > 1 else ""

@@ -6,6 +6,8 @@ platform's import normalises them.
 - :func:`read_task` ``(path, *, target=None)`` → :class:`ClinicalTask`: ``path`` is the task
   folder or its ``dataset.json``; ``target`` picks one block where ``"clinical"`` lists several
   (a list of blocks, or ``{"targets": [...]}``), which the platform imports as one task each.
+- :func:`definition` ``(block, kind)``: one target's block validated, the platform's import
+  and this reader alike; :func:`label_columns` the labels CSV's columns of its target.
 
 The labels are checked as the platform checks them (``scorers.clinical_csv.read_reference``):
 every test case exactly once, times ≥ 0, events 0 or 1, class names among the classes; a
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scorers._parse import bounded_lines, open_capped, read_capped
+from scorers._parse import capped_csv, read_capped
 from scorers.clinical_csv import read_reference
 from scorers.errors import InputError
 from scorers.metrics import CLASSIFICATION, SURVIVAL
@@ -83,33 +85,68 @@ def read_task(path: str | Path, *, target: str | None = None) -> ClinicalTask:
     if kind not in (CLASSIFICATION, SURVIVAL):
         raise InputError(f'dataset.json: "clinical.kind" {kind!r}: expected classification or '
                          "survival")
-    name = block.get("target")
-    if not isinstance(name, str) or not name.isidentifier():
-        raise InputError('dataset.json: "clinical.target" must be a name of letters, digits '
-                         'and "_"')
+    clinical = definition(block, kind)
     cases = _test_cases(dataset)
-    if kind == SURVIVAL:
-        columns = [block.get("time_column", "time"), block.get("event_column", "event")]
-        classes = []
-    else:
-        classes = block.get("classes")
-        if (not isinstance(classes, list) or len(classes) < 2
-                or not all(isinstance(c, str) and c for c in classes)
-                or len(set(classes)) != len(classes)):
-            raise InputError('dataset.json: "clinical.classes" must list at least two distinct '
-                             "class names")
-        if len(classes) == 2:
-            positive = block.get("positive_class")
-            if positive not in classes:
-                raise InputError('dataset.json: "clinical.positive_class" must be one of '
-                                 f"{', '.join(classes)}")
-            classes = [next(c for c in classes if c != positive), positive]
-        columns = [block.get("label_column", name)]
+    classes = clinical.get("classes", [])
+    if len(classes) == 2:  # the positive class second: label 1
+        classes = [next(c for c in classes if c != clinical["positive_class"]),
+                   clinical["positive_class"]]
     labels = folder / str(block.get("labels", "labelsTs/labels.csv"))
-    truth = _labels(labels, columns, cases, ["time", "event"] if kind == SURVIVAL else ["label"],
-                    classes or None)
-    return ClinicalTask(kind=kind, target=name, classes=tuple(classes), cases=tuple(cases),
-                        truth=truth)
+    truth = _labels(labels, label_columns(clinical, kind), cases,
+                    ["time", "event"] if kind == SURVIVAL else ["label"], classes or None)
+    return ClinicalTask(kind=kind, target=clinical["target"], classes=tuple(classes),
+                        cases=tuple(cases), truth=truth)
+
+
+def definition(block: dict, kind: str) -> dict:
+    """One target's ``"clinical"`` block of ``dataset.json`` (docs/clinical.md), validated
+    and completed, as the platform's import stores it on the task: ``target``; for survival
+    ``time_unit``, ``time_column`` and ``event_column``; for classification ``classes``,
+    ``label_column`` and, with two classes, ``positive_class``. InputError naming the field
+    otherwise."""
+    target = block.get("target")
+    if not isinstance(target, str) or not target.isidentifier():
+        raise InputError('dataset.json: "clinical.target" must be a name of letters, digits '
+                         'and "_" (it prefixes the prediction columns)')
+    if kind == SURVIVAL:
+        unit = block.get("time_unit")
+        if not isinstance(unit, str) or not unit.strip():
+            raise InputError('dataset.json: "clinical.time_unit" must name the unit of the '
+                             'times, e.g. "days"')
+        return {"target": target, "time_unit": unit.strip()[:40],
+                "time_column": _column(block, "time_column", "time"),
+                "event_column": _column(block, "event_column", "event")}
+    classes = block.get("classes")
+    if (not isinstance(classes, list) or len(classes) < 2
+            or not all(isinstance(c, str) and c.strip() for c in classes)
+            or len(set(classes)) != len(classes)):
+        raise InputError('dataset.json: "clinical.classes" must list at least two distinct '
+                         "class names")
+    positive = block.get("positive_class")
+    if len(classes) == 2 and positive not in classes:
+        raise InputError('dataset.json: "clinical.positive_class" must be one of the two '
+                         f"classes ({', '.join(classes)})")
+    clinical = {"target": target, "classes": classes,
+                "label_column": _column(block, "label_column", target)}
+    if len(classes) == 2:
+        clinical["positive_class"] = positive
+    return clinical
+
+
+def label_columns(clinical: dict, kind: str) -> list[str]:
+    """The columns of the organizer's labels CSV that hold the target of ``clinical`` (a
+    :func:`definition`): time and event, or the class."""
+    if kind == SURVIVAL:
+        return [clinical["time_column"], clinical["event_column"]]
+    return [clinical["label_column"]]
+
+
+def _column(block: dict, key: str, default: str) -> str:
+    value = block.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f'dataset.json: "clinical.{key}" must name a column of the labels '
+                         "file")
+    return value.strip()
 
 
 def _block(block, target: str | None) -> dict:
@@ -154,27 +191,19 @@ def _labels(path: Path, columns: list[str], cases: list[str], normalised: list[s
     reads the platform's normalised file (``case`` and ``normalised``), messages naming
     ``path``'s own rows."""
     name, wanted, rows, source_row = path.name, set(cases), [], {}
-    try:
-        with open_capped(path, name=name, max_bytes=_MAX_LABEL_BYTES, what="labels file",
-                         encoding="utf-8-sig", newline="") as stream:
-            reader = csv.reader(bounded_lines(stream, name=name, max_lines=_MAX_LABEL_ROWS,
-                                              max_chars=4096), strict=True)
-            header = [cell.strip() for cell in next(reader, None) or []]
-            missing = [c for c in ["case", *columns] if c not in header]
-            if missing:
-                raise InputError(f"{name} row 1: no column {', '.join(missing)} (expected "
-                                 f"case,{','.join(columns)} among the columns)")
-            at = [header.index(c) for c in ["case", *columns]]
-            for row in reader:
-                if not any(cell.strip() for cell in row) or len(row) <= max(at):
-                    continue
-                if row[at[0]].strip() in wanted:
-                    rows.append([row[i].strip() for i in at])
-                    source_row[len(rows) + 1] = reader.line_num
-    except UnicodeDecodeError:
-        raise InputError(f"{name}: is not UTF-8 text") from None
-    except csv.Error as error:
-        raise InputError(f"{name}: not a valid CSV file ({error})") from None
+    with capped_csv(path, name=name, max_bytes=_MAX_LABEL_BYTES, max_lines=_MAX_LABEL_ROWS,
+                    max_chars=4096, what="labels file") as (header, reader):
+        missing = [c for c in ["case", *columns] if c not in header]
+        if missing:
+            raise InputError(f"{name} row 1: no column {', '.join(missing)} (expected "
+                             f"case,{','.join(columns)} among the columns)")
+        at = [header.index(c) for c in ["case", *columns]]
+        for row in reader:
+            if not any(cell.strip() for cell in row) or len(row) <= max(at):
+                continue
+            if row[at[0]].strip() in wanted:
+                rows.append([row[i].strip() for i in at])
+                source_row[len(rows) + 1] = reader.line_num
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / "labels.csv"
         with open(copy, "w", newline="", encoding="utf-8") as fh:

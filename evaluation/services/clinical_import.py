@@ -23,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from challenges.models import Phase, Task
-from core.errors import InvalidInput
+from core.errors import InvalidInput, from_scorers
+from scorers.clinical_task import definition, label_columns
 from scorers.nifti import ReadLimits, read_geometry
 
 from ..kinds.clinical import read_truth, truth_columns
@@ -78,7 +79,7 @@ def clinical_definition(folder: Path, dataset: dict, kind: str, scratch: Path,
     labels_path = _inside(folder, dataset["clinical"].get("labels", DEFAULT_LABELS))
     if not labels_path.is_file():
         raise InvalidInput(f"the clinical labels file {labels_path.name} is missing")
-    columns = _source_columns(clinical, kind)
+    columns = label_columns(clinical, kind)
     rows = _read_labels(labels_path, columns, [case["name"] for case in cases])
     normalised = scratch / "labels.csv"
     with open(normalised, "w", newline="", encoding="utf-8") as fh:
@@ -99,53 +100,15 @@ def truth_columns_for(kind: str) -> list[str]:
 
 
 def _block(dataset: dict, kind: str) -> dict:
-    """The task's ``clinical`` definition, validated."""
+    """The task's ``clinical`` definition, validated (:func:`scorers.clinical_task.definition`,
+    which the offline scorer reads a task folder with)."""
     clinical_kind(dataset)  # refuses a block of several targets
     block = dataset.get("clinical")
     if not isinstance(block, dict):
         raise InvalidInput(f'dataset.json: a {kind} task needs a "clinical" object naming its '
                            "target (docs/clinical.md)")
-    target = block.get("target")
-    if not isinstance(target, str) or not target.isidentifier():
-        raise InvalidInput('dataset.json: "clinical.target" must be a name of letters, digits '
-                           'and "_" (it prefixes the prediction columns)')
-    if kind == Task.SURVIVAL:
-        unit = block.get("time_unit")
-        if not isinstance(unit, str) or not unit.strip():
-            raise InvalidInput('dataset.json: "clinical.time_unit" must name the unit of the '
-                               'times, e.g. "days"')
-        return {"target": target, "time_unit": unit.strip()[:40],
-                "time_column": _name(block, "time_column", "time"),
-                "event_column": _name(block, "event_column", "event")}
-    classes = block.get("classes")
-    if (not isinstance(classes, list) or len(classes) < 2
-            or not all(isinstance(c, str) and c.strip() for c in classes)
-            or len(set(classes)) != len(classes)):
-        raise InvalidInput('dataset.json: "clinical.classes" must list at least two distinct '
-                           "class names")
-    positive = block.get("positive_class")
-    if len(classes) == 2 and positive not in classes:
-        raise InvalidInput('dataset.json: "clinical.positive_class" must be one of the two '
-                           f"classes ({', '.join(classes)})")
-    definition = {"target": target, "classes": classes,
-                  "label_column": _name(block, "label_column", target)}
-    if len(classes) == 2:
-        definition["positive_class"] = positive
-    return definition
-
-
-def _name(block: dict, key: str, default: str) -> str:
-    value = block.get(key, default)
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f'dataset.json: "clinical.{key}" must name a column of the labels '
-                           "file")
-    return value.strip()
-
-
-def _source_columns(clinical: dict, kind: str) -> list[str]:
-    if kind == Task.SURVIVAL:
-        return [clinical["time_column"], clinical["event_column"]]
-    return [clinical["label_column"]]
+    with from_scorers():
+        return definition(block, kind)
 
 
 def _test_images(folder: Path, dataset: dict, inside, progress) -> tuple[list[dict], dict]:

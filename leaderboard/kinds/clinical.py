@@ -24,7 +24,6 @@ import numpy as np
 
 from challenges.models import CURVE_METRICS, Phase
 from evaluation.kinds.clinical import ground_truth, metric_settings, predictions_of
-from evaluation.results import primary_score
 from leaderboard.stats import significance_map
 from leaderboard.stats.clinical import (
     clinical_bootstrap,
@@ -32,11 +31,10 @@ from leaderboard.stats.clinical import (
     paired_bootstrap_pvalues,
     significance_matrix,
 )
-from leaderboard.stats.ties import rank_scores
 from scorers.metrics import metric
 
 from ..entrants import Entrant
-from ..ranked import PhaseBoard, Ranked, board, from_bootstrap
+from ..ranked import PhaseBoard, Ranked, board, by_aggregate, from_bootstrap
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +69,7 @@ def rank_clinical(phase: Phase, entrants: Sequence[Entrant]) -> PhaseBoard:
         probs = np.stack([predictions[e.name]["probability"] for e in entrants])
         pvalues, test = delong_pvalues(probs, truth["label"]), "DeLong's test"
     if ranked is None:
-        ranked = _by_aggregate(phase, entrants, name)
+        ranked = by_aggregate(entrants, name, ties=phase.ranking_ties)
     result = board(ranked, entrants, n_cases=len(task.cases))
     result.statistics.update({
         "kind": task.kind,
@@ -143,17 +141,3 @@ def missing_value_rule(phase: Phase) -> str:
     why = " (sent without survival curves)" if name in CURVE_METRICS else ""
     return ("A predictions file must hold every test case exactly once; a submission whose "
             f"{metric(name).label} is undefined{why} ranks last.")
-
-
-def _by_aggregate(phase: Phase, entrants: Sequence[Entrant], name: str) -> Ranked:
-    scores = np.array([
-        np.nan if (value := primary_score(c.evaluation.aggregate, name)) is None else value
-        for c in entrants
-    ], dtype=np.float64)
-    return Ranked(
-        rank=rank_scores(scores, larger_better=metric(name).larger_better,
-                         ties=phase.ranking_ties),
-        ranking_score=scores,
-        score=scores,
-        aggregate=name,
-    )

@@ -13,18 +13,14 @@ never re-reads an upload. COCO AP metrics are ranked without a bootstrap.
 import logging
 from collections.abc import Sequence
 
-import numpy as np
-
 from challenges.models import Phase
 from evaluation.kinds.detection import matches_of
-from evaluation.results import primary_score
 from leaderboard.stats import detection_bootstrap
-from leaderboard.stats.ties import rank_scores
 from scorers.detection import VocMatches
 from scorers.metrics import DETECTION, default_metric, metric_names
 
 from ..entrants import Entrant
-from ..ranked import PhaseBoard, Ranked, board, from_bootstrap
+from ..ranked import PhaseBoard, board, by_aggregate, from_bootstrap
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +41,7 @@ def rank_detection(phase: Phase, entrants: Sequence[Entrant]) -> PhaseBoard:
             )
             ranked = from_bootstrap(bootstrap, title=f"Rank distribution: {task.name}")
     if ranked is None:
-        ranked = _by_aggregate(phase, entrants, metric)
+        ranked = by_aggregate(entrants, metric, ties=phase.ranking_ties)
     result = board(ranked, entrants, n_cases=len(task.cases))
     result.statistics.update({
         "kind": "detection",
@@ -91,16 +87,3 @@ def ranked_metric(phase: Phase) -> str:
     """The phase's primary metric, or VOC mAP when that is not a detection metric."""
     names = metric_names(DETECTION)
     return phase.primary_metric if phase.primary_metric in names else default_metric(DETECTION)
-
-
-def _by_aggregate(phase: Phase, entrants: Sequence[Entrant], metric: str) -> Ranked:
-    scores = np.array([
-        np.nan if (value := primary_score(c.evaluation.aggregate, metric)) is None else value
-        for c in entrants
-    ], dtype=np.float64)
-    return Ranked(
-        rank=rank_scores(scores, larger_better=True, ties=phase.ranking_ties),
-        ranking_score=scores,
-        score=scores,
-        aggregate=metric,
-    )

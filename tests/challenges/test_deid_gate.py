@@ -75,6 +75,10 @@ def test_a_name_in_descrip_holds_the_downloads_until_accepted(tmp_path):
     assert any("de-identification check: 1 finding(s)" in note for note in result.notes)
 
     pia = client_of(participant_of(task))
+    not_open = "not yet open"
+    phase = task.phases.get()
+    assert not_open in pia.get(f"/challenges/{task.challenge.slug}/").content.decode()
+    assert not_open in pia.get(f"/phases/{phase.id}/submit/").content.decode()
     for url in (f"/tasks/{task.id}/images.zip", f"/tasks/{task.id}/images/cube_000.nii.gz",
                 f"/tasks/{task.id}/data/"):
         response = pia.get(url)
@@ -104,6 +108,7 @@ def test_a_name_in_descrip_holds_the_downloads_until_accepted(tmp_path):
     review.refresh_from_db()
     assert (review.status, review.accepted_by) == (DeidReview.ACCEPTED, olga)
     assert pia.get(f"/tasks/{task.id}/images.zip").status_code == 200
+    assert not_open not in pia.get(f"/phases/{phase.id}/submit/").content.decode()
     entry = LogEntry.objects.get(object_id=str(review.pk))
     assert entry.user == olga and entry.get_change_message() == (
         "Accepted 1 de-identification finding(s) of Task09_Cubes: the descrip holds the "

@@ -3,6 +3,7 @@ with a home and config folder of its own, against a live server of this test ses
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -44,9 +45,12 @@ class Podium:
         return Ran(done.returncode, done.stdout, done.stderr)
 
     def start(self, *args, env: dict | None = None) -> subprocess.Popen:
+        # Ctrl-C's default action, even when the tests run in a background job (a shell
+        # starts those with SIGINT ignored, and the command would inherit that).
         return subprocess.Popen([PODIUM, *map(str, args)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, cwd=self.home,
-                                env=self.env(**(env or {})))
+                                env=self.env(**(env or {})),
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 @pytest.fixture

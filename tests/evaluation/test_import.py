@@ -25,6 +25,19 @@ def run_import(path, *args) -> str:
     return out.getvalue()
 
 
+def test_the_import_prints_the_source_the_dataset_names(tmp_path):
+    """As import_dicom_collection prints it (one function prints both commands' results)."""
+    folder = factories.write_cube_task(tmp_path)
+    dataset = json.loads((folder / "dataset.json").read_text())
+    dataset["provenance"] = {"collection": "Cubes", "version": "2", "sha256": "ab" * 32}
+    (folder / "dataset.json").write_text(json.dumps(dataset))
+    output = run_import(folder)
+    assert "task Task09_Cubes (2 test cases): created; ground truth v1 " in output
+    assert "source: Cubes version 2, source content abababababab\n" in output
+    assert "source:" not in run_import(factories.write_cube_task(tmp_path / "plain",
+                                                                 key="Task10_Plain"))
+
+
 def test_folder_import_creates_task_ground_truth_and_open_phase(tmp_path):
     folder = factories.write_cube_task(tmp_path)
     output = run_import(folder)

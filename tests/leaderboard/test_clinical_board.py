@@ -143,6 +143,8 @@ def test_exports_and_api_show_set_metrics_and_predictions_never_labels(tmp_path)
     assert "egfr" not in rows[0] and "label" not in rows[0]
     cases_json = Client().get(f"/phases/{phase.id}/cases.json").json()
     text = str(cases_json)
+    assert cases_json["metrics"] == phase.scored_metrics()  # as segmentation's lists them
+    assert {"auroc", "brier"} <= set(cases_json["metrics"])
     assert "mutant" not in text and "wildtype" not in text and "mutant" in labels
     api = Client().get(f"/api/v1/phases/{phase.id}/leaderboard/").json()
     assert [e["entrant"] for e in api["entries"]] == ["gbm", "cnn", "guess"]
@@ -228,3 +230,12 @@ def test_the_board_draws_the_tasks_own_resamples_as_every_other_bootstrap(tmp_pa
     assert any(intervals[name] != pytest.approx((anonymous.aggregate_q025[k],
                                                  anonymous.aggregate_q975[k]), abs=1e-12)
                for k, name in enumerate(anonymous.algorithms))
+
+
+def test_a_survival_phase_lists_its_metrics_in_cases_json(tmp_path):
+    phase, _, _, _ = board_for(tmp_path, "overall_survival", "risk", bootstrap_samples=0,
+                               survival_times=[200.0, 400.0])
+    body = Client().get(f"/phases/{phase.id}/cases.json").json()
+    assert body["metrics"] == phase.scored_metrics()
+    assert {"c_index", "uno_c", "td_auc", "integrated_brier"} <= set(body["metrics"])
+    assert len(body["cases"]) == 3 * 30

@@ -183,3 +183,26 @@ def test_survival_curves_give_the_integrated_brier_score(tmp_path, capsys):
                  for c, h, row in zip(cases, hazard, curves, strict=True)])
     assert main([*args, "--times", "2", "4", "6"]) == 1
     assert "pred.csv row 7, column S@6:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"target": "egfr status"}, '"clinical.target" must be a name'),
+    ({"classes": ["mutant"]}, '"clinical.classes" must list at least two'),
+    ({"positive_class": "positive"}, '"clinical.positive_class" must be one of the two classes'),
+    ({"label_column": " "}, '"clinical.label_column" must name a column'),
+])
+def test_a_task_folder_block_is_checked_as_the_platform_checks_it(tmp_path, capsys, change,
+                                                                   message):
+    """One definition of the block (scorers.clinical_task.definition) for the CLI and the
+    platform's import: the messages of tests/challenges/test_clinical_import.py."""
+    from evaluation.services.demo_data import write_clinical_predictions, write_radiogenomics_tasks
+
+    egfr, _, latent = write_radiogenomics_tasks(tmp_path / "t", n_cases=10, seed=5, size=8)
+    dataset = json.loads((egfr / "dataset.json").read_text())
+    dataset["clinical"] = {**dataset["clinical"], **change}
+    (egfr / "dataset.json").write_text(json.dumps(dataset))
+    pred = write_clinical_predictions(latent, tmp_path / "p.csv", column="probability",
+                                      quality=0.8, seed=2)
+    assert main(["clinical", "--pred", str(pred), "--ref", str(egfr),
+                 "--out", str(tmp_path / "out.json")]) == 1
+    assert message in capsys.readouterr().err

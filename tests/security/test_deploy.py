@@ -34,7 +34,8 @@ def web_environment(given: dict[str, str]) -> dict[str, str]:
 
 
 def test_compose_production_settings_pass_check_deploy(tmp_path):
-    environment = web_environment({"PODIUM_SECRET_KEY": secrets.token_urlsafe(50)})
+    environment = web_environment({"PODIUM_SECRET_KEY": secrets.token_urlsafe(50),
+                                   "PODIUM_S3_SECRET_KEY": secrets.token_urlsafe(30)})
     assert environment["PODIUM_HTTPS"] == "1"
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith(("PODIUM_", "DATABASE_", "CELERY_", "DJANGO_"))}

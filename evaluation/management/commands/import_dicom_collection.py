@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from core.errors import InvalidInput
 
 from ...services.dicom_import import import_collection
+from ..import_report import write_import_result
 
 
 class Command(BaseCommand):
@@ -41,19 +42,4 @@ class Command(BaseCommand):
             )
         except InvalidInput as exc:
             raise CommandError(str(exc)) from None
-        gt = result.ground_truth
-        self.stdout.write(
-            f"task {result.task.key} ({len(result.task.cases)} test cases): "
-            f"{'created' if result.task_created else 'unchanged'}; "
-            f"ground truth v{gt.version} {gt.content_sha256[:12]}: "
-            f"{'created' if result.ground_truth_created else 'unchanged'}; "
-            f"phase {result.phase.id} ({result.phase.name})"
-        )
-        if gt.source_collection or gt.source_sha256:
-            self.stdout.write(f"source: {gt.source_collection or '(no collection named)'}"
-                              f"{' version ' + gt.source_version if gt.source_version else ''}"
-                              f", DICOM content {gt.source_sha256[:12]}")
-        if result.queued:
-            self.stdout.write(f"{result.queued} evaluations queued against v{gt.version}")
-        for note_line in result.notes:
-            self.stdout.write(self.style.WARNING(note_line))
+        write_import_result(self, result, content="DICOM content")

@@ -8,6 +8,7 @@ from challenges.models import Task
 from core.errors import InvalidInput
 
 from ...services.importing import import_task
+from ..import_report import write_import_result
 
 
 class Command(BaseCommand):
@@ -33,15 +34,4 @@ class Command(BaseCommand):
             )
         except InvalidInput as exc:
             raise CommandError(str(exc)) from None
-        gt = result.ground_truth
-        self.stdout.write(
-            f"task {result.task.key} ({len(result.task.cases)} test cases): "
-            f"{'created' if result.task_created else 'unchanged'}; "
-            f"ground truth v{gt.version} {gt.content_sha256[:12]}: "
-            f"{'created' if result.ground_truth_created else 'unchanged'}; "
-            f"phase {result.phase.id} ({result.phase.name})"
-        )
-        if result.queued:
-            self.stdout.write(f"{result.queued} evaluations queued against v{gt.version}")
-        for note_line in result.notes:
-            self.stdout.write(self.style.WARNING(note_line))
+        write_import_result(self, result)
