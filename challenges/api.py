@@ -8,30 +8,52 @@ from rest_framework.response import Response
 
 from core.api import PageSerializer, page_of, paginated, responses, validated
 
-from . import provenance
+from . import deid_gate, provenance
 from .models import Challenge, Participation, Phase, Task
 from .services.participation import join
 from .visibility import challenge_by_key, visible_challenges, visible_phase
 
 
 class PhaseSummarySerializer(serializers.ModelSerializer):
-    """A phase in a list. ``open`` says whether it takes submissions now; ``status`` ("open" or
-    "closed") is the deprecated alias of ``open``, removed in the next release (docs/api.md)."""
+    """A phase in a list. ``open`` says whether it takes submissions now; ``held_for_review``
+    whether its test images are held back by the de-identification gate (then ``open`` is
+    false: no submission is taken until an organizer accepts or fixes the findings);
+    ``status`` ("open", "closed" or "held") is the deprecated alias of ``open``, removed in
+    the next release (docs/api.md).
+
+    Whether a task is held is read from its stored review (``deid_gate.held_tasks``: nothing
+    is checked here); a list passes the held task ids in the context (``"held"``) so that it
+    asks once for all its phases."""
 
     task = serializers.CharField(source="task.key")
     task_id = serializers.UUIDField(source="task.id")
     open = serializers.SerializerMethodField()
+    held_for_review = serializers.SerializerMethodField(help_text=(
+        "The test images await the organizers' de-identification review: no download and no "
+        "submission until it is done (docs/dicom.md, \"The gate\")."))
     status = serializers.SerializerMethodField()
 
     class Meta:
         model = Phase
-        fields = ["id", "task", "task_id", "name", "submission_kind", "open", "status"]
+        fields = ["id", "task", "task_id", "name", "submission_kind", "open", "held_for_review",
+                  "status"]
+
+    def get_held_for_review(self, phase: Phase) -> bool:
+        held = self.context.get("held")
+        if held is None:  # one phase: asked once, for its three fields
+            asked = self.context.setdefault("_held", {})
+            if phase.task_id not in asked:
+                asked[phase.task_id] = phase.task_id in deid_gate.held_tasks([phase.task_id])
+            return asked[phase.task_id]
+        return phase.task_id in held
 
     def get_open(self, phase: Phase) -> bool:
-        return phase.is_open()
+        return phase.is_open() and not self.get_held_for_review(phase)
 
-    @extend_schema_field(serializers.ChoiceField(choices=["open", "closed"]))
+    @extend_schema_field(serializers.ChoiceField(choices=["open", "closed", "held"]))
     def get_status(self, phase: Phase) -> str:
+        if self.get_held_for_review(phase):
+            return "held"
         return "open" if phase.is_open() else "closed"
 
 
@@ -44,8 +66,9 @@ class ChallengeSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(PhaseSummarySerializer(many=True))
     def get_phases(self, challenge: Challenge) -> list:
-        phases = Phase.objects.filter(task__challenge=challenge).select_related("task")
-        return PhaseSummarySerializer(phases, many=True).data
+        phases = list(Phase.objects.filter(task__challenge=challenge).select_related("task"))
+        held = deid_gate.held_tasks({phase.task_id for phase in phases})
+        return PhaseSummarySerializer(phases, many=True, context={"held": held}).data
 
 
 class TaskDetailSerializer(serializers.Serializer):
@@ -83,6 +106,7 @@ class PhaseSerializer(PhaseSummarySerializer):
             "submission_limit", "limit_period", "count_failed", "show_scores",
             "show_case_results", "public_score_decimals", "is_public", "ground_truth_version",
             "ground_truth", "accepts_dicom_seg", "seg_fractional_threshold",
+            "classification_threshold", "survival_tau", "survival_times",
         ]
         extra_kwargs = {
             "accepts_dicom_seg": {"help_text": (
@@ -93,6 +117,35 @@ class PhaseSerializer(PhaseSummarySerializer):
                 "Where DICOM SEG is accepted: a FRACTIONAL SEG's pixel is inside its segment "
                 "when value / MaximumFractionalValue is at least this.")},
         }
+
+    classification_threshold = serializers.SerializerMethodField(help_text=(
+        "Classification: a case whose probability of the positive class is at least this is "
+        "called positive (balanced accuracy, sensitivity, specificity); null for other kinds "
+        "and for a target of more than two classes (docs/clinical.md)."))
+    survival_tau = serializers.SerializerMethodField(help_text=(
+        "Survival: the truncation time τ of Uno's C in the task's time unit (null: none, the "
+        "largest observed time); null for other kinds (docs/clinical.md)."))
+    survival_times = serializers.SerializerMethodField(help_text=(
+        "Survival: the times of the time-dependent AUC and of the survival curves a "
+        "predictions file may carry (S@<time> columns; two or more for the integrated Brier "
+        "score), increasing, in the task's time unit; null for other kinds."))
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_classification_threshold(self, phase: Phase) -> float | None:
+        binary = len((phase.task.clinical or {}).get("classes") or []) == 2
+        return (phase.classification_threshold
+                if phase.task.kind == Task.CLASSIFICATION and binary else None)
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_survival_tau(self, phase: Phase) -> float | None:
+        return phase.survival_tau if phase.task.kind == Task.SURVIVAL else None
+
+    @extend_schema_field(serializers.ListField(child=serializers.FloatField(),
+                                               allow_null=True))
+    def get_survival_times(self, phase: Phase) -> list[float] | None:
+        if phase.task.kind != Task.SURVIVAL:
+            return None
+        return [float(t) for t in phase.survival_times or []]
 
     @extend_schema_field(serializers.DictField(allow_null=True))
     def get_ground_truth(self, phase: Phase) -> dict | None:

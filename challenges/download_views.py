@@ -22,7 +22,7 @@ from accounts.authentication import token_login
 from core.errors import Refused
 from core.storage import private_storage
 
-from . import downloads
+from . import data_page, downloads
 from .models import DownloadLog
 
 
@@ -77,8 +77,11 @@ def task_data(request, task):
             for image in images]})
     training = [(item, item.file.size if item.file else None)
                 for item in task.training_data.all()]
+    phases = list(task.phases.select_related("active_ground_truth"))
     return render(request, "challenges/downloads.html", {
         "task": task,
+        "format": data_page.prediction_format(task, phases),
+        "dicom_seg": data_page.dicom_seg(task, phases),
         "images": [(image, size_of[image.storage_name]) for image in images],
         "total": sum(size_of[image.storage_name] for image in images),
         "training": training,

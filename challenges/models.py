@@ -391,7 +391,10 @@ class Phase(models.Model):
     def metric_problem(self, name: str) -> str | None:
         """Why this phase cannot rank by the metric ``name`` of its kind, in words (what its
         task lacks, and what to choose instead); None where it can (td_auc: once it has
-        times, which :meth:`clean` checks)."""
+        times, which :meth:`clean` checks) and for a name no metric has. A metric of another
+        kind (auroc on a survival phase) is named as such."""
+        if name not in metric_registry.metric_names(self.task.kind):
+            return self._other_kind_problem(name)
         if self.task.kind not in Task.CLINICAL_KINDS or name in self.primary_metric_choices():
             return None
         choices = ", ".join(self.primary_metric_choices())
@@ -404,6 +407,15 @@ class Phase(models.Model):
         return (f"{name} needs a target of two classes; {target} has {len(classes)} "
                 f"({', '.join(classes)}): choose one of {choices} (macro_auroc: the mean of "
                 "the one-vs-rest AUROCs)")
+
+    def _other_kind_problem(self, name: str) -> str | None:
+        """``name`` is a metric of other task kinds than this phase's: say whose, and what
+        this phase may rank by instead (None: no metric has that name)."""
+        if name not in metric_registry.metric_names():
+            return None
+        kinds = " and ".join(metric_registry.metric(name).kinds)
+        return (f"{name} is a {kinds} metric, not a {self.task.kind} one: choose one of "
+                f"{', '.join(self.primary_metric_choices())}")
 
     def tolerance_for(self, label: int) -> float:
         return float(self.nsd_tolerance_mm.get(str(label), self.default_tolerance_mm))
@@ -448,7 +460,8 @@ class Phase(models.Model):
             return  # the form reports the missing task
         allowed = metric_registry.metric_names(self.task.kind)
         if self.primary_metric not in allowed:
-            raise ValidationError({"primary_metric": f"choose one of {', '.join(allowed)}"})
+            raise ValidationError({"primary_metric": self.metric_problem(self.primary_metric)
+                                   or f"choose one of {', '.join(allowed)}"})
         if self.task.kind in Task.CLINICAL_KINDS:
             self._clean_clinical()
         if self.task.kind != Task.DETECTION and self.primary_metric not in self.scored_metrics():

@@ -63,9 +63,18 @@ def challenge_rules(request, slug: str):
 
 
 def challenge_data(request, slug: str):
+    """The data description and each task's facts, with its *Test data* link for those who
+    may download it (as the Overview's table; the data page itself decides)."""
     challenge = _visible(request, slug)
+    user = request.user
+    may_download = user.is_authenticated and (
+        challenge.is_organizer(user) or user.is_superuser
+        or Participation.objects.filter(challenge=challenge, user=user,
+                                        status=Participation.ACCEPTED).exists())
+    tasks = list(challenge.tasks.all())
     return render(request, "challenges/data.html", {
-        "challenge": challenge, "tasks": challenge.tasks.all(), "tab": "data",
+        "challenge": challenge, "tasks": tasks, "tab": "data", "may_download": may_download,
+        "held": deid_gate.held_tasks({task.id for task in tasks}),
     })
 
 

@@ -213,7 +213,7 @@ class CaseResultAdmin(ChallengeScopedAdmin):
 class ImportForm(forms.ModelForm):
     class Meta:
         model = ImportJob
-        fields = ["challenge", "file", "note", "activate"]
+        fields = ["challenge", "file", "note", "activate", "deidentify"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -238,12 +238,13 @@ class ImportJobAdmin(ChallengeScopedAdmin):
                     "requeued", "user"]
     list_filter = ["state", "challenge"]
     search_fields = ["file_name", "note", "task__key"]
-    fields = ["challenge", "file_name", "note", "activate", "state", "attempts", "progress",
-              "error", "summary", "task", "ground_truth", "phase", "requeued", "rescored",
-              "user", "created", "started_at", "finished_at"]
+    fields = ["challenge", "file_name", "note", "activate", "deidentify", "state",
+              "attempts", "progress", "error", "summary", "task", "ground_truth", "phase",
+              "requeued", "rescored", "user", "created", "started_at", "finished_at"]
 
     def get_fields(self, request, obj=None):
-        return ["challenge", "file", "note", "activate"] if obj is None else self.fields
+        return (["challenge", "file", "note", "activate", "deidentify"] if obj is None
+                else self.fields)
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.fields

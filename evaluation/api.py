@@ -238,7 +238,10 @@ def submission_cancel(request, submission_id):
 
 class UploadSessionSerializer(serializers.Serializer):
     file_name = serializers.CharField(max_length=255)
-    size = serializers.IntegerField(min_value=1, help_text="The whole file's size in bytes.")
+    # 0 passes here so that uploads.start answers it in the words of a direct upload ("the
+    # upload is empty"), not the field's generic bound.
+    size = serializers.IntegerField(min_value=0, help_text=(
+        "The whole file's size in bytes; 0 is refused: the upload is empty."))
     sha256 = serializers.CharField(default="", allow_blank=True, max_length=64,
                                    help_text="The file's SHA-256 (64 hex digits), checked on "
                                              "completion; optional.")

@@ -249,6 +249,10 @@ class ImportJob(models.Model):
         default=False, help_text="If the labels of an existing task changed: make the new "
                                  "ground-truth version active and score every submission "
                                  "against it again.")
+    deidentify = models.BooleanField(
+        default=False, help_text="Store de-identified copies of the test images: DICOM files "
+                                 "with the PS3.15 basic profile applied (UIDs kept), NIfTI files "
+                                 "with their text fields emptied (docs/dicom.md).")
     state = models.CharField(max_length=10, choices=STATES, default=QUEUED)
     progress = models.TextField(blank=True, help_text="What the importer reported, a line a "
                                                       "step.")

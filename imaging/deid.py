@@ -76,11 +76,13 @@ the organizer accepts them once (the gate's review).
 import copy
 import gzip
 import io
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import nibabel as nib
+import numpy as np
 import pydicom
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import DataElement
@@ -89,6 +91,8 @@ from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
+
+NIFTI_TEXT_FIELDS = ("descrip", "aux_file", "intent_name", "db_name")
 
 HIGH = "high"  # identifies a person, a date of care or a place (names, IDs, dates, addresses)
 MEDIUM = "medium"  # may identify: free text, private attributes, devices, pixels, NIfTI text
@@ -348,6 +352,31 @@ def deidentify_dicom(dataset: Dataset, *, options: DeidOptions = DeidOptions()) 
     return result
 
 
+def deidentify_file(source: Path, dest: Path, *, options: DeidOptions = DeidOptions()) -> None:
+    """Write a de-identified copy of the test image ``source`` to ``dest``: a DICOM file
+    (``.dcm``) through :func:`deidentify_dicom`, a NIfTI file (``.nii``/``.nii.gz``) with its
+    text fields (``descrip``, ``aux_file``, ``intent_name``, ``db_name``) emptied and its header
+    extensions dropped, the voxels and geometry unchanged. Other files are copied as they
+    are (the check reports what it cannot read)."""
+    name = source.name.lower()
+    if name.endswith(".dcm"):
+        try:
+            dataset = pydicom.dcmread(source)  # pixels included: they are copied unchanged
+        except (InvalidDicomError, EOFError, ValueError, KeyError) as exc:
+            raise UnreadableFile(f"{source.name}: not a readable DICOM file "
+                                 f"({type(exc).__name__})") from None
+        deidentify_dicom(dataset, options=options).save_as(dest, enforce_file_format=True)
+    elif name.endswith((".nii", ".nii.gz")):
+        image = nib.load(source)
+        header = image.header
+        for field in NIFTI_TEXT_FIELDS:
+            header[field] = b""
+        header.extensions.clear()
+        nib.save(nib.Nifti1Image(np.asanyarray(image.dataobj), image.affine, header), dest)
+    else:
+        shutil.copyfile(source, dest)
+
+
 def _strip(dataset: Dataset, options: DeidOptions) -> None:
     for element in list(dataset):
         rule = _rule_of(element, dataset, options)
@@ -371,7 +400,7 @@ def check_nifti(source: str | Path | BinaryIO, *, name: str | None = None) -> li
             return check_nifti(handle, name=name)
     header = _read_nifti_header(source, name)
     findings = []
-    for field in ("descrip", "aux_file", "intent_name", "db_name"):
+    for field in NIFTI_TEXT_FIELDS:
         value = header[field].item() if field in header else b""
         if value.strip(b" \x00"):
             findings.append(Finding(name, f"{field} (header field)", "NIfTI text field",

@@ -39,6 +39,59 @@ CASE_RESULTS_WARNING = (
     "where it lies. Show them only when the test labels need not stay secret, e.g. after the "
     "challenge (docs/security.md)."
 )
+"""The warning for a segmentation phase (:func:`case_results_warning` gives each kind's)."""
+
+_SUBMITTED = {Task.CLASSIFICATION: "probabilities", Task.SURVIVAL: "risks and survival curves"}
+"""What a clinical kind's per-case export holds of each entrant (leaderboard.exports)."""
+
+_CASE_RESULTS_WARNINGS = {
+    Task.DETECTION: (
+        "Per-case results are now shown to everyone who sees the leaderboard: the per-case "
+        "export lists, per test image and class, the count of hidden boxes (positives) beside "
+        "each entrant's detections and matches, so it reveals how many objects each test "
+        "image holds. Show them only when the test labels need not stay secret, e.g. after "
+        "the challenge (docs/security.md)."),
+    **{kind: (
+        "Per-case results are now shown to everyone who sees the leaderboard: the per-case "
+        f"export lists each entrant's own predictions case by case (the submitted {what}), "
+        "never a hidden label; the metrics are values of the whole test set, so there is no "
+        "per-case score to show. Each entrant's predictions become public: show them when the "
+        "entrants may see each other's submissions, e.g. after the challenge.")
+       for kind, what in _SUBMITTED.items()},
+}
+
+_CASE_RESULTS_HELP = {
+    Task.DETECTION: "Everyone who sees the leaderboard gets the per-case export: per test "
+                    "image and class, the count of hidden boxes (positives) and each entrant's "
+                    "detections and matches. The counts reveal the test labels: leave off "
+                    "while they must stay secret.",
+    **{kind: "Everyone who sees the leaderboard gets the per-case export: each entrant's own "
+             f"predictions case by case ({what}), never a label (the metrics are values of "
+             "the whole test set, with no per-case score). Leave off while the entrants' "
+             "predictions should stay private."
+       for kind, what in _SUBMITTED.items()},
+}
+"""The help of "Show case results" for the kinds whose per-case results are not the model's
+segmentation values (leaderboard.exports.case_rows says what each kind's export holds)."""
+
+_PRIMARY_METRIC_HELP = {
+    Task.SEGMENTATION: "Ranks the leaderboard; the phase must compute it (one of the metrics "
+                       "chosen above).",
+    Task.DETECTION: "Ranks the leaderboard (a detection phase computes every detection "
+                    "metric).",
+    Task.CLASSIFICATION: "Ranks the leaderboard: a value of the whole test set, computed from "
+                         "the submitted probabilities (a target of two classes: the binary "
+                         "metrics; more: macro AUROC).",
+    Task.SURVIVAL: "Ranks the leaderboard: a value of the whole test set, computed from the "
+                   "submitted risks; td_auc needs survival times, integrated_brier two or "
+                   "more and the survival curves at them.",
+}
+
+
+def case_results_warning(phase: Phase) -> str:
+    """What an organizer is told when per-case results of ``phase`` become visible: what its
+    kind's per-case results reveal (leaderboard.exports.case_rows)."""
+    return _CASE_RESULTS_WARNINGS.get(phase.task.kind, CASE_RESULTS_WARNING)
 
 
 @admin.register(GroundTruth)
@@ -144,7 +197,9 @@ class PhaseForm(forms.ModelForm):
             self.fields["primary_metric"] = PrimaryMetricField(
                 phase=self.instance,
                 choices=[_metric_choice(n) for n in self.instance.primary_metric_choices()],
-                help_text="Ranks the leaderboard; a segmentation phase must compute it.")
+                help_text=_PRIMARY_METRIC_HELP.get(task.kind, "Ranks the leaderboard."))
+        if "show_case_results" in self.fields and task.kind in _CASE_RESULTS_HELP:
+            self.fields["show_case_results"].help_text = _CASE_RESULTS_HELP[task.kind]
         for name, bounds in _BOUNDS.items():
             if name in self.fields:
                 # The bound replaces the model field's own weaker one of the same kind (a
@@ -196,7 +251,8 @@ class PhaseForm(forms.ModelForm):
 
 class PrimaryMetricField(forms.ChoiceField):
     """The phase's primary metric among those it can compute; another of its kind's metrics
-    is refused saying why (``Phase.metric_problem``: auroc of a multi-class target)."""
+    is refused saying why (``Phase.metric_problem``: auroc of a multi-class target), and so is
+    a metric of another kind (auroc on a survival phase)."""
 
     def __init__(self, *, phase: Phase, **kwargs):
         super().__init__(**kwargs)
@@ -206,8 +262,7 @@ class PrimaryMetricField(forms.ChoiceField):
         try:
             super().validate(value)
         except ValidationError:
-            problem = self.phase.metric_problem(value) if value in metric_names(
-                self.phase.task.kind) else None
+            problem = self.phase.metric_problem(value)
             if problem is None:
                 raise
             raise ValidationError(problem, code="invalid_choice") from None
@@ -364,7 +419,7 @@ class PhaseAdmin(ChallengeScopedAdmin):
         before = Phase.objects.get(pk=obj.pk) if change else None
         super().save_model(request, obj, form, change)
         if obj.show_case_results and not (before and before.show_case_results):
-            self.message_user(request, CASE_RESULTS_WARNING, messages.WARNING)
+            self.message_user(request, case_results_warning(obj), messages.WARNING)
         if change and obj.active_ground_truth_id and obj.metric_config() != before.metric_config():
             queued = activate_ground_truth(obj, obj.active_ground_truth)
             message = f"The scoring configuration changed: {queued} submissions queued to " \

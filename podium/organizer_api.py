@@ -35,7 +35,7 @@ from evaluation.models import Evaluation
 from evaluation.presentation import submission_payload, with_payload_data
 from evaluation.services.reevaluation import activate_ground_truth, reevaluate
 
-from .admin import CASE_RESULTS_WARNING, phase_form_for, tolerance_field
+from .admin import case_results_warning, phase_form_for, tolerance_field
 
 TOLERANCES = "nsd_tolerance_mm"
 """The API's one field for the console's NSD tolerance fields, one per label: label name → mm."""
@@ -227,7 +227,7 @@ def phase_configuration(request, phase_id):
         queued = activate_ground_truth(phase, phase.active_ground_truth)
         audit(request, [phase], f"The scoring configuration changed: {queued} submissions "
                                 "queued to be scored with it.")
-    warnings = ([CASE_RESULTS_WARNING]
+    warnings = ([case_results_warning(phase)]
                 if phase.show_case_results and not before.show_case_results else [])
     phase.refresh_from_db()
     return Response({**_settings(request, phase), "queued": queued, "warnings": warnings})

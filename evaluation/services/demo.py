@@ -41,8 +41,12 @@ OVERVIEW = """Five tasks in the style of the [Medical Segmentation Decathlon](ht
 - **DemoRadiogenomicsEGFR** and **DemoRadiogenomicsSurvival**: EGFR mutation status
   (AUROC) and overall survival (C-index) from CT, as in NSCLC Radiogenomics.
 
-Download a task's test images from the *Test data* link, predict, upload a zip of label maps
-(or a CSV of boxes), and watch your entry on the leaderboard."""
+Download a task's test images from the *Test data* link (here, or beside each task on the
+*Data* tab), predict, and submit what the task asks for: a zip of NIfTI label maps
+(DemoLiver, DemoProstate), one CSV of boxes `image_id,label,score,xmin,ymin,xmax,ymax`
+(DemoLungDx), or one CSV with a row per case, `case,probability` (DemoRadiogenomicsEGFR) or
+`case,risk` optionally followed by `S@365,S@730` (DemoRadiogenomicsSurvival). Then watch your
+entry on the leaderboard."""
 RULES = """1. One account per person; teams share one submission limit.
 2. At most 10 submissions per day and phase.
 3. The test labels stay hidden: do not try to obtain them."""
@@ -68,15 +72,30 @@ SURVIVAL_TIMES = (365.0, 730.0)
 class Demo:
     challenge: Challenge
     predictions_archive: Path
+    """The liver task's archive (the README's first upload); also in ``predictions``."""
     created: bool
+    predictions: dict[str, Path]
+    """A ready file to upload per task (task key → path): a zip of label maps, a box CSV or
+    a clinical CSV, each of middling quality."""
+
+
+def _prediction_files(root: Path) -> dict[str, Path]:
+    folder = root / "predictions"
+    return {"Task01_DemoLiver": folder / "Task01_DemoLiver_predictions.zip",
+            "Task02_DemoProstate": folder / "Task02_DemoProstate_predictions.zip",
+            "Task03_DemoLungDx": folder / "Task03_DemoLungDx_boxes.csv",
+            demo_data.RADIOGENOMICS["egfr"]: folder / "Task04_DemoRadiogenomicsEGFR.csv",
+            demo_data.RADIOGENOMICS["overall_survival"]:
+                folder / "Task05_DemoRadiogenomicsSurvival.csv"}
 
 
 def make_demo(root: Path) -> Demo:
     """Create the demo challenge under ``root`` (once; a second call only reports it)."""
-    archive = root / "predictions" / "Task01_DemoLiver_predictions.zip"
+    files = _prediction_files(root)
+    archive = files["Task01_DemoLiver"]
     existing = Challenge.objects.filter(slug=SLUG).first()
-    if existing is not None and archive.exists():
-        return Demo(existing, archive, created=False)
+    if existing is not None and all(path.exists() for path in files.values()):
+        return Demo(existing, archive, created=False, predictions=files)
     liver = demo_data.write_segmentation_task(
         root / "tasks", key="Task01_DemoLiver", name="DemoLiver", prefix="liver",
         labels={"0": "background", "1": "liver", "2": "tumour"}, n_cases=10,
@@ -144,7 +163,15 @@ def make_demo(root: Path) -> Demo:
     # A plausible first submission: mid-table among the demo teams (mean Dice ≈ 0.82), not the
     # near-copy of the labels (Dice 0.9999) it once was.
     demo_data.write_predictions_archive(liver, archive, quality=0.65, seed=7)
-    return Demo(challenge, archive, created=True)
+    # One file for each other task too, of the same middling quality, so each kind's upload
+    # can be tried.
+    demo_data.write_predictions_archive(prostate, files[prostate.name], quality=0.65, seed=8)
+    demo_data.write_box_predictions(boxes, files[detection.name], quality=0.65, seed=9)
+    demo_data.write_clinical_predictions(latent, files[egfr.name], column="probability",
+                                         quality=0.65, seed=10)
+    demo_data.write_clinical_predictions(latent, files[survival.name], column="risk",
+                                         quality=0.65, seed=11, times=SURVIVAL_TIMES)
+    return Demo(challenge, archive, created=True, predictions=files)
 
 
 def _user(users, username: str, password: str, *, staff: bool = False):

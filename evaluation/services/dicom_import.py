@@ -48,13 +48,13 @@ _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 
 def import_upload(archive: Path, *, challenge_slug: str, note: str = "",
                   activate: bool = False, progress: Callable[[str], None] = lambda m: None,
-                  imported_by=None, name: str = "") -> ImportResult:
+                  imported_by=None, name: str = "", deidentify: bool = False) -> ImportResult:
     """The console's import of an uploaded archive: a DICOM collection (see
     :func:`collection_members`) is converted and imported, anything else goes to
     :func:`.importing.import_task` as before. ``name``: the file name the organizer uploaded
     (the task key of a collection at the archive's top, which has no folder to name it)."""
     options = {"challenge_slug": challenge_slug, "note": note, "activate": activate,
-               "progress": progress, "imported_by": imported_by}
+               "progress": progress, "imported_by": imported_by, "deidentify": deidentify}
     members = collection_members(archive)
     if members is None:
         return import_task(archive, **options)

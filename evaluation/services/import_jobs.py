@@ -76,7 +76,8 @@ def run(job_id: str, *, worker: str) -> None:
             report.beat = beat
             result = import_upload(archive, challenge_slug=job.challenge.slug,
                                    note=job.note, activate=job.activate, progress=report,
-                                   imported_by=job.user, name=job.file_name)
+                                   imported_by=job.user, name=job.file_name,
+                                   deidentify=job.deidentify)
     except LeaseLost:
         log.warning("import job %s: lease %s lost to the reaper; this worker stops",
                     job.id, job.lease)

@@ -30,7 +30,7 @@ from challenges.models import Challenge, GroundTruth, Phase, Task
 from core.archives import ArchiveLimits, extract, list_members
 from core.errors import InvalidInput, from_scorers
 from core.storage import file_sha256, private_storage
-from imaging import voc_dicom
+from imaging import deid, voc_dicom
 from imaging.errors import DicomError
 from scorers.nifti import ReadLimits, check_geometry, read_geometry, read_label_map
 from scorers.voc import read_voc_xml
@@ -70,15 +70,19 @@ def import_task(
     activate: bool = False,
     progress: Callable[[str], None] = lambda message: None,
     imported_by=None,
+    deidentify: bool = False,
 ) -> ImportResult:
     """Import the task at ``path`` (folder or .tar/.tar.gz) into challenge ``challenge_slug``;
-    ``imported_by``: the user recorded with a new ground-truth version."""
+    ``imported_by``: the user recorded with a new ground-truth version; ``deidentify``: store
+    de-identified copies of the test images (``imaging.deid.deidentify_file``), never the
+    given files."""
     path = Path(path)
     if path.is_file():
         with tempfile.TemporaryDirectory() as tmp:
             folder = _unpack(path, Path(tmp))
             return import_task(folder, challenge_slug=challenge_slug, kind=kind, note=note,
-                               activate=activate, progress=progress, imported_by=imported_by)
+                               activate=activate, progress=progress, imported_by=imported_by,
+                               deidentify=deidentify)
     if not path.is_dir():
         raise InvalidInput(f"{path}: no such folder or archive")
     dataset = _read_dataset_json(path)
@@ -90,6 +94,8 @@ def import_task(
         with from_scorers(), tempfile.TemporaryDirectory() as scratch:
             definition, label_files, images = clinical_definition(
                 path, dataset, kind, Path(scratch), progress)
+            if deidentify:
+                images = _deidentified(images, Path(scratch), progress)
             return _save(path.name, definition, label_files, images,
                          challenge_slug=challenge_slug, note=note, activate=activate,
                          provenance=source)
@@ -98,8 +104,27 @@ def import_task(
             definition, label_files, images = _detection_definition(path, dataset, progress)
         else:
             definition, label_files, images = _segmentation_definition(path, dataset, progress)
-    return _save(path.name, definition, label_files, images, challenge_slug=challenge_slug,
-                 note=note, activate=activate, provenance=source)
+    with tempfile.TemporaryDirectory() as scratch:
+        if deidentify:
+            images = _deidentified(images, Path(scratch), progress)
+        return _save(path.name, definition, label_files, images,
+                     challenge_slug=challenge_slug, note=note, activate=activate,
+                     provenance=source)
+
+
+def _deidentified(images: dict, scratch: Path, progress) -> dict:
+    """De-identified copies of the test images (by case), written under ``scratch``."""
+    progress(f"de-identifying {len(images)} test images (docs/dicom.md)")
+    copies = {}
+    for case, source in images.items():
+        dest = scratch / f"deid-{len(copies)}-{Path(source).name}"
+        try:
+            deid.deidentify_file(Path(source), dest)
+        except (deid.UnreadableFile, OSError, ValueError) as exc:
+            raise InvalidInput(f"case {case}: its test image could not be de-identified "
+                               f"({type(exc).__name__})") from None
+        copies[case] = dest
+    return copies
 
 
 def _unpack(archive: Path, dest: Path) -> Path:

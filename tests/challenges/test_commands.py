@@ -44,11 +44,28 @@ def test_api_token_issues_a_new_token_each_time_and_creates_users_only_on_reques
 def test_make_demo_builds_a_filled_challenge_once(settings):
     output = run("make_demo")
     assert "participant / podium-demo" in output
-    archive = output.split("predictions archive to upload: ")[1].strip()
+    # A file to upload for every task, each of its kind's format.
+    files = dict(line.strip().split(": ", 1) for line in
+                 output.split("files to upload (Submit on each task's phase):")[1].splitlines()
+                 if line.strip())
+    archive = files["Task01_DemoLiver"]
     challenge = Challenge.objects.get(slug="decathlon-demo")
     tasks = {t.key: t for t in Task.objects.filter(challenge=challenge)}
     assert set(tasks) == {"Task01_DemoLiver", "Task02_DemoProstate", "Task03_DemoLungDx",
                           "Task04_DemoRadiogenomicsEGFR", "Task05_DemoRadiogenomicsSurvival"}
+    assert set(files) == set(tasks) and all(Path(path).is_file() for path in files.values())
+    assert Path(files["Task03_DemoLungDx"]).read_text().startswith(
+        "image_id,label,score,xmin,ymin,xmax,ymax\n")
+    assert Path(files["Task04_DemoRadiogenomicsEGFR"]).read_text().startswith(
+        "case,probability\n")
+    assert Path(files["Task05_DemoRadiogenomicsSurvival"]).read_text().startswith(
+        "case,risk,S@365,S@730\n")
+    # Every demo task's data has a provenance the citation page can show (no DOI: made up).
+    for task in tasks.values():
+        truth = task.phases.get().active_ground_truth
+        assert truth.source_collection == f"Podium Demo Collection: {task.name}"
+        assert (truth.source_version, truth.source_licence, truth.source_doi) == (
+            "1.0", "CC BY 4.0", "")
     assert tasks["Task02_DemoProstate"].tensor_image_size == "4D"
     assert tasks["Task02_DemoProstate"].cases[0]["geometry"]["shape"][3] == 2
     assert tasks["Task01_DemoLiver"].cases[0]["geometry"]["spacing_mm"] == pytest.approx(

@@ -2,6 +2,8 @@
 in its test images is held back from participants and containers until an organizer accepts
 the findings in the console or the organizer API (both audited); clean imports are not held."""
 
+import gzip
+import io
 from pathlib import Path
 
 import nibabel as nib
@@ -10,6 +12,7 @@ import pytest
 import schemathesis
 from django.contrib.admin.models import LogEntry
 from django.core.files.base import ContentFile
+from django.core.management import call_command
 from django.test import Client
 
 from challenges import deid_gate
@@ -115,6 +118,51 @@ def test_a_name_in_descrip_holds_the_downloads_until_accepted(tmp_path):
         "phantom's label, not a patient")
     audit_page = organizer.get("/admin/admin/logentry/").content.decode()
     assert "Accepted 1 de-identification finding(s)" in audit_page
+
+
+def test_a_deidentifying_import_empties_the_nifti_text_fields(tmp_path):
+    folder = factories.write_cube_task(tmp_path / "clean")
+    write_image(folder / "imagesTs" / "cube_001.nii.gz", descrip=b"Doe^Jane 1961", value=7.0)
+    out = io.StringIO()
+    call_command("import_msd_task", str(folder), "--challenge", "clean", "--deidentify",
+                 stdout=out)
+    task = Task.objects.get(challenge__slug="clean")
+    review = deid_gate.current_review(task)
+    assert review.status == DeidReview.CLEAN and review.findings == []
+    with private_storage().open(task.images["cube_001"]) as fh:
+        stored = nib.Nifti1Image.from_bytes(gzip.decompress(fh.read()))
+    original = nib.load(folder / "imagesTs" / "cube_001.nii.gz")
+    assert stored.header["descrip"].tobytes().strip(b"\x00") == b""
+    assert (stored.get_fdata() == original.get_fdata()).all()
+    assert (stored.affine == original.affine).all()
+
+
+def test_the_console_import_can_deidentify(tmp_path, settings):
+    import tarfile
+
+    from evaluation.models import ImportJob
+    from evaluation.services import import_jobs
+
+    settings.PODIUM_HEARTBEAT_TIMEOUT_S = 3600
+    challenge = factories.phase(slug="console-deid").task.challenge
+    olga = factories.user("olga-console", staff=True)
+    folder = factories.write_cube_task(tmp_path / "upload")
+    write_image(folder / "imagesTs" / "cube_001.nii.gz", descrip=b"Doe^Jane 1961", value=7.0)
+    archive = tmp_path / "Task09_Cubes.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="Task09_Cubes")
+    with open(archive, "rb") as fh:
+        response = client_of(olga).post("/admin/evaluation/importjob/add/", {
+            "challenge": str(challenge.id), "file": fh, "deidentify": "on"})
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    job = ImportJob.objects.get(challenge=challenge)
+    assert job.deidentify
+    import_jobs.run(str(job.id), worker="test-worker")
+    job.refresh_from_db()
+    assert job.state == ImportJob.SUCCEEDED, job.error
+    assert "de-identifying 2 test images" in job.progress
+    review = deid_gate.current_review(Task.objects.get(challenge=challenge, key="Task09_Cubes"))
+    assert review.status == DeidReview.CLEAN
 
 
 def test_a_clean_import_is_not_held(tmp_path):

@@ -27,6 +27,7 @@ from challenges.models import (
     Task,
     TrainingData,
 )
+from core.errors import Refused
 from core.storage import private_storage
 from evaluation.services.demo_data import write_nifti
 from evaluation.services.importing import import_task
@@ -400,3 +401,69 @@ def test_an_image_over_4_gib_gets_zip64_records(tmp_path):
         with archive.open(info) as member:
             assert member.read(16) == bytes(16)
     assert DownloadLog.objects.get().bytes == size
+
+
+def data_page(phase) -> str:
+    response = client_of(factories.participant(phase)).get(f"/tasks/{phase.task_id}/data/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_data_page_says_how_to_predict_for_each_kind():
+    segmentation = factories.phase()
+    html = data_page(segmentation)
+    assert "Predict one label map per image" in html and "DICOM SEG" not in html
+
+    detection = factories.phase()
+    Task.objects.filter(pk=detection.task_id).update(kind=Task.DETECTION)
+    html = data_page(detection)
+    assert "<code>image_id,label,score,xmin,ymin,xmax,ymax</code>" in html
+    assert "label map" not in html
+
+    classification = factories.phase()
+    Task.objects.filter(pk=classification.task_id).update(
+        kind=Task.CLASSIFICATION, clinical={"target": "egfr", "classes": ["wild", "mutant"],
+                                            "positive_class": "mutant"})
+    html = data_page(classification)
+    assert "<code>case,probability</code>" in html and "<code>case,egfr_probability</code>" in html
+    assert "<strong>mutant</strong>" in html and "label map" not in html
+
+    survival = factories.phase(name="Final", survival_times=[365, 182.5])
+    Task.objects.filter(pk=survival.task_id).update(
+        kind=Task.SURVIVAL, clinical={"target": "os", "time_unit": "days"})
+    html = data_page(survival)
+    assert "<code>case,risk</code>" in html and "<code>case,os_risk</code>" in html
+    assert "Final: <code>case,risk,S@365,S@182.5</code>" in html and "(days)" in html
+    assert "label map" not in html
+
+
+def test_a_seg_phase_lists_each_cases_series_and_the_source_collection():
+    phase = factories.phase(accepts_dicom_seg=True, seg_fractional_threshold=0.4)
+    task = phase.task
+    task.cases = [{**case, "dicom": {"series_instance_uid": f"1.2.826.0.1.{n}",
+                                     "frame_of_reference_uid": f"1.2.826.0.2.{n}",
+                                     "sop_instance_uids": ["1.2.3.4.5.6"], "geometry": {}}}
+                  for n, case in enumerate(task.cases)]
+    task.save()
+    GroundTruth.objects.filter(pk=phase.active_ground_truth_id).update(
+        source_collection="NSCLC-Demo", source_version="3", source_doi="10.7937/K9/TCIA.X1",
+        source_licence="CC BY 4.0", source_manifest={"S-001": {"series": "1.9.9.9"}})
+    html = data_page(phase)
+    assert "<code>&lt;case&gt;.dcm</code>" in html and "<code>organ</code>" in html
+    assert "Test 0.4" in html  # the phase's fractional threshold
+    for n, case in enumerate(("case_a", "case_b")):
+        assert f"<tr><td>{case}</td><td class=\"uid\"><code>1.2.826.0.1.{n}</code>" in html
+        assert f"<code>1.2.826.0.2.{n}</code>" in html
+    assert 'DOI <a href="https://doi.org/10.7937/K9/TCIA.X1">10.7937/K9/TCIA.X1</a>' in html
+    assert "NSCLC-Demo, version 3" in html and "CC BY 4.0" in html
+    assert "1.9.9.9" not in html and "1.2.3.4.5.6" not in html  # no manifest, no slice UIDs
+    assert "/groundtruth/" not in html
+
+
+def test_a_held_task_says_why_in_one_sentence(monkeypatch):
+    phase = factories.phase()
+    monkeypatch.setattr(downloads, "downloadable_task", lambda user, task_id: (_ for _ in ()).throw(
+        Refused("held back. They can be downloaded once the review is done.")))
+    html = client_of(factories.participant(phase)).get(f"/tasks/{phase.task_id}/data/")\
+        .content.decode()
+    assert "once the review is done.</p>" in html and ".." not in html

@@ -13,6 +13,7 @@ from evaluation.services import algorithm, scoring
 from evaluation.services.demo_data import write_radiogenomics_tasks
 from evaluation.services.importing import import_task
 from tests import factories
+from tests.console.browser_form import served_values
 from tests.factories import api_client as client_for
 
 pytestmark = pytest.mark.django_db
@@ -118,7 +119,8 @@ def test_phase_settings_are_validated_by_the_model(folders):
     phase.full_clean()
     phase.survival_times = []
     phase.primary_metric = "auroc"
-    with pytest.raises(ValidationError, match="choose one of c_index"):
+    with pytest.raises(ValidationError, match="auroc is a classification metric, not a "
+                                              "survival one: choose one of c_index"):
         phase.full_clean()
 
 
@@ -230,7 +232,11 @@ def test_a_metric_the_task_cannot_compute_is_refused_saying_why(folders):
         "squamous, other): choose one of macro_auroc (macro_auroc: the mean of the one-vs-rest "
         "AUROCs)")
     unknown = client.patch(url, {"primary_metric": "dice"}, format="json")
-    assert unknown.status_code == 400 and "dice is not one of" in str(unknown.json())
+    assert unknown.status_code == 400 and unknown.json()["detail"] == (
+        "primary_metric: dice is a segmentation metric, not a classification one: choose one "
+        "of macro_auroc")
+    nonsense = client.patch(url, {"primary_metric": "nonsense"}, format="json")
+    assert nonsense.status_code == 400 and "nonsense is not one of" in str(nonsense.json())
     # The console's form says the same.
     client.force_login(multi.task.challenge.organizers.get())
     page = client.get(f"/admin/challenges/phase/{multi.id}/change/").content.decode()
@@ -240,7 +246,9 @@ def test_a_metric_the_task_cannot_compute_is_refused_saying_why(folders):
                            challenge_slug="rg-mc").phase
     url = f"/api/v1/organizer/phases/{survival.id}/configuration/"
     wrong = client.patch(url, {"primary_metric": "auroc"}, format="json")
-    assert wrong.status_code == 400 and "auroc is not one of the available" in str(wrong.json())
+    assert wrong.status_code == 400 and wrong.json()["detail"] == (
+        "primary_metric: auroc is a classification metric, not a survival one: choose one of "
+        "c_index, uno_c, td_auc, integrated_brier")
     curves = client.patch(url, {"primary_metric": "integrated_brier", "survival_times": [365]},
                           format="json")
     assert curves.status_code == 400
@@ -263,3 +271,39 @@ def test_times_beyond_the_follow_up_are_refused_before_every_evaluation_fails(fo
         f"truth v1): at least {first:g} and less than {last:g} days; {last:g} is not")
     accepted = client.patch(url, {"survival_times": [first, last - 1]}, format="json")
     assert accepted.status_code == 200, accepted.json()
+
+
+def test_the_console_form_of_a_clinical_phase_speaks_of_its_kind(folders):
+    """The primary metric's help, the "Show case results" help and warning fit the kind (a
+    survival phase's per-case export holds the entrants' risks, never a label), and another
+    kind's metric is refused naming its kind."""
+    _, survival, _ = folders
+    phase = import_task(survival, challenge_slug="rg-console").phase
+    client = organizer_client(phase)
+    client.force_login(phase.task.challenge.organizers.get())
+    url = f"/admin/challenges/phase/{phase.id}/change/"
+    page = client.get(url).content.decode()
+    assert "segmentation" not in page.lower() and "Dice" not in page
+    assert "computed from the submitted risks" in page
+    assert "own predictions case by case (risks and survival curves), never a label" in page
+
+    data = served_values(page)
+    data["primary_metric"] = ["auroc"]
+    refused = client.post(url, data).content.decode()
+    assert ("auroc is a classification metric, not a survival one: choose one of c_index, "
+            "uno_c, td_auc, integrated_brier") in refused
+    assert "Select a valid choice" not in refused
+
+    data["primary_metric"] = ["c_index"]
+    data["show_case_results"] = ["on"]
+    saved = client.post(url, data, follow=True).content.decode()
+    assert ("own predictions case by case (the submitted risks and survival curves), never a "
+            "hidden label") in saved
+    assert "Dice" not in saved and "oracle" not in saved
+    phase.refresh_from_db()
+    assert phase.show_case_results
+
+    conf = f"/api/v1/organizer/phases/{phase.id}/configuration/"
+    assert client.patch(conf, {"show_case_results": False}, format="json").status_code == 200
+    warned = client.patch(conf, {"show_case_results": True}, format="json").json()
+    assert "the submitted risks and survival curves" in warned["warnings"][0]

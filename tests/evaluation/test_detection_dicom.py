@@ -139,6 +139,22 @@ def test_the_slices_pass_the_dicom_deidentification_check(tmp_path):
     assert any(finding["attribute"].startswith("PatientID") for finding in review.findings)
 
 
+def test_a_deidentifying_import_stores_clean_copies_of_the_slices(tmp_path):
+    import pydicom
+
+    folder, _, _ = write_dicom_task(tmp_path)
+    task = import_task(folder, challenge_slug="dx-clean", deidentify=True).task
+    review = deid_gate.current_review(task)
+    assert review.findings == [] and not review.holds_images
+    uid = task.case_names[0]
+    stored = pydicom.dcmread(private_storage().open(task.images[uid]))
+    assert stored.SOPInstanceUID == uid  # UIDs kept: boxes and predictions still match
+    assert stored.PatientIdentityRemoved == "YES" and not stored.get("PatientID")
+    record = task.cases[0]["dicom_slice"]
+    original = pydicom.dcmread(folder / record["file"])
+    assert (stored.pixel_array == original.pixel_array).all()
+
+
 def test_the_command_imports_a_tar_of_it(tmp_path):
     import tarfile
 

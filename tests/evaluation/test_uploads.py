@@ -187,6 +187,17 @@ def test_sizes_beyond_the_declaration_or_the_caps_are_refused(phase, user, archi
     assert UploadSession.objects.count() == 1
 
 
+def test_an_empty_file_is_refused_in_the_words_of_a_direct_upload(phase, user):
+    client = api_client(user)
+    empty = start(client, phase, b"")
+    assert empty.status_code == 400
+    assert empty.json()["detail"] == "the upload is empty"  # as evaluation.services.submission
+    negative = client.post(f"/api/v1/phases/{phase.id}/uploads/",
+                           {"file_name": "preds.zip", "size": -1}, format="json")
+    assert negative.status_code == 400 and negative.json()["detail"].startswith("size: ")
+    assert UploadSession.objects.count() == 0
+
+
 def test_a_sha256_mismatch_is_refused_and_the_session_deleted(phase, user, archive):
     client = api_client(user)
     declared = hashlib.sha256(b"something else").hexdigest()

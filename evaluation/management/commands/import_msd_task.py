@@ -24,13 +24,18 @@ class Command(BaseCommand):
         parser.add_argument("--note", default="", help="ground-truth version note")
         parser.add_argument("--activate", action="store_true",
                             help="activate a new ground-truth version and re-queue submissions")
+        parser.add_argument("--deidentify", action="store_true",
+                            help="store de-identified copies of the test images (DICOM: the "
+                                 "PS3.15 basic profile; NIfTI: text fields emptied; "
+                                 "docs/dicom.md)")
 
-    def handle(self, *args, path, challenge, kind, note, activate, **options):
+    def handle(self, *args, path, challenge, kind, note, activate, deidentify, **options):
         verbose = options["verbosity"] > 1
         try:
             result = import_task(
                 path, challenge_slug=challenge, kind=kind, note=note, activate=activate,
                 progress=self.stdout.write if verbose else (lambda message: None),
+                deidentify=deidentify,
             )
         except InvalidInput as exc:
             raise CommandError(str(exc)) from None

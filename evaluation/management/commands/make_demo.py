@@ -17,4 +17,6 @@ class Command(BaseCommand):
         self.stdout.write(f"  participant login: {PARTICIPANT[0]} / {PARTICIPANT[1]}")
         self.stdout.write(f"  organizer login:   {ORGANIZER[0]} / {ORGANIZER[1]}")
         self.stdout.write(f"  other demo teams:  {', '.join(name for name, _ in RIVALS)}")
-        self.stdout.write(f"  predictions archive to upload: {demo.predictions_archive}")
+        self.stdout.write("  files to upload (Submit on each task's phase):")
+        for key, path in demo.predictions.items():
+            self.stdout.write(f"    {key}: {path}")
