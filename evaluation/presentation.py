@@ -120,17 +120,26 @@ def results_tables(results: dict | None, labels: dict) -> dict | None:
     def shown(value, entry: dict) -> str:
         return "—" if not isinstance(value, int | float) else f"{value:.{entry['decimals']}f}"
 
-    if all(isinstance(value, dict) for value in aggregate.values()):  # segmentation: per label
+    per_time = []
+    if aggregate and all(isinstance(value, dict) for value in aggregate.values()):
         rows = [[labels.get(label, label), *(shown(values.get(m["name"]), m) for m in metrics)]
-                for label, values in aggregate.items()]
-        per_class = []
-    else:
+                for label, values in aggregate.items()]  # segmentation: per label
+        per_class, row_heading = [], "Label"
+    elif "per_class" in aggregate:  # detection: the set, then VOC AP per class
         rows = [["all", *(shown(aggregate.get(m["name"]), m) for m in metrics)]]
         per_class = [[name, shown(value, {"decimals": 4})]
                      for name, value in sorted((aggregate.get("per_class") or {}).items())]
+        row_heading = "Classes"
+    else:  # classification, survival: one row of set metrics, nothing per label
+        rows = [[shown(aggregate.get(m["name"]), m) for m in metrics]]
+        per_class, row_heading = [], None
+        td_auc = {"decimals": metric("td_auc").decimals}
+        per_time = [[time, shown(value, td_auc)]
+                    for time, value in (aggregate.get("td_auc_per_time") or {}).items()]
     cases = [
         [row["case"], labels.get(str(row["label"]), row["label"]),
          *(shown(row.get(m["name"]), m) for m in metrics), "yes" if row["missing"] else ""]
         for row in results.get("cases") or []
     ]
-    return {"headings": headings, "aggregate": rows, "per_class": per_class, "cases": cases}
+    return {"headings": headings, "aggregate": rows, "per_class": per_class, "cases": cases,
+            "row_heading": row_heading, "per_time": per_time}

@@ -132,7 +132,8 @@ def convert_collection(
 
 def _convert(source: Path, destination: Path, manifest: Path, metadata, *, overlap: str,
              max_voxels: int, max_frames: int, progress) -> CollectionReport:
-    splits = read_manifest(manifest)
+    rows = manifest_rows(manifest)
+    splits = {subject: split for subject, (split, _) in rows.items()}
     meta = read_metadata(metadata)
     overlap = meta.get("overlap", overlap)
     files = _scan(source, skip={manifest.resolve()}, progress=progress)
@@ -141,7 +142,10 @@ def _convert(source: Path, destination: Path, manifest: Path, metadata, *, overl
         by_subject[item.subject].append(item)
     missing = [s for s in splits if s not in by_subject]
     if missing:
-        raise DicomError(f"manifest: no DICOM files with PatientID {', '.join(missing[:10])}")
+        found = "; ".join(f"row {rows[s][1]}: no DICOM files with PatientID {s}"
+                          for s in missing[:10])
+        more = f" (and {len(missing) - 10} more rows)" if len(missing) > 10 else ""
+        raise DicomError(f"manifest {found}{more}")
     notes = []
     skipped = sorted(set(by_subject) - set(splits))
     if skipped:
@@ -215,15 +219,23 @@ def provenance_block(meta: Mapping, cases: list[CaseReport], digest: str) -> dic
 
 def read_manifest(path: Path) -> dict[str, str]:
     """``subject → split`` from a CSV with the columns ``subject`` and ``split``."""
-    try:
+    return {subject: split for subject, (split, _) in manifest_rows(path).items()}
+
+
+def manifest_rows(path: Path) -> dict[str, tuple[str, int]]:
+    """``subject → (split, row)`` from a CSV with the columns ``subject`` and ``split``; the
+    row is the line number a spreadsheet shows (the header is row 1), so that later errors
+    can name it."""
+    try:  # the reader skips blank lines: each row keeps the number of the line it ends on
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
+            reader = csv.DictReader(handle)
+            rows = [(reader.line_num, row) for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise DicomError(f"manifest: cannot be read as CSV ({type(error).__name__})") from None
-    if not rows or not {"subject", "split"} <= set(rows[0]):
+    if not rows or not {"subject", "split"} <= set(rows[0][1]):
         raise DicomError("manifest: expected a CSV with the columns subject,split")
-    splits: dict[str, str] = {}
-    for line, row in enumerate(rows, start=2):
+    splits: dict[str, tuple[str, int]] = {}
+    for line, row in rows:
         subject, split = (row.get("subject") or "").strip(), (row.get("split") or "").strip()
         if not subject and not split:
             continue
@@ -234,8 +246,8 @@ def read_manifest(path: Path) -> dict[str, str]:
             raise DicomError(f"manifest row {line}: split '{split[:20]}' must be test or train")
         if subject in splits:
             raise DicomError(f"manifest row {line}: subject {subject} is listed twice")
-        splits[subject] = split
-    if "test" not in splits.values():
+        splits[subject] = (split, line)
+    if not any(split == "test" for split, _ in splits.values()):
         raise DicomError("manifest: no subject has split test")
     return splits
 

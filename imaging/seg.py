@@ -57,6 +57,18 @@ DEFAULT_MAX_FRAMES = 100_000
 OVERLAP_RULES = ("refuse", "highest_label")
 
 
+class SeriesMismatch(DicomError):
+    """A SEG that annotates another series than the reference: its own
+    ``frame_of_reference_uid`` and ``referenced_series`` (Series Instance UIDs), so that a
+    caller that knows other series can say which one it is (a SEG swapped between cases)."""
+
+    def __init__(self, message: str, *, frame_of_reference_uid: str,
+                 referenced_series: tuple[str, ...]):
+        super().__init__(message)
+        self.frame_of_reference_uid = frame_of_reference_uid
+        self.referenced_series = referenced_series
+
+
 @dataclass(frozen=True)
 class Segment:
     """One segment of a SEG: its number, SegmentLabel, coded concept ``"<scheme>:<code>"`` and
@@ -134,14 +146,15 @@ def _check_identity(ds: Dataset, reference: SeriesGeometry, name: str) -> None:
     if modality != "SEG" or ds.get("SOPClassUID") != SEGMENTATION_STORAGE:
         raise DicomError(f"{name}: not a DICOM Segmentation (Modality {modality or 'missing'})")
     frame_of_reference = str(ds.get("FrameOfReferenceUID", ""))
+    referenced = tuple(str(item.get("SeriesInstanceUID", ""))
+                       for item in ds.get("ReferencedSeriesSequence", []))
+    identity = {"frame_of_reference_uid": frame_of_reference, "referenced_series": referenced}
     if frame_of_reference != reference.frame_of_reference_uid:
-        raise DicomError(f"{name}: FrameOfReferenceUID {frame_of_reference or '(missing)'} is "
-                         f"not the image's {reference.frame_of_reference_uid}")
-    referenced = [str(item.get("SeriesInstanceUID", ""))
-                  for item in ds.get("ReferencedSeriesSequence", [])]
+        raise SeriesMismatch(f"{name}: FrameOfReferenceUID {frame_of_reference or '(missing)'} "
+                             f"is not the image's {reference.frame_of_reference_uid}", **identity)
     if referenced and reference.series_instance_uid not in referenced:
-        raise DicomError(f"{name}: references series {', '.join(referenced)}, not the image "
-                         f"series {reference.series_instance_uid}")
+        raise SeriesMismatch(f"{name}: references series {', '.join(referenced)}, not the "
+                             f"image series {reference.series_instance_uid}", **identity)
     size = (int(ds.get("Rows", 0)), int(ds.get("Columns", 0)))
     if size != (reference.rows, reference.columns):
         raise DicomError(f"{name}: frames are {size[0]}×{size[1]} (Rows×Columns), the image "

@@ -12,7 +12,9 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import router
 from django.db.models import DateTimeField, Q
+from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 from django.utils import timezone
 
 from accounts.admin import PlatformAdminOnly
@@ -123,6 +125,14 @@ class GroundTruthAdmin(ChallengeScopedAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        """A version that a phase scores against or an evaluation was scored with cannot be
+        deleted (the database protects it): its page offers no Delete button that would only
+        say so. An unused version may be deleted as before."""
+        if obj is not None and _deletion_refused(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
         save_provenance(obj, form.changed_data)
 
@@ -150,6 +160,16 @@ class GroundTruthAdmin(ChallengeScopedAdmin):
                           "evaluations queued."
                 self.audit(request, [phase, ground_truth], f"{phase}: {message}")
                 self.message_user(request, f"{phase}: {message}")
+
+
+def _deletion_refused(row) -> bool:
+    """Whether deleting ``row`` is refused by a protecting foreign key (as the admin's delete
+    page would find)."""
+    try:
+        Collector(using=router.db_for_write(type(row))).collect([row])
+    except (ProtectedError, RestrictedError):
+        return True
+    return False
 
 
 def _metric_choice(name: str) -> tuple[str, str]:

@@ -428,7 +428,7 @@ SPECTACULAR_SETTINGS = {
         "SubmissionStateEnum": "evaluation.models.State",
         "SubmittedStateEnum": ["validating", "queued"],
         "ParticipationStatusEnum": "challenges.models.Participation.STATUSES",
-        "PhaseStatusEnum": ["open", "closed"],
+        "PhaseStatusEnum": ["open", "closed", "held"],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scorers.boxes import Detections
+from scorers.boxes import Detections, unknown_image
 from scorers.errors import InputError
 from scorers.voc import AnnotatedImage
 
@@ -81,7 +81,9 @@ def _lookup(values: np.ndarray, index: Mapping[str, int], *, unknown: str | None
     mapped = np.fromiter((index.get(value, -1) for value in values), dtype=np.int64,
                          count=len(values))
     if unknown is not None and (mapped < 0).any():
-        raise InputError(f"detections: unknown {unknown} {values[np.argmax(mapped < 0)]!r}")
+        value = str(values[np.argmax(mapped < 0)])
+        raise InputError("detections: " + (unknown_image(value, index) if unknown == "image"
+                                            else f"unknown {unknown} {value!r}"))
     return mapped
 
 

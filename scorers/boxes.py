@@ -236,6 +236,26 @@ def _json_category(value: object, class_order: list[str] | None, *, where: str) 
     return class_order[value - 1]
 
 
+FILE_SUFFIXES = (".dcm", ".dicom", ".nii.gz", ".nii", ".nrrd", ".mha", ".png", ".jpg",
+                 ".jpeg", ".tif", ".tiff")
+"""Image file suffixes a box file's image_id may carry by mistake (the ids have none)."""
+
+
+def unknown_image(image_id: str, known: Collection[str]) -> str:
+    """Why ``image_id`` is refused: unknown, with a hint when it is a known id with a file
+    suffix (``<SOP Instance UID>.dcm``: the ids of a DICOM task are SOP Instance UIDs without
+    the suffix)."""
+    message = f"unknown image {image_id!r}"
+    lowered = image_id.lower()
+    for suffix in FILE_SUFFIXES:
+        stem = image_id[:-len(suffix)]
+        if lowered.endswith(suffix) and stem in known:
+            what = ("image ids are SOP Instance UIDs without .dcm" if suffix in (".dcm", ".dicom")
+                    else f"image ids have no file suffix such as {suffix}")
+            return f"{message}: {what}; drop the suffix ({stem!r})"
+    return message
+
+
 class _RowCheck:
     """Checks one parsed row against the accepted image ids and classes and the box rule."""
 
@@ -248,7 +268,7 @@ class _RowCheck:
     def __call__(self, row: tuple, *, where: str) -> tuple:
         image_id, label, _, xmin, ymin, xmax, ymax = row
         if self.image_ids is not None and image_id not in self.image_ids:
-            raise InputError(f"{where}: unknown image {image_id!r}")
+            raise InputError(f"{where}: {unknown_image(image_id, self.image_ids)}")
         if self.classes is not None and label not in self.classes:
             raise InputError(f"{where}: class {label!r} is not one of the task's classes "
                              f"({self.class_list})")

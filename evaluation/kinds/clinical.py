@@ -35,6 +35,7 @@ from core.storage import local_path, private_storage
 from scorers.clinical import set_metric
 from scorers.clinical_csv import max_csv_bytes, read_predictions, read_reference
 from scorers.errors import InputError as ScorerInputError
+from scorers.survival import cumulative_dynamic_auc
 
 from ..models import CaseResult, Evaluation
 from .base import Row, ScoringJob, TaskKind
@@ -317,8 +318,9 @@ def metric_settings(config: dict, truth: dict[str, np.ndarray]) -> dict:
 
 
 def set_metrics(predictions: dict[str, np.ndarray], truth: dict[str, np.ndarray],
-                config: dict) -> dict[str, float | None]:
-    """Every metric of ``config`` over the whole test set (None where undefined).
+                config: dict) -> dict:
+    """Every metric of ``config`` over the whole test set (None where undefined), and, with
+    ``td_auc``, its value at each time (:data:`TD_AUC_PER_TIME`).
 
     The predictions were validated when read, so the metric library's complaints here are
     about the hidden labels or the phase's settings (a time beyond the follow-up, one class
@@ -335,7 +337,24 @@ def set_metrics(predictions: dict[str, np.ndarray], truth: dict[str, np.ndarray]
         except ScorerInputError as exc:
             raise GroundTruthError(f"{name} with settings {settings}: {exc}") from exc
         values[name] = value if math.isfinite(value) else None
+    if values.get("td_auc") is not None:  # the pages show AUC(t) beside its mean
+        values[TD_AUC_PER_TIME] = td_auc_per_time(predictions, truth, settings["times"])
     return values
+
+
+TD_AUC_PER_TIME = "td_auc_per_time"
+"""Key of the aggregate holding AUC(t) at each of the phase's times (``{"365": 0.71, …}``, as
+``scorers/cli_clinical.py`` reports it); not a metric, never ranked."""
+
+
+def td_auc_per_time(predictions: dict[str, np.ndarray], truth: dict[str, np.ndarray],
+                    times) -> dict[str, float | None]:
+    """AUC(t) (``scorers.survival.cumulative_dynamic_auc``) at each time, keyed as the times
+    print (``365``, ``182.5``); None where undefined. Its mean is ``td_auc``."""
+    auc, _ = cumulative_dynamic_auc(predictions["risk"], truth["time"], truth["event"],
+                                    times=times)
+    return {f"{float(t):g}": (float(a) if np.isfinite(a) else None)
+            for t, a in zip(sorted(set(float(t) for t in times)), auc, strict=True)}
 
 
 def stored_predictions(predictions: dict[str, np.ndarray], task: Task) -> Iterator[

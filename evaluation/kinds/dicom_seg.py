@@ -28,7 +28,7 @@ from core.archives import ArchiveLimits, Member, iter_read
 from core.errors import InvalidInput
 from imaging.errors import DicomError
 from imaging.geometry import SeriesGeometry
-from imaging.seg import read_seg
+from imaging.seg import SeriesMismatch, read_seg
 from scorers.errors import InputError
 from scorers.nifti import Geometry, check_geometry
 
@@ -71,6 +71,25 @@ def series_of(task: Task, case: str) -> SeriesGeometry | None:
                            "malformed") from None
 
 
+def case_of_series(task: Task, seg: SeriesMismatch, *, excluding: str) -> str | None:
+    """The test case (other than ``excluding``) whose series a mismatched SEG annotates: the
+    one among the series it references, else the one of its Frame of Reference (which may hold
+    several series; then none is named). The task's cases store their UIDs (public image
+    metadata)."""
+    by_series, by_frame = [], []
+    for entry in task.cases:
+        dicom = entry.get("dicom") or {}
+        if entry["name"] == excluding or not dicom:
+            continue
+        if dicom.get("series_instance_uid") in seg.referenced_series:
+            by_series.append(entry["name"])
+        if seg.frame_of_reference_uid and (
+                dicom.get("frame_of_reference_uid") == seg.frame_of_reference_uid):
+            by_frame.append(entry["name"])
+    found = by_series or by_frame
+    return found[0] if len(found) == 1 else None
+
+
 def max_frames(task: Task, series: SeriesGeometry) -> int:
     """One frame per slice and foreground label: the most a SEG of the case needs."""
     return len(series.sop_instance_uids) * max(1, len(task.foreground_labels))
@@ -110,6 +129,11 @@ def decode(path: Path, task: Task, case: str, *, threshold: float,
             path, reference=series, segment_map=_LabelNames(task.labels),
             labels=[int(v) for v in task.labels], fractional_threshold=threshold,
             max_frames=max_frames(task, series), name=f"case {case}")
+    except SeriesMismatch as exc:
+        other = case_of_series(task, exc, excluding=case)
+        hint = (f"; that is the series of test case {other}: each case's SEG must be made on "
+                "that case's own series" if other else "")
+        raise InvalidInput(f"{exc}{hint}") from exc
     except DicomError as exc:
         raise InvalidInput(str(exc)) from exc
     grid = Geometry(shape=tuple(series.shape), spacing_mm=tuple(series.spacing),

@@ -98,8 +98,8 @@ def _add_significance(result: PhaseBoard, phase: Phase, entrants: Sequence[Entra
     result.statistics["plots"]["significance"] = significance_map(
         [entrants[a].name for a in order], superior,
         title=f"Significance map: {phase.task.name}",
-        caption=f"filled: row significantly better than column (two-sided {test}, "
-                f"α = {phase.ranking_alpha:g}{adjusted})")
+        caption=f"test: two-sided {test}, "
+                f"α = {phase.ranking_alpha:g}{adjusted}")
 
 
 def bootstrap_inputs(phase: Phase, entrants: Sequence[Entrant]) -> tuple[dict, dict] | None:

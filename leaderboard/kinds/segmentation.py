@@ -104,5 +104,5 @@ def rank_segmentation(phase: Phase, entrants: Sequence[Entrant]) -> PhaseBoard:
 
 def _significance_caption(config: RankingConfig) -> str:
     adjusted = "" if config.adjust == "none" else f", {config.adjust.capitalize()}-adjusted"
-    return (f"filled: row significantly better than column (one-sided Wilcoxon signed-rank "
-            f"test, α = {config.alpha:g}{adjusted})")
+    return (f"test: one-sided Wilcoxon signed-rank "
+            f"test, α = {config.alpha:g}{adjusted}")

@@ -23,6 +23,7 @@ from leaderboard.stats.ties import rank_order
 _LEFT, _TOP, _RIGHT = 70, 50, 30
 _LABELS = 175  # room for rotated algorithm names (24 characters) above the caption
 _SUPERIOR, _NOT_SUPERIOR = "#e6ab02", "#dbe6f3"  # significance map cells
+_LEGEND_WIDTH = _LEFT + 600 + _RIGHT  # the significance map's legend, with its note
 
 
 def _caption_width(caption: str) -> float:
@@ -55,8 +56,11 @@ def blob_plot(bootstrap: TaskBootstrap, *, title: str | None = None) -> str:
         "× median rank; line: 95 % interval"
     )
     width = max(_LEFT + column * k + _RIGHT, _caption_width(caption))
-    height = _TOP + row * k + _LABELS
     radius = 0.5 * min(column, row * 1.6)
+    # A blob at the last rank may reach below its row (by radius − row / 2, most with one
+    # entrant): the names start under it, not on it.
+    bottom = _TOP + row * k + max(0.0, radius - row / 2)
+    height = bottom + _LABELS
 
     def x_of(position: int) -> float:
         return _LEFT + column * (position + 0.5)
@@ -79,7 +83,7 @@ def blob_plot(bootstrap: TaskBootstrap, *, title: str | None = None) -> str:
         body += [
             svg.line(x - 5, median_y - 5, x + 5, median_y + 5, width=2),
             svg.line(x - 5, median_y + 5, x + 5, median_y - 5, width=2),
-            svg.label(x + 4, _TOP + row * k + 12, summary.algorithms[a], rotate=-60),
+            svg.label(x + 4, bottom + 12, summary.algorithms[a], rotate=-60),
         ]
     body.append(svg.text(_LEFT, height - 10, caption, anchor="start", size=11))
     return svg.document(width, height, title or f"Rank distribution: {bootstrap.task}", body)
@@ -102,7 +106,7 @@ def significance_map(
     superior: np.ndarray,
     *,
     title: str = "Significance map",
-    caption: str = "filled: row algorithm significantly superior to column algorithm",
+    caption: str = "rows and columns in rank order",
 ) -> str:
     """Significance map: a K × K grid, rows and columns in the given order (pass rank order).
 
@@ -114,7 +118,8 @@ def significance_map(
     at 500): one background rectangle, one path whose parts are the runs of superior cells of
     each row (in cell units), white lines between the cells as a pattern, and cells never
     smaller than a label's height (the plot grows and scrolls instead). The document's
-    description says in words what the grid shows.
+    description says in words what the grid shows. A legend under the grid names both
+    colours (and says so when no pair differs), then the ``caption`` (the test used).
     """
     superior = np.asarray(superior, dtype=bool)
     k = len(algorithms)
@@ -124,8 +129,9 @@ def significance_map(
     cell = float(np.clip(520 / max(k, 1), 14, 40))
     left = _LEFT + _LABELS
     side = cell * k
-    width = max(left + side + _RIGHT, _caption_width(caption))
-    height = _TOP + side + _LABELS
+    width = max(left + side + _RIGHT, _caption_width(caption), _LEGEND_WIDTH)
+    legend_y = _TOP + side + _LABELS
+    height = legend_y + 24
     size = svg.number(cell)
     in_cells = f"transform='translate({svg.number(left)} {_TOP}) scale({size})'"
     diagonal = "".join(f"M{i} {i}h1v1h-1z" for i in range(k))
@@ -147,14 +153,30 @@ def significance_map(
             svg.group_label(left + cell * (i + 0.5) + 4, _TOP + side + 12, name, rotate=-60)
             for i, name in enumerate(algorithms)
         ]),
+        *_significance_legend(legend_y, k, int(superior.sum())),
         svg.text(_LEFT, height - 10, caption, anchor="start", size=11),
     ]
     description = (
-        f"{k} algorithms in the same order along the rows and the columns. A filled cell at row "
+        f"{k} algorithms in the same order along the rows and the columns. A yellow cell at row "
         f"A and column B means that A is significantly superior to B: {int(superior.sum())} of "
-        f"the {k * (k - 1)} ordered pairs. {caption[:1].upper()}{caption[1:]}."
+        f"the {k * (k - 1)} ordered pairs; a pale blue cell, that it is not. "
+        f"{caption[:1].upper()}{caption[1:]}."
     )
     return svg.document(width, height, title, body, description=description)
+
+
+def _significance_legend(y: float, k: int, superior: int) -> list[str]:
+    """Two swatches naming the map's colours, at baseline ``y``; with no superior pair, a
+    note saying so (the grid is then all pale, which reads as "nothing drawn")."""
+    parts = [svg.rect(_LEFT, y - 10, 12, 12, fill=_SUPERIOR),
+             svg.text(_LEFT + 17, y, "row significantly better than column", anchor="start",
+                      size=11),
+             svg.rect(_LEFT + 245, y - 10, 12, 12, fill=_NOT_SUPERIOR),
+             svg.text(_LEFT + 262, y, "not significantly better", anchor="start", size=11)]
+    if superior == 0 and k > 1:
+        parts.append(svg.text(_LEFT + 410, y, "(no pair differs significantly)",
+                              anchor="start", size=11))
+    return parts
 
 
 def ranks_across_tasks(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.test import Client
 
 from accounts.models import ApiToken, hash_key
 from challenges.models import Challenge, Participation, Task
@@ -66,6 +67,9 @@ def test_make_demo_builds_a_filled_challenge_once(settings):
         assert truth.source_collection == f"Podium Demo Collection: {task.name}"
         assert (truth.source_version, truth.source_licence, truth.source_doi) == (
             "1.0", "CC BY 4.0", "")
+    citation = Client().get("/challenges/decathlon-demo/citation/").content.decode()
+    assert "Podium Demo Collection: DemoLungDx (version 1.0) [Data set]. Licence: CC BY 4.0." \
+        in citation and "Collection —" not in citation
     assert tasks["Task02_DemoProstate"].tensor_image_size == "4D"
     assert tasks["Task02_DemoProstate"].cases[0]["geometry"]["shape"][3] == 2
     assert tasks["Task01_DemoLiver"].cases[0]["geometry"]["spacing_mm"] == pytest.approx(

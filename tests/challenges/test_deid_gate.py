@@ -242,6 +242,11 @@ def test_the_console_rechecks_and_audits(tmp_path):
     task = imported(tmp_path, descrip=b"Jane").task
     olga = organizer_of(task)
     review = task.deid_review
+    page = client_of(olga).get(f"/admin/challenges/deidreview/{review.pk}/change/")
+    html = page.content.decode()
+    # no submit row ("Close") between the fields and the findings; file names as they are
+    assert 'class="closelink"' not in html and 'class="submit-row"' not in html
+    assert '<caption>imagesTs/' in html and 'id="deid-findings"' in html
     response = client_of(olga).post(f"/admin/challenges/deidreview/{review.pk}/recheck/")
     assert response.status_code == 302
     assert LogEntry.objects.get(object_id=str(review.pk)).get_change_message() == (

@@ -450,7 +450,7 @@ def test_a_seg_phase_lists_each_cases_series_and_the_source_collection():
         source_licence="CC BY 4.0", source_manifest={"S-001": {"series": "1.9.9.9"}})
     html = data_page(phase)
     assert "<code>&lt;case&gt;.dcm</code>" in html and "<code>organ</code>" in html
-    assert "Test 0.4" in html  # the phase's fractional threshold
+    assert "(Test: 0.4)" in html  # the phase's fractional threshold
     for n, case in enumerate(("case_a", "case_b")):
         assert f"<tr><td>{case}</td><td class=\"uid\"><code>1.2.826.0.1.{n}</code>" in html
         assert f"<code>1.2.826.0.2.{n}</code>" in html

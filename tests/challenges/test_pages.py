@@ -425,3 +425,20 @@ def test_the_console_edits_the_page_fields():
     body = client.get(url).content.decode()
     for field in ("overview", "rules", "data_description", "timeline", "citation", "terms"):
         assert f'name="{field}"' in body, field
+
+
+def test_the_data_tab_links_each_tasks_test_data_for_those_who_may_have_it():
+    phase = factories.phase(slug="data-links")
+    url = reverse("challenge-data", args=["data-links"])
+    link = f'<a class="test-data" href="/tasks/{phase.task_id}/data/">Test data</a>'
+    assert link not in Client().get(url).content.decode()  # a visitor
+    pending = factories.participant(phase, status=Participation.PENDING)
+    client = Client()
+    client.force_login(pending)
+    assert link not in client.get(url).content.decode()
+    client.force_login(factories.participant(phase))
+    assert link in client.get(url).content.decode()
+    organizer = factories.user("olga-data", staff=True)
+    phase.challenge.organizers.add(organizer)
+    client.force_login(organizer)
+    assert link in client.get(url).content.decode()

@@ -71,7 +71,7 @@ def test_a_refused_collection_shows_its_message_on_the_job_page(tmp_path, settin
     import_jobs.run(str(job.id), worker="test-worker")
     job.refresh_from_db()
     assert job.state == ImportJob.FAILED
-    assert job.error == "manifest: no DICOM files with PatientID LUNG1-009"
+    assert job.error == "manifest row 3: no DICOM files with PatientID LUNG1-009"
     page = client.get(f"/admin/evaluation/importjob/{job.id}/change/").content.decode()
-    assert "manifest: no DICOM files with PatientID LUNG1-009" in page
+    assert "manifest row 3: no DICOM files with PatientID LUNG1-009" in page
     assert not Task.objects.filter(challenge=challenge).exists()

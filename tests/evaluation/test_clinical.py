@@ -104,7 +104,18 @@ def test_a_survival_csv_is_scored_as_lifelines_scores_it(tasks, tmp_path):
     # lifelines ranks by predicted survival: a larger risk is a shorter predicted survival.
     expected = concordance_index(time, [-risk[c] for c in cases], event)
     assert evaluation.aggregate["c_index"] == pytest.approx(expected, abs=1e-12)
-    assert set(evaluation.aggregate) == {"c_index", "uno_c", "td_auc", "integrated_brier"}
+    assert set(evaluation.aggregate) == {"c_index", "uno_c", "td_auc", "integrated_brier",
+                                         "td_auc_per_time"}
+    # AUC(t) at each of the phase's times, as the pages show it, as scikit-survival computes
+    # it; td_auc is its Kaplan–Meier-weighted mean.
+    from sksurv.metrics import cumulative_dynamic_auc as sksurv_auc
+    from sksurv.util import Surv
+    y = Surv.from_arrays(event=np.asarray(event, bool), time=np.asarray(time))
+    auc, mean = sksurv_auc(y, y, np.asarray([risk[c] for c in cases]), [200.0, 400.0])
+    per_time = evaluation.aggregate["td_auc_per_time"]
+    assert list(per_time) == ["200", "400"]
+    assert list(per_time.values()) == pytest.approx(list(auc), abs=1e-9)
+    assert evaluation.aggregate["td_auc"] == pytest.approx(mean, abs=1e-9)
     assert evaluation.aggregate["integrated_brier"] is None  # no survival curves submitted
     assert evaluation.metric_config["tau"] == 900.0
     assert evaluation.metric_config["times"] == [200.0, 400.0]

@@ -74,7 +74,8 @@ def test_curves_are_scored_as_scikit_survival_scores_them(setup, tmp_path):
     y = Surv.from_arrays(event.astype(bool), time)
     expected = integrated_brier_score(y, y, matrix, np.array(times))
     assert evaluation.aggregate["integrated_brier"] == pytest.approx(expected, abs=1e-9)
-    assert set(evaluation.aggregate) == {"c_index", "uno_c", "td_auc", "integrated_brier"}
+    assert set(evaluation.aggregate) == {"c_index", "uno_c", "td_auc", "integrated_brier",
+                                         "td_auc_per_time"}  # AUC(t) beside its mean
     stored = CaseResult.objects.get(evaluation=evaluation, case=cases[0]).matches
     assert stored == {"risk": latent[cases[0]], "survival": pytest.approx(curves[cases[0]])}
     # The same as JSON, a participant's S@ spelling of the times (730.0 for 730) accepted.

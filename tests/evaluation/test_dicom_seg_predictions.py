@@ -260,8 +260,11 @@ def hostile(built: DicomTask, tmp_path: Path, kind: str) -> Path:
 
 
 HOSTILE = {
-    "another series": r"case lung_001: references series [\d.]+, not the image series",
-    "another case's series": r"case lung_001: FrameOfReferenceUID [\d.]+ is not the image's",
+    "another series": r"case lung_001: references series [\d.]+, not the image series "
+                      r"[\d.]+$",  # no case has it: none named
+    "another case's series": r"case lung_001: FrameOfReferenceUID [\d.]+ is not the image's "
+                             r"[\d.]+; that is the series of test case lung_002: each case's "
+                             r"SEG must be made on that case's own series$",
     "wrong frame of reference": r"case lung_001: FrameOfReferenceUID [\d.]+ is not the image's",
     "huge frame count": r"case lung_001: declares 10000000 frames, more than the limit of 20",
     "truncated": r"case lung_001: truncated DICOM file",

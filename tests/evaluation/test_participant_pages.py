@@ -243,3 +243,41 @@ def test_submission_page_follows_an_unfinished_submission_and_shows_logs_where_a
     finished = submitted(phase, user, "succeeded", logs="secret output")
     html = page(user, f"/submissions/{finished.id}/").content.decode()
     assert "data-poll" not in html and "secret output" not in html and 'id="logs"' not in html
+
+
+def test_a_clinical_submission_shows_its_set_metrics_without_a_label_column_and_auc_per_time():
+    phase = factories.phase(primary_metric="c_index", survival_times=[365, 730])
+    Phase.objects.filter(pk=phase.pk).update(metrics=["c_index", "td_auc"])
+    phase.task.kind, phase.task.clinical = "survival", {"target": "os", "time_unit": "days"}
+    phase.task.save()
+    phase.refresh_from_db()
+    user = factories.participant(phase)
+    done = submitted(phase, user, aggregate={"c_index": 0.71234, "td_auc": 0.6543,
+                                             "td_auc_per_time": {"365": 0.61, "730": 0.7012}})
+    html = page(user, f"/submissions/{done.id}/").content.decode()
+    table = html.split('<table id="aggregate">')[1].split("</table>")[0]
+    assert "Label" not in table and "<td>all</td>" not in table
+    assert table.count("<th ") == table.count("<td>") and "<td>0.7123</td>" in table
+    per_time = html.split('<table id="per-time">')[1].split("</table>")[0]
+    assert "Time (days)" in per_time
+    assert "<td>365</td><td>0.610" in per_time and "<td>730</td><td>0.701" in per_time
+    # A segmentation submission keeps its Label column and has no AUC per time.
+    segmentation = factories.phase()
+    other = factories.participant(segmentation)
+    done = submitted(segmentation, other, aggregate={"1": {"dice": 0.8}})
+    html = page(other, f"/submissions/{done.id}/").content.decode()
+    assert '<th scope="col">Label</th>' in html and 'id="per-time"' not in html
+
+
+def test_a_long_unbroken_message_wraps_in_its_cell():
+    phase = factories.phase()
+    user = factories.participant(phase)
+    uid = "1.3.6.1.4.1.14519.5.2.1.7009.2403.987654321098760003999999"
+    submitted(phase, user, "failed", participant_message=f"case a: Frame of Reference UID {uid}")
+    html = page(user, f"/phases/{phase.id}/submit/").content.decode()
+    assert f'<td class="message">case a: Frame of Reference UID {uid}</td>' in html
+    # the site's stylesheet lets that cell break anywhere (seen in chromium: the Leaderboard
+    # column stays on screen)
+    from django.contrib.staticfiles import finders
+    with open(finders.find("podium.css"), encoding="utf-8") as css:
+        assert "#submissions td.message { overflow-wrap: anywhere;" in css.read()

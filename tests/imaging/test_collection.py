@@ -149,8 +149,14 @@ def test_several_segs_rtstruct_and_missing_subjects_are_named(tmp_path, collecti
                                          "which is not converted"):
         convert_collection(root, tmp_path / "b", manifest=manifest, metadata=METADATA)
     manifest.write_text("subject,split\nLUNG1-001,test\nLUNG1-009,test\n")
-    with pytest.raises(DicomError, match="manifest: no DICOM files with PatientID LUNG1-009"):
+    with pytest.raises(DicomError, match=r"^manifest row 3: no DICOM files with PatientID "
+                                         r"LUNG1-009$"):
         convert_collection(root, tmp_path / "c", manifest=manifest, metadata=METADATA)
+    manifest.write_text("subject,split\nLUNG1-008,train\n\nLUNG1-001,test\nLUNG1-009,test\n")
+    with pytest.raises(DicomError, match=r"^manifest row 2: no DICOM files with PatientID "
+                                         r"LUNG1-008; row 5: no DICOM files with PatientID "
+                                         r"LUNG1-009$"):  # a blank line counts as a row
+        convert_collection(root, tmp_path / "d", manifest=manifest, metadata=METADATA)
 
 
 def test_subjects_outside_the_manifest_and_extra_series_are_reported(tmp_path, collection):

@@ -6,7 +6,7 @@ import pydicom
 import pytest
 
 from imaging.errors import DicomError
-from imaging.seg import read_seg
+from imaging.seg import SeriesMismatch, read_seg
 from imaging.series import read_series, read_series_geometry
 from tests import dicom_factories as f
 from tests.imaging.test_series import voxel_lps
@@ -155,9 +155,12 @@ def test_seg_of_another_series_is_refused(case):
     tmp_path, series, segments, volume = case
     other = f.ct_series(tmp_path / "other", frame_uid=series.frame_uid)
     path = f.seg_object(tmp_path / "seg.dcm", other, segments)
-    with pytest.raises(DicomError, match=f"seg.dcm: references series {other.series_uid}, not "
-                                         f"the image series {series.series_uid}"):
+    with pytest.raises(SeriesMismatch, match=f"seg.dcm: references series {other.series_uid}, "
+                                            f"not the image series {series.series_uid}") as err:
         read_seg(path, reference=volume)
+    # What a caller needs to name the series the SEG does annotate (another test case's).
+    assert err.value.referenced_series == (other.series_uid,)
+    assert err.value.frame_of_reference_uid == series.frame_uid
     f.edit(path, ReferencedSeriesSequence=None)
     with pytest.raises(DicomError, match="frame 1 references SOP instance .*, not a slice of "
                                          f"series {series.series_uid}"):
@@ -167,9 +170,11 @@ def test_seg_of_another_series_is_refused(case):
 def test_wrong_frame_of_reference_is_refused(case):
     tmp_path, series, segments, volume = case
     path = f.seg_object(tmp_path / "seg.dcm", series, segments, FrameOfReferenceUID="1.2.3.4")
-    with pytest.raises(DicomError, match=f"FrameOfReferenceUID 1.2.3.4 is not the image's "
-                                         f"{series.frame_uid}"):
+    with pytest.raises(SeriesMismatch, match=f"FrameOfReferenceUID 1.2.3.4 is not the "
+                                            f"image's {series.frame_uid}") as err:
         read_seg(path, reference=volume)
+    assert err.value.frame_of_reference_uid == "1.2.3.4"
+    assert isinstance(err.value, DicomError)
 
 
 def test_huge_frame_counts_are_refused_before_decoding(case):

@@ -271,3 +271,25 @@ def test_organizers_choose_the_ranking_in_the_admin(phase):
                   "bootstrap_samples", "ranking_seed"):
         assert f'name="{field}"' in page
     assert "test-then-rank" in page
+
+
+def test_one_entrant_gets_a_sentence_instead_of_an_empty_significance_map():
+    lone = labelled_phase(cases=[f"case_{j:02d}" for j in range(6)], bootstrap_samples=50)
+    random_board(lone, 1, seed=3, names=["solo"])
+    services.refresh(lone.id)
+    response = Client().get(f"/phases/{lone.id}/")
+    text = response.content.decode()
+    assert parsed(response).figures == ["blob-plot"]
+    assert '<p id="significance-map" class="muted">' in text
+    assert "it needs at least two entrants" in text
+
+
+def test_the_significance_map_names_both_colours(phase):
+    text = Client().get(f"/phases/{phase.id}/").content.decode()
+    assert "a yellow cell means the row's entrant is significantly better" in text
+    assert "a pale blue cell, that it is not" in text and "a filled cell" not in text
+    board = parsed(Client().get(f"/phases/{phase.id}/"))
+    drawn = plot(board.images[board.figures.index("significance-map")])
+    assert "row significantly better than column" in drawn
+    assert "not significantly better" in drawn and "filled:" not in drawn
+    assert "one-sided Wilcoxon signed-rank test, α = 0.05" in drawn

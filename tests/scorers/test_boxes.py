@@ -68,6 +68,32 @@ def test_bad_csv_is_rejected(tmp_path, text, message):
     assert str(raised.value).startswith("pred.csv")
 
 
+UID = "1.2.826.0.1.3680043.8.498.1"
+
+
+@pytest.mark.parametrize("image_id, message", [
+    (f"{UID}.dcm", f"unknown image '{UID}.dcm': image ids are SOP Instance UIDs without "
+                   rf"\.dcm; drop the suffix \('{UID}'\)$"),
+    (f"{UID}.DCM", r"SOP Instance UIDs without \.dcm; drop the suffix"),
+    ("a.png", r"unknown image 'a\.png': image ids have no file suffix such as \.png; drop the "
+              r"suffix \('a'\)$"),
+    ("a.nii.gz", r"no file suffix such as \.nii\.gz; drop the suffix \('a'\)$"),
+    ("b.dcm", r"unknown image 'b\.dcm'$"),  # b is no image either: no hint
+    ("a.txt", r"unknown image 'a\.txt'$"),  # not an image suffix
+])
+def test_an_image_id_with_a_file_suffix_is_told_to_drop_it(tmp_path, image_id, message):
+    text = HEADER + f"{image_id},A,0.5,1,2,3,4\n"
+    with pytest.raises(InputError, match=message) as raised:
+        read_box_csv(csv_file(tmp_path, text), name="pred.csv", image_ids={"a", UID},
+                     classes={"A"})
+    assert str(raised.value).startswith("pred.csv row 2: unknown image")
+    path = tmp_path / "pred.json"
+    path.write_text(json.dumps([{"image_id": image_id, "category_id": "A", "score": 0.5,
+                                 "bbox": [1, 2, 3, 4]}]))
+    with pytest.raises(InputError, match=message):
+        read_coco_results(path, name="pred.json", image_ids={"a", UID}, classes={"A"})
+
+
 def test_csv_limits_and_encoding(tmp_path):
     with pytest.raises(InputError, match="more than 2 rows"):
         read_box_csv(csv_file(tmp_path, HEADER + "a,A,0.5,1,2,3,4\n" * 3), name="p.csv",

@@ -134,6 +134,10 @@ def test_detection_on_unknown_image_is_an_input_error():
     with pytest.raises(InputError, match="unknown image 'zz'"):
         evaluate_voc({"a": _image("a", Box("A", 0, 0, 5, 5))},
                      detections_from_rows([("zz", "A", 0.5, 0, 0, 5, 5)]))
+    with pytest.raises(InputError, match=r"detections: unknown image 'a\.dcm': image ids are "
+                                         r"SOP Instance UIDs without \.dcm; drop the suffix"):
+        evaluate_voc({"a": _image("a", Box("A", 0, 0, 5, 5))},
+                     detections_from_rows([("a.dcm", "A", 0.5, 0, 0, 5, 5)]))
 
 
 def test_iou_threshold_out_of_range_is_rejected():

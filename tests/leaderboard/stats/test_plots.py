@@ -139,3 +139,24 @@ def test_order_must_name_every_algorithm():
     (matrix,) = task_matrices(example_table()).values()
     with pytest.raises(ValueError, match="every algorithm"):
         case_plot(matrix, order=["A", "B"])
+
+
+def test_the_significance_legend_says_when_no_pair_differs():
+    none = parse(significance_map(["A", "B", "C"], np.zeros((3, 3), bool)))
+    assert "(no pair differs significantly)" in texts(none)
+    assert {"row significantly better than column", "not significantly better"} <= set(
+        texts(none))
+    some = parse(significance_map(["A", "B", "C"], np.eye(3, k=1, dtype=bool)))
+    assert "(no pair differs significantly)" not in texts(some)
+    assert "0 of the 6 ordered pairs" in none.find(f"{SVG}desc").text
+
+
+def test_a_lone_entrants_blob_stays_above_its_name():
+    lone = bootstrap_table(example_table({"solo": VALUES["A"]}),
+                           RankingConfig(method="aggregate-mean", na=0), n_boot=20, seed=1)[0]
+    root = parse(blob_plot(lone))
+    (blob,) = list(root.iter(f"{SVG}circle"))
+    (name,) = [t for t in root.iter(f"{SVG}text") if "".join(t.itertext()).endswith("solo")]
+    # the name hangs from its anchor (rotated −60°, anchored at its end); its glyphs rise
+    # about 5 px above it
+    assert float(blob.get("cy")) + float(blob.get("r")) < float(name.get("y")) - 5
