@@ -143,7 +143,7 @@ def _run(evaluation: Evaluation, scratch: Path) -> None:
         )
         if beats.lost.is_set():  # cancelled or taken over while loading: run nothing
             engine.remove_image(submission.image_id)
-            return
+            raise Stopped
         try:
             result = engine.run(request)
         finally:
