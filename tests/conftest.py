@@ -34,6 +34,28 @@ def pytest_sessionfinish(session, exitstatus):
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _session_worker_quiet_before_flush(request):
+    """A test with the session's worker process ends only once that worker has been quiet for
+    a moment: work the test started (a leaderboard refresh after its last evaluation) would
+    otherwise still hold table locks when the test database is flushed, and the flush could
+    deadlock with it and leave the test's rows for the next test."""
+    if "celery_worker" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # torn down (flushed) after this fixture
+    worker = request.getfixturevalue("celery_worker")
+    yield
+    deadline = time.monotonic() + 60
+    size = -1
+    while time.monotonic() < deadline:
+        now = worker.log_path.stat().st_size
+        if now == size:
+            return
+        size = now
+        time.sleep(1.5)
+
+
 def wait_for(condition, *, timeout: float = 60, interval: float = 0.2, what: str = "condition"):
     """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
