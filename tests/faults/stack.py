@@ -24,7 +24,6 @@ import threading
 import time
 from pathlib import Path
 
-import boto3
 import requests
 
 from tests.conftest import ROOT, database_url, wait_for
@@ -197,11 +196,7 @@ class FaultStack:
         self.store_url = f"http://127.0.0.1:{self.relay.port}"
         wait_for(lambda: _answers(f"http://127.0.0.1:{store_port}"), timeout=30,
                  what="the object store")
-        s3 = boto3.client("s3", endpoint_url=self.store_url, region_name="us-east-1",
-                          aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
-        for bucket in (UPLOADS_BUCKET, PRIVATE_BUCKET):
-            s3.create_bucket(Bucket=bucket)
+        assert self.manage("create_buckets").count("created") == 2  # as compose's `buckets`
         web_port = free_port()
         self.web_url = f"http://127.0.0.1:{web_port}"
         web_env = self.env("web")
